@@ -1,0 +1,143 @@
+"""Order book storage: price levels as intrusive FIFO lists, prices kept sorted.
+
+Each side maps price -> Level and keeps a sorted list of *keys* in which the best
+price is always the last element (bids: key = price; asks: key = -price). Taking
+or dropping the best level is then ``list.pop()``, and inserting a new level is a
+``bisect.insort`` into a few hundred ints (a memmove), both far cheaper in CPython
+than a balanced tree. Orders are intrusive list nodes so cancel and move unlink in
+O(1) without searching the level.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+
+from .events import L2Level
+
+__all__ = ["Order", "Level", "OrderBook"]
+
+
+class Order:
+    __slots__ = ("order_id", "uid", "price", "reserve_price", "size", "filled", "action",
+                 "order_type", "user_cookie", "timestamp", "prev", "next", "user")
+
+    def __init__(self, order_id, uid, price, reserve_price, size, filled, action, order_type,
+                 user_cookie, timestamp, user):
+        self.order_id = order_id
+        self.uid = uid
+        self.price = price
+        self.reserve_price = reserve_price
+        self.size = size
+        self.filled = filled
+        self.action = action
+        self.order_type = order_type
+        self.user_cookie = user_cookie
+        self.timestamp = timestamp
+        self.prev = None
+        self.next = None
+        self.user = user
+
+
+class Level:
+    __slots__ = ("price", "head", "tail", "volume", "count")
+
+    def __init__(self, price):
+        self.price = price
+        self.head = None
+        self.tail = None
+        self.volume = 0
+        self.count = 0
+
+
+class OrderBook:
+    __slots__ = ("spec", "orders", "asks", "bids", "ask_keys", "bid_keys")
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.orders: dict[int, Order] = {}
+        self.asks: dict[int, Level] = {}
+        self.bids: dict[int, Level] = {}
+        self.ask_keys: list[int] = []
+        self.bid_keys: list[int] = []
+
+    def append(self, o: Order) -> None:
+        """Rest ``o`` at the tail of its price level (it loses any time priority it had)."""
+        price = o.price
+        if o.action:
+            side, keys, key = self.bids, self.bid_keys, price
+        else:
+            side, keys, key = self.asks, self.ask_keys, -price
+        lvl = side.get(price)
+        if lvl is None:
+            lvl = side[price] = Level(price)
+            if not keys or key > keys[-1]:
+                keys.append(key)
+            else:
+                insort(keys, key)
+        tail = lvl.tail
+        o.next = None
+        o.prev = tail
+        if tail is None:
+            lvl.head = o
+        else:
+            tail.next = o
+        lvl.tail = o
+        lvl.volume += o.size - o.filled
+        lvl.count += 1
+
+    def unlink(self, o: Order) -> None:
+        """Take ``o`` out of its level (dropping an emptied level); the id index is the caller's."""
+        price = o.price
+        if o.action:
+            side, keys, key = self.bids, self.bid_keys, price
+        else:
+            side, keys, key = self.asks, self.ask_keys, -price
+        lvl = side[price]
+        prev, nxt = o.prev, o.next
+        if prev is None:
+            lvl.head = nxt
+        else:
+            prev.next = nxt
+        if nxt is None:
+            lvl.tail = prev
+        else:
+            nxt.prev = prev
+        o.prev = o.next = None
+        lvl.count -= 1
+        if lvl.count:
+            lvl.volume -= o.size - o.filled
+        else:
+            del side[price]
+            if keys[-1] == key:
+                keys.pop()
+            else:
+                del keys[bisect_left(keys, key)]
+
+    def best_ask(self) -> int | None:
+        return -self.ask_keys[-1] if self.ask_keys else None
+
+    def best_bid(self) -> int | None:
+        return self.bid_keys[-1] if self.bid_keys else None
+
+    def levels(self, action: int):
+        """Levels of one side, best first."""
+        if action:
+            side, keys = self.bids, self.bid_keys
+            return [side[k] for k in reversed(keys)]
+        side, keys = self.asks, self.ask_keys
+        return [side[-k] for k in reversed(keys)]
+
+    def l2(self, depth: int = -1) -> tuple[list[L2Level], list[L2Level]]:
+        def side(action):
+            lv = self.levels(action)
+            if depth >= 0:
+                lv = lv[:depth]
+            return [L2Level(x.price, x.volume, x.count) for x in lv]
+        return side(0), side(1)
+
+    def iter_orders(self, action: int):
+        """Orders of one side in matching order (price, then time)."""
+        for lvl in self.levels(action):
+            o = lvl.head
+            while o is not None:
+                yield o
+                o = o.next
