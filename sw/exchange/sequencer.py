@@ -52,6 +52,9 @@ def recover_engine(directory: Path) -> tuple[Engine, int | None, Path | None]:
         newest = i == len(segments) - 1
         if not newest and segments[i + 1][0] <= engine.seq + 1:
             continue                      # fully covered by the snapshot
+        if first > engine.seq + 1:
+            raise JournalCorrupt(f"{path}: journal starts at seq {first}, state is at {engine.seq}: "
+                                 "the commands in between are missing")
         frames, good, size = scan_segment(path)
         if good != size:
             if not newest:
