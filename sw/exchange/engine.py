@@ -9,8 +9,10 @@ boundary costs more than the arithmetic it would save.
 """
 from __future__ import annotations
 
+from bisect import insort
+
 from .accounts import Position, User
-from .book import Order, OrderBook
+from .book import Level, Order, OrderBook
 from .codes import CommandResultCode as R
 from .codes import OrderType, SymbolType
 from .commands import (AddAsset, AddSymbol, AddUser, AdjustBalance, OrderBookRequest, OrderCommand,
@@ -272,8 +274,7 @@ class Engine:
                         self._drop_if_empty(o.user, spec.symbol_id)
                 o = nxt
             if lvl.count == 0:
-                del levels[p]
-                keys.pop()
+                book.drop_top(1 - side)
         return size - remaining, trades
 
     def _settle_exchange(self, spec, taker: User, side: int, reserve: int, maker: Order, fill: int,
@@ -383,6 +384,8 @@ class Engine:
         return _SUCCESS
 
     def _move(self, c: OrderCommand, ts: int, events: list) -> int:
+        # The hot path of the benchmark mix (82% of commands): unlink and re-append are
+        # inlined from OrderBook.unlink/append to save two calls per move.
         book = self.books.get(c.symbol)
         if book is None:
             return -3005
@@ -400,19 +403,43 @@ class Engine:
                     return -3041
             elif price * spec.quote_scale_k < spec.taker_fee:
                 return -3041
-        book.unlink(o)
+        old = o.price
+        if side:
+            levels, keys, okey, nkey = book.bids, book.bid_keys, old, price
+        else:
+            levels, keys, okey, nkey = book.asks, book.ask_keys, -old, -price
+        lvl = levels[old]
+        rem = o.size - o.filled
+        prev, nxt = o.prev, o.next
+        if prev is None:
+            lvl.head = nxt
+        else:
+            prev.next = nxt
+        if nxt is None:
+            lvl.tail = prev
+        else:
+            nxt.prev = prev
+        lvl.count -= 1
+        lvl.volume -= rem
+        if not lvl.count:
+            if keys[-1] == okey:
+                book.drop_top(side)
+            else:
+                book.dormant[side] += 1
+                if book.dormant[side] > 64 + 2 * len(keys) // 3:
+                    book.compact(side)
         o.price = price
         if side:
-            keys = book.ask_keys
-            crosses = keys and -keys[-1] <= price
+            opp = book.ask_keys
+            crosses = opp and -opp[-1] <= price
         else:
-            keys = book.bid_keys
-            crosses = keys and keys[-1] >= price
+            opp = book.bid_keys
+            crosses = opp and opp[-1] >= price
         if crosses:
-            remaining = o.size - o.filled
-            filled, trades = self._sweep(book, o.user, side, remaining, price, o.reserve_price, 0, ts)
+            o.prev = o.next = None
+            filled, trades = self._sweep(book, o.user, side, rem, price, o.reserve_price, 0, ts)
             o.filled += filled
-            done = filled == remaining
+            done = filled == rem
             events.append(TradeEvent(c.symbol, filled, o.order_id, o.uid, side, done, ts, trades))
             if done:
                 del book.orders[o.order_id]
@@ -420,7 +447,27 @@ class Engine:
                 if spec.symbol_type != _EXCHANGE:
                     self._drop_if_empty(o.user, c.symbol)
                 return _SUCCESS
-        book.append(o)
+            book.append(o)
+            return _SUCCESS
+        lvl = levels.get(price)
+        if lvl is None:
+            lvl = levels[price] = Level(price)
+            if not keys or nkey > keys[-1]:
+                keys.append(nkey)
+            else:
+                insort(keys, nkey)
+        elif not lvl.count:
+            book.dormant[side] -= 1
+        tail = lvl.tail
+        o.next = None
+        o.prev = tail
+        if tail is None:
+            lvl.head = o
+        else:
+            tail.next = o
+        lvl.tail = o
+        lvl.volume += rem
+        lvl.count += 1
         return _SUCCESS
 
     # ------------------------------------------------------------------ queries and admin

@@ -39,8 +39,13 @@ def check_invariants(ex: Exchange) -> None:
         n = 0
         for action in (0, 1):
             keys = book.bid_keys if action else book.ask_keys
+            side = book.bids if action else book.asks
             assert keys == sorted(keys) and len(set(keys)) == len(keys)
-            assert len(keys) == len(book.bids if action else book.asks)
+            assert sorted(abs(k) for k in keys) == sorted(side)
+            empty = [p for p, lvl in side.items() if lvl.count == 0]
+            assert all(side[p].head is None and side[p].volume == 0 for p in empty)
+            assert book.dormant[action] == len(empty)
+            assert not keys or side[abs(keys[-1])].count > 0, "best level is dormant"
             for lvl in book.levels(action):
                 vol = cnt = 0
                 o = lvl.head

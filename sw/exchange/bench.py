@@ -1,0 +1,381 @@
+"""Benchmark on exchange-core's published mix: ~9% GTC, 3% IOC, 6% cancel, 82% move, about
+1,000 resting orders over ~750 price levels per symbol, 1,000 users on one symbol; then 100
+symbols and 100,000 users.
+
+Like exchange-core's perf tests, commands are generated up front (by running them through a
+generator engine, so cancels and moves target live orders and the book keeps its shape), and
+the measured run replays them on a fresh engine: risk + matching only, no I/O. A separate
+run goes through the sequencer with the journal to show what durability costs.
+
+Latency is measured open-loop at fixed offered loads: command i is due at t0 + i/rate and its
+latency is completion minus due time, so a slow command also delays (and is charged for) the
+ones queued behind it (no coordinated omission).
+
+    python -m sw.exchange.bench                 # everything, default sizes
+    python -m sw.exchange.bench --quick         # small sizes (CI smoke run)
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import random
+import tempfile
+import time
+import tracemalloc
+
+from .codes import FsyncPolicy, OrderAction, OrderType, SymbolType
+from .commands import AddAsset, AddSymbol, AddUser, AdjustBalance, cancel, move, place
+from .engine import Engine
+from .events import TradeEvent
+from .sequencer import Exchange
+
+__all__ = ["main", "generate", "setup_commands"]
+
+QUOTE, BASE0 = 1, 100
+CENTER = 100_000
+HALF_RANGE = 800                       # 1,000 orders spread over 1,600 ticks occupy ~750 levels
+
+
+def setup_commands(symbols: int, users: int) -> list:
+    cmds = [AddAsset(QUOTE, "USD", 2)]
+    for s in range(symbols):
+        cmds.append(AddAsset(BASE0 + s, f"B{s}", 8))
+        cmds.append(AddSymbol(s, SymbolType.CURRENCY_EXCHANGE_PAIR, BASE0 + s, QUOTE, 10**6, 1, 2, 1))
+    for uid in range(1, users + 1):
+        cmds.append(AddUser(uid))
+        cmds.append(AdjustBalance(uid, QUOTE, 10**15, 1))
+        # every user holds every base asset only for small universes; otherwise a few
+        picks = range(symbols) if symbols <= 10 else random.Random(uid).sample(range(symbols), 10)
+        for k, s in enumerate(picks):
+            cmds.append(AdjustBalance(uid, BASE0 + s, 10**15, 2 + k))
+    return cmds
+
+
+class _SymbolGen:
+    """Per-symbol generator state: live orders (for O(1) random pick) and a drifting centre."""
+    __slots__ = ("live", "index", "center", "next_id", "users")
+
+    def __init__(self, users):
+        self.live: list[int] = []
+        self.index: dict[int, int] = {}
+        self.center = CENTER
+        self.next_id = 1
+        self.users = users
+
+    def add(self, oid):
+        self.index[oid] = len(self.live)
+        self.live.append(oid)
+
+    def drop(self, oid):
+        i = self.index.pop(oid, None)
+        if i is None:
+            return
+        last = self.live.pop()
+        if last != oid:
+            self.live[i] = last
+            self.index[last] = i
+
+
+def generate(n: int, symbols: int = 1, users: int = 1000, resting: int = 1000, seed: int = 1):
+    """(setup commands, benchmark commands, owner of each order)."""
+    rnd = random.Random(seed)
+    setup = setup_commands(symbols, users)
+    eng = Engine()
+    for i, c in enumerate(setup, 1):
+        eng.apply(i, 0, c)
+    seq = len(setup)
+    if symbols <= 10:
+        user_pool = {s: list(range(1, users + 1)) for s in range(symbols)}
+    else:
+        user_pool = {s: [] for s in range(symbols)}
+        for uid in range(1, users + 1):
+            for s in random.Random(uid).sample(range(symbols), 10):
+                user_pool[s].append(uid)
+    gens = [_SymbolGen(user_pool[s]) for s in range(symbols)]
+    owner: dict[tuple[int, int], int] = {}
+    out = []
+    # fill books first (not measured): `resting` orders per symbol spread over the range
+    fill = []
+    for s, g in enumerate(gens):
+        for _ in range(resting):
+            side = rnd.randrange(2)
+            off = rnd.randrange(1, HALF_RANGE)
+            price = g.center - off if side else g.center + off
+            uid = rnd.choice(g.users)
+            oid = g.next_id
+            g.next_id += 1
+            owner[(s, oid)] = uid
+            fill.append(place(uid, s, oid, side, price, rnd.randrange(1, 10),
+                              reserve_price=price + 2 * HALF_RANGE if side else None))
+            g.add(oid)
+    for c in fill:
+        seq += 1
+        eng.apply(seq, 0, c)
+    books = eng.books
+    for _ in range(n):
+        s = rnd.randrange(symbols)
+        g = gens[s]
+        book = books[s]
+        r = rnd.random()
+        live = g.live
+        if r < 0.09 or not live or (len(live) < resting * 0.9 and r < 0.5):
+            # GTC, with the resting count steering between cancels and new orders
+            side = rnd.randrange(2)
+            aggressive = rnd.random() < 0.1
+            off = rnd.randrange(1, HALF_RANGE)
+            if aggressive:
+                off = -rnd.randrange(0, 5)
+            price = g.center - off if side else g.center + off
+            uid = rnd.choice(g.users)
+            oid = g.next_id
+            g.next_id += 1
+            owner[(s, oid)] = uid
+            cmd = place(uid, s, oid, side, price, rnd.randrange(1, 10),
+                        reserve_price=price + 2 * HALF_RANGE if side else None)
+        elif r < 0.12:
+            side = rnd.randrange(2)
+            best = book.best_ask() if side else book.best_bid()
+            price = (best if best is not None else g.center) + (rnd.randrange(0, 3) if side else -rnd.randrange(0, 3))
+            uid = rnd.choice(g.users)
+            oid = g.next_id
+            g.next_id += 1
+            cmd = place(uid, s, oid, side, price, rnd.randrange(1, 6), order_type=OrderType.IOC,
+                        reserve_price=price if side else None)
+        elif r < 0.18 or (len(live) > resting * 1.1 and r < 0.5):
+            oid = live[rnd.randrange(len(live))]
+            cmd = cancel(owner[(s, oid)], s, oid)
+        else:
+            oid = live[rnd.randrange(len(live))]
+            o = book.orders[oid]
+            # small steps keep the price profile; a step across the centre trades (~6% of moves do)
+            step = rnd.randrange(1, 6) * (1 if rnd.random() < 0.5 else -1)
+            price = o.price + step
+            if rnd.random() < 0.02:
+                best = book.best_ask() if o.action else book.best_bid()
+                if best is not None:
+                    price = best
+            if o.action:
+                price = max(min(price, o.reserve_price), g.center - HALF_RANGE)
+            else:
+                price = min(max(price, 1), g.center + HALF_RANGE)
+            cmd = move(o.uid, s, oid, price)
+        seq += 1
+        res = eng.apply(seq, 0, cmd)
+        out.append(cmd)
+        # keep the live set in step with the book
+        if cmd.cmd == 1 and cmd.order_type == OrderType.GTC and cmd.order_id in book.orders:
+            g.add(cmd.order_id)
+        elif cmd.cmd == 2 and res.result_code == 100:
+            g.drop(cmd.order_id)
+        for ev in res.events:
+            if type(ev) is TradeEvent:
+                if ev.taker_order_completed:
+                    g.drop(ev.taker_order_id)
+                for t in ev.trades:
+                    if t.maker_order_completed:
+                        g.drop(t.maker_order_id)
+        if rnd.random() < 0.001:
+            g.center += rnd.choice((-1, 1))
+    return setup + fill, out, eng
+
+
+def _fresh(setup) -> Engine:
+    eng = Engine()
+    for i, c in enumerate(setup, 1):
+        eng.apply(i, 0, c)
+    return eng
+
+
+def throughput(setup, cmds, repeats: int = 3) -> dict:
+    best = None
+    for _ in range(repeats):
+        eng = _fresh(setup)
+        apply = eng.apply
+        seq = eng.seq
+        gc.collect()
+        gc.disable()
+        t0 = time.perf_counter()
+        for c in cmds:
+            seq += 1
+            apply(seq, 0, c)
+        dt = time.perf_counter() - t0
+        gc.enable()
+        best = dt if best is None or dt < best else best
+    return {"commands": len(cmds), "seconds": round(best, 4), "ops_per_s": round(len(cmds) / best)}
+
+
+def journaled_throughput(setup, cmds, policy: FsyncPolicy, batch: int) -> dict:
+    with tempfile.TemporaryDirectory() as d:
+        ex = Exchange.open(d, fsync=policy)
+        ex.submit_many(setup)
+        gc.collect()
+        t0 = time.perf_counter()
+        for i in range(0, len(cmds), batch):
+            ex.submit_many(cmds[i:i + batch])
+        dt = time.perf_counter() - t0
+        size = ex.journal.bytes_written
+        ex.close()
+    return {"fsync": policy.value, "batch": batch, "ops_per_s": round(len(cmds) / dt),
+            "journal_bytes_per_command": round(size / max(1, len(cmds)), 1)}
+
+
+PCTS = (50, 90, 95, 99, 99.9, 99.99)
+
+
+def latency(setup, cmds, rate: float) -> dict:
+    """Open-loop: command i is due at t0 + i/rate; latency = done - due (ns)."""
+    eng = _fresh(setup)
+    apply = eng.apply
+    seq = eng.seq
+    clock = time.perf_counter_ns
+    gap = 1e9 / rate
+    lat = [0] * len(cmds)
+    gc.collect()
+    gc.disable()
+    t0 = clock() + 1000
+    for i, c in enumerate(cmds):
+        due = t0 + int(i * gap)
+        while clock() < due:
+            pass
+        seq += 1
+        apply(seq, 0, c)
+        lat[i] = clock() - due
+    gc.enable()
+    lat.sort()
+    n = len(lat)
+    out = {"rate": rate}
+    for p in PCTS:
+        out[f"p{p}"] = lat[min(n - 1, int(n * p / 100))]
+    out["max"] = lat[-1]
+    return out
+
+
+def memory_per_order(n: int = 100_000) -> dict:
+    """tracemalloc growth per resting order (Order object, id index, owner index, share of levels)."""
+    setup = setup_commands(1, 1000)
+    eng = _fresh(setup)
+    rnd = random.Random(5)
+    cmds = []
+    for oid in range(1, n + 1):
+        side = rnd.randrange(2)
+        off = rnd.randrange(1, HALF_RANGE)
+        price = CENTER - off if side else CENTER + off
+        cmds.append(place(rnd.randrange(1, 1001), 0, oid, side, price, 5))
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    seq = eng.seq
+    for c in cmds:
+        seq += 1
+        eng.apply(seq, 0, c)
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert len(eng.books[0].orders) == n
+    return {"orders": n, "levels": len(eng.books[0].levels(0)) + len(eng.books[0].levels(1)),
+            "bytes_per_order": round((after - before) / n, 1)}
+
+
+def profile(setup, cmds, top: int = 15) -> str:
+    import cProfile
+    import io
+    import pstats
+    eng = _fresh(setup)
+    seq = eng.seq
+    pr = cProfile.Profile()
+    pr.enable()
+    for c in cmds:
+        seq += 1
+        eng.apply(seq, 0, c)
+    pr.disable()
+    s = io.StringIO()
+    pstats.Stats(pr, stream=s).sort_stats("tottime").print_stats(top)
+    return s.getvalue()
+
+
+def mix_stats(cmds, eng_setup) -> dict:
+    eng = _fresh(eng_setup)
+    seq = eng.seq
+    kinds = {"GTC": 0, "IOC": 0, "cancel": 0, "move": 0}
+    trades = 0
+    for c in cmds:
+        seq += 1
+        r = eng.apply(seq, 0, c)
+        if c.cmd == 1:
+            kinds["GTC" if c.order_type == OrderType.GTC else "IOC"] += 1
+        elif c.cmd == 2:
+            kinds["cancel"] += 1
+        else:
+            kinds["move"] += 1
+        trades += any(type(e) is TradeEvent for e in r.events)
+    n = len(cmds)
+    resting = sum(len(b.orders) for b in eng.books.values())
+    levels = sum(len(b.levels(0)) + len(b.levels(1)) for b in eng.books.values())
+    return {**{k: f"{100 * v / n:.1f}%" for k, v in kinds.items()},
+            "commands_with_trades": f"{100 * trades / n:.1f}%",
+            "resting_orders_at_end": resting, "price_levels_at_end": levels}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m sw.exchange.bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--commands", type=int, default=1_000_000, help="measured commands per scenario")
+    ap.add_argument("--latency-commands", type=int, default=200_000)
+    ap.add_argument("--rates", default="25000,50000,100000,200000",
+                    help="offered loads (commands/s) for the latency runs")
+    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    ap.add_argument("--skip-multi", action="store_true", help="only the single-symbol scenario")
+    ap.add_argument("--profile", action="store_true", help="print a cProfile of the single-symbol run")
+    ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.commands, args.latency_commands, args.rates = 20_000, 10_000, "20000,50000"
+    rates = [float(r) for r in args.rates.split(",") if r]
+    report: dict = {"python": os.sys.version.split()[0]}
+
+    print(f"generating {args.commands:,} commands: 1 symbol, 1,000 users, ~1,000 resting orders")
+    setup, cmds, _ = generate(args.commands, symbols=1, users=1000, resting=1000)
+    report["single"] = {"mix": mix_stats(cmds, setup), "throughput": throughput(setup, cmds)}
+    print("  mix:", report["single"]["mix"])
+    print("  throughput (engine, one core):", report["single"]["throughput"])
+    lat_cmds = cmds[:args.latency_commands]
+    report["single"]["latency_ns"] = []
+    for rate in rates:
+        res = latency(setup, lat_cmds, rate)
+        report["single"]["latency_ns"].append(res)
+        print("  latency @ {:,.0f}/s: ".format(rate) +
+              " ".join(f"{k}={v / 1000:.1f}us" for k, v in res.items() if k != "rate"))
+    jcmds = cmds[:min(len(cmds), 200_000)]
+    report["single"]["journaled"] = [
+        journaled_throughput(setup, jcmds, FsyncPolicy.NEVER, 1000),
+        journaled_throughput(setup, jcmds, FsyncPolicy.BATCH, 1000),
+        journaled_throughput(setup, jcmds[:20_000], FsyncPolicy.BATCH, 100),
+    ]
+    for j in report["single"]["journaled"]:
+        print("  through the sequencer with journal:", j)
+    if args.profile:
+        print(profile(setup, cmds[:200_000]))
+
+    if not args.skip_multi:
+        n_users = 10_000 if args.quick else 100_000
+        print(f"generating {args.commands:,} commands: 100 symbols, {n_users:,} users, ~1,000 resting orders each")
+        setup, cmds, _ = generate(args.commands, symbols=100, users=n_users, resting=1000)
+        report["multi"] = {"mix": mix_stats(cmds, setup), "throughput": throughput(setup, cmds, repeats=2)}
+        print("  mix:", report["multi"]["mix"])
+        print("  throughput (engine, one core):", report["multi"]["throughput"])
+        res = latency(setup, cmds[:args.latency_commands], rates[len(rates) // 2])
+        report["multi"]["latency_ns"] = [res]
+        print("  latency @ {:,.0f}/s: ".format(res["rate"]) +
+              " ".join(f"{k}={v / 1000:.1f}us" for k, v in res.items() if k != "rate"))
+
+    report["memory"] = memory_per_order(20_000 if args.quick else 100_000)
+    print("  memory per resting order:", report["memory"])
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
