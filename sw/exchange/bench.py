@@ -278,6 +278,49 @@ def memory_per_order(n: int = 100_000) -> dict:
             "bytes_per_order": round((after - before) / n, 1)}
 
 
+def breakdown(setup, cmds) -> dict:
+    """Where the time per command goes (ns): the bare Python loop, the engine's per-command
+    overhead (dispatch + result object, measured with no-op handlers), and the mean cost of each
+    command kind (timed one by one, timer overhead subtracted)."""
+    out = {}
+    t0 = time.perf_counter()
+    for c in cmds:
+        pass
+    out["loop"] = round((time.perf_counter() - t0) / len(cmds) * 1e9)
+    eng = _fresh(setup)
+    eng._order_ops = dict.fromkeys((1, 2, 3, 4), lambda c, ts, ev: 100)
+    seq = eng.seq
+    t0 = time.perf_counter()
+    for c in cmds:
+        seq += 1
+        eng.apply(seq, 0, c)
+    out["loop+apply_overhead"] = round((time.perf_counter() - t0) / len(cmds) * 1e9)
+    clock = time.perf_counter_ns
+    t0 = clock()
+    for c in cmds:
+        a = clock()
+        b = clock()
+    timer = (clock() - t0) / len(cmds) / 2
+    eng = _fresh(setup)
+    seq = eng.seq
+    sums: dict[str, list[int]] = {}
+    gc.disable()
+    for c in cmds:
+        seq += 1
+        a = clock()
+        r = eng.apply(seq, 0, c)
+        b = clock()
+        kind = ("GTC" if c.order_type == 0 else "IOC") if c.cmd == 1 else ("cancel", "move")[c.cmd - 2]
+        if r.events and type(r.events[0]) is TradeEvent:
+            kind += "+trade"
+        acc = sums.setdefault(kind, [0, 0])
+        acc[0] += b - a
+        acc[1] += 1
+    gc.enable()
+    out["apply_by_kind"] = {k: {"n": v[1], "ns": round(v[0] / v[1] - timer)} for k, v in sorted(sums.items())}
+    return out
+
+
 def profile(setup, cmds, top: int = 15) -> str:
     import cProfile
     import io
@@ -340,6 +383,8 @@ def main(argv=None) -> int:
     print("  mix:", report["single"]["mix"])
     print("  throughput (engine, one core):", report["single"]["throughput"])
     lat_cmds = cmds[:args.latency_commands]
+    report["single"]["breakdown_ns"] = breakdown(setup, cmds[:200_000])
+    print("  time per command (ns):", report["single"]["breakdown_ns"])
     report["single"]["latency_ns"] = []
     for rate in rates:
         res = latency(setup, lat_cmds, rate)

@@ -57,10 +57,14 @@ class Level:
 
 
 class OrderBook:
-    __slots__ = ("spec", "orders", "asks", "bids", "ask_keys", "bid_keys", "dormant")
+    __slots__ = ("spec", "orders", "asks", "bids", "ask_keys", "bid_keys", "dormant", "exchange", "min_ask")
 
     def __init__(self, spec):
         self.spec = spec
+        # precomputed risk limits for move, the hot command: an exchange-pair ask must stay at a
+        # price that pays the taker fee; bids are capped per order by their reserve price
+        self.exchange = spec is None or spec.symbol_type == 0
+        self.min_ask = -(-spec.taker_fee // spec.quote_scale_k) if spec is not None and self.exchange else 0
         self.orders: dict[int, Order] = {}
         self.asks: dict[int, Level] = {}
         self.bids: dict[int, Level] = {}

@@ -37,27 +37,27 @@ class Engine:
         self.fees: dict[int, int] = {}
         self.adjustments: dict[int, int] = {}
         self.suspends: dict[int, int] = {}
-        self._admin = {
+        self._handlers = {
+            OrderCommand: True,
             OrderBookRequest: self._order_book, AddUser: self._add_user,
             AdjustBalance: self._adjust_balance, SuspendUser: self._suspend, ResumeUser: self._resume,
             AddAsset: self._add_asset, AddSymbol: self._add_symbol,
         }
-        self._order_ops = (None, self._place, self._cancel, self._move, self._reduce)
+        self._order_ops = {1: self._place, 2: self._cancel, 3: self._move, 4: self._reduce}
 
     # ------------------------------------------------------------------ entry point
 
     def apply(self, seq: int, timestamp: int, command) -> CommandResult:
         self.seq = seq
         events: list = []
-        if type(command) is OrderCommand:
-            c = command.cmd
-            if 0 < c < 5:
-                code = self._order_ops[c](command, timestamp, events)
-            else:
-                code = -3004
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            code = -3004
+        elif handler is True:
+            op = self._order_ops.get(command.cmd)
+            code = op(command, timestamp, events) if op else -3004
         else:
-            handler = self._admin.get(type(command))
-            code = handler(command, timestamp, events) if handler else -3004
+            code = handler(command, timestamp, events)
         return CommandResult(seq, timestamp, command, code, events)
 
     # ------------------------------------------------------------------ orders
@@ -393,16 +393,12 @@ class Engine:
         if o is None or o.uid != c.uid:
             return -3002
         price = c.price
-        spec = book.spec
         side = o.action
-        if price < 0:
-            return -3041
-        if spec.symbol_type == _EXCHANGE:
-            if side:
-                if price > o.reserve_price:
-                    return -3041
-            elif price * spec.quote_scale_k < spec.taker_fee:
+        if side:
+            if price < 0 or (book.exchange and price > o.reserve_price):
                 return -3041
+        elif price < book.min_ask:
+            return -3041
         old = o.price
         if side:
             levels, keys, okey, nkey = book.bids, book.bid_keys, old, price
@@ -444,7 +440,7 @@ class Engine:
             if done:
                 del book.orders[o.order_id]
                 del o.user.orders[o]
-                if spec.symbol_type != _EXCHANGE:
+                if not book.exchange:
                     self._drop_if_empty(o.user, c.symbol)
                 return _SUCCESS
             book.append(o)

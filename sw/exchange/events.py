@@ -70,7 +70,7 @@ class L2Book(msgspec.Struct, tag="orderbook"):
 Event = Union[TradeEvent, RejectEvent, ReduceEvent, L2Book]
 
 
-class CommandResult(msgspec.Struct):
+class CommandResult(msgspec.Struct, gc=False):
     seq: int
     timestamp: int
     command: Any
