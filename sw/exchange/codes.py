@@ -45,6 +45,7 @@ class CommandResultCode(enum.IntEnum):
     # ringgate extensions
     INVALID_ORDER_SIZE = -7001        # place with size <= 0
     INVALID_ORDER_PRICE = -7002       # negative price, or a budget <= 0
+    INVALID_AMOUNT = -7003            # a deposit that would take a balance beyond 2**63 - 1
     ASSET_ALREADY_EXISTS = -7101
     UNKNOWN_ASSET = -7102             # symbol names a currency that was never added
     INVALID_SYMBOL_SPECIFICATION = -7103

@@ -22,6 +22,7 @@ from .events import CommandResult, L2Book, ReduceEvent, RejectEvent, Trade, Trad
 __all__ = ["Engine"]
 
 _SUCCESS = int(R.SUCCESS)
+_MAX_BALANCE = 2**63 - 1          # balances stay 64-bit like exchange-core's longs, refused not wrapped
 _GTC, _IOC, _IOC_BUDGET, _FOK, _FOK_BUDGET = 0, 1, 2, 3, 4
 _EXCHANGE = int(SymbolType.CURRENCY_EXCHANGE_PAIR)
 _FUTURES = int(SymbolType.FUTURES_CONTRACT)
@@ -497,6 +498,8 @@ class Engine:
         bal = user.accounts.get(c.currency, 0)
         if c.amount < 0 and bal + c.amount < 0:
             return -4103
+        if bal + c.amount > _MAX_BALANCE:
+            return -7003
         user.accounts[c.currency] = bal + c.amount
         user.last_txid = c.transaction_id
         bucket = self.suspends if c.adjustment_type else self.adjustments

@@ -154,7 +154,9 @@ class JournalWriter:
         self.syncs = 0
 
     def append(self, first_seq: int, timestamp: int, commands: list) -> None:
-        frame = encode_frame(first_seq, timestamp, commands)
+        self.write(encode_frame(first_seq, timestamp, commands))
+
+    def write(self, frame: bytes) -> None:
         view = memoryview(frame)
         while view:
             n = os.write(self.fd, view)

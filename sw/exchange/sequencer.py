@@ -18,18 +18,21 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Callable, Iterable
 
+import msgspec
+
 from .codes import FsyncPolicy
 from .commands import (AddAsset, AddSymbol, AddUser, AdjustBalance, OrderBookRequest, OrderCommand,
                        ResumeUser, SuspendUser)
 from .engine import Engine
 from .events import CommandResult, L2Book, TotalBalanceReport, UserReport
-from .journal import (JournalCorrupt, JournalWriter, list_segments, list_snapshots, read_snapshot,
-                      scan_segment, write_snapshot)
+from .journal import (JournalCorrupt, JournalWriter, encode_frame, list_segments, list_snapshots,
+                      read_snapshot, scan_segment, write_snapshot)
 from .reports import order_book, total_balance, user_report
 from .state import decode_state, encode_state, state_hash
 
 __all__ = ["Exchange", "ExchangeService", "recover_engine"]
 
+_check = msgspec.msgpack.Encoder().encode
 _COMMAND_TYPES = frozenset((OrderCommand, OrderBookRequest, AddUser, AdjustBalance, SuspendUser,
                             ResumeUser, AddAsset, AddSymbol))
 
@@ -141,8 +144,11 @@ class Exchange:
             first = engine.seq + 1
             ts = self.clock()
             if self.journal is not None:
+                # encoding fails only on a bad command (an int beyond 64 bits): refuse the batch
+                # and stay healthy; a failed write is different, it may leave half a frame
+                frame = encode_frame(first, ts, commands)
                 try:
-                    self.journal.append(first, ts, commands)
+                    self.journal.write(frame)
                 except BaseException as exc:
                     # a half-written frame may now sit at the tail: only recovery may cut it
                     self.failed = exc
@@ -245,6 +251,12 @@ class ExchangeService:
         fut: Future = Future()
         if type(command) not in _COMMAND_TYPES:
             fut.set_exception(TypeError(f"not an exchange command: {command!r}"))
+            return fut
+        try:
+            _check(command)
+        except (OverflowError, ValueError, TypeError) as exc:
+            # one bad command must not fail the batch it would have joined
+            fut.set_exception(ValueError(f"command cannot be journaled: {exc}"))
             return fut
         self._q.put((command, fut))
         return fut

@@ -18,8 +18,10 @@ from .engine import Engine
 
 __all__ = ["export_state", "import_state", "state_hash", "encode_state", "decode_state"]
 
-_enc = msgspec.msgpack.Encoder()
-_dec = msgspec.msgpack.Decoder()
+# JSON rather than msgpack: totals such as the sum of all deposits may outgrow 64 bits, and
+# msgspec's JSON keeps Python's unbounded ints exactly
+_enc = msgspec.json.Encoder()
+_dec = msgspec.json.Decoder()
 
 
 def _order_row(o: Order) -> list:

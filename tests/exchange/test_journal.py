@@ -236,3 +236,37 @@ def test_service_rejects_non_commands(tmp_path):
     svc.close()
     with pytest.raises(TypeError):
         Exchange.in_memory().submit(object())
+
+
+def test_command_beyond_64_bits_is_refused_without_harm(tmp_path):
+    from sw.exchange import AddUser
+    ex = Exchange.open(tmp_path)
+    ex.submit(setup_commands()[0])
+    with pytest.raises((OverflowError, ValueError)):
+        ex.submit_many([AddUser(5), AddUser(2**64)])
+    assert ex.seq == 1 and ex.failed is None
+    assert ex.submit(AddUser(5)).ok
+    svc = ExchangeService(ex)
+    bad, good = svc.submit(AddUser(2**70)), svc.submit(AddUser(6))
+    with pytest.raises(ValueError):
+        bad.result(timeout=5)
+    assert good.result(timeout=5).ok
+    svc.close()
+    want = (ex.seq, ex.state_hash())
+    ex.close()
+    assert reopen_hash(tmp_path) == want
+
+
+def test_totals_beyond_64_bits_survive_a_snapshot(tmp_path):
+    from sw.exchange import AddUser, AdjustBalance
+    ex = Exchange.open(tmp_path)
+    ex.submit_many(setup_commands())
+    for uid in range(1, 4):
+        ex.submit(AddUser(uid))
+        assert ex.submit(AdjustBalance(uid, 2, 2**63 - 1, 1)).ok
+    assert ex.submit(AdjustBalance(1, 2, 1, 2)).result_code == -7003
+    assert ex.total_balance().balanced
+    ex.snapshot()
+    want = (ex.seq, ex.state_hash())
+    ex.close()
+    assert reopen_hash(tmp_path) == want
