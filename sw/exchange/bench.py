@@ -367,6 +367,7 @@ def main(argv=None) -> int:
     ap.add_argument("--latency-commands", type=int, default=200_000)
     ap.add_argument("--rates", default="25000,50000,100000,200000",
                     help="offered loads (commands/s) for the latency runs")
+    ap.add_argument("--memory-orders", type=int, default=100_000, help="resting orders for the memory measurement")
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     ap.add_argument("--skip-multi", action="store_true", help="only the single-symbol scenario")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of the single-symbol run")
@@ -374,6 +375,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.commands, args.latency_commands, args.rates = 20_000, 10_000, "20000,50000"
+        args.memory_orders = 20_000
     rates = [float(r) for r in args.rates.split(",") if r]
     report: dict = {"python": os.sys.version.split()[0]}
 
@@ -414,7 +416,7 @@ def main(argv=None) -> int:
         print("  latency @ {:,.0f}/s: ".format(res["rate"]) +
               " ".join(f"{k}={v / 1000:.1f}us" for k, v in res.items() if k != "rate"))
 
-    report["memory"] = memory_per_order(20_000 if args.quick else 100_000)
+    report["memory"] = memory_per_order(args.memory_orders)
     print("  memory per resting order:", report["memory"])
     if args.json:
         with open(args.json, "w") as f:
