@@ -321,6 +321,22 @@ def breakdown(setup, cmds) -> dict:
     return out
 
 
+def snapshot_cost(engine: Engine) -> dict:
+    """Sequencer stall of a synchronous snapshot vs a forked one, and the snapshot size."""
+    with tempfile.TemporaryDirectory() as d:
+        ex = Exchange(engine, d)
+        t0 = time.perf_counter()
+        path = ex.snapshot(background=False)
+        sync = time.perf_counter() - t0
+        size = path.stat().st_size
+        t0 = time.perf_counter()
+        ex.snapshot(background=True)
+        forked = time.perf_counter() - t0
+        ex.close()
+    return {"orders": sum(len(b.orders) for b in engine.books.values()), "users": len(engine.users),
+            "bytes": size, "sync_stall_s": round(sync, 3), "fork_stall_s": round(forked, 4)}
+
+
 def profile(setup, cmds, top: int = 15) -> str:
     import cProfile
     import io
@@ -407,12 +423,14 @@ def main(argv=None) -> int:
     if not args.skip_multi:
         n_users = 10_000 if args.quick else 100_000
         print(f"generating {args.commands:,} commands: 100 symbols, {n_users:,} users, ~1,000 resting orders each")
-        setup, cmds, _ = generate(args.commands, symbols=100, users=n_users, resting=1000)
+        setup, cmds, gen_engine = generate(args.commands, symbols=100, users=n_users, resting=1000)
         report["multi"] = {"mix": mix_stats(cmds, setup), "throughput": throughput(setup, cmds, repeats=2)}
         print("  mix:", report["multi"]["mix"])
         print("  throughput (engine, one core):", report["multi"]["throughput"])
         res = latency(setup, cmds[:args.latency_commands], rates[len(rates) // 2])
         report["multi"]["latency_ns"] = [res]
+        report["multi"]["snapshot"] = snapshot_cost(gen_engine)
+        print("  snapshot:", report["multi"]["snapshot"])
         print("  latency @ {:,.0f}/s: ".format(res["rate"]) +
               " ".join(f"{k}={v / 1000:.1f}us" for k, v in res.items() if k != "rate"))
 

@@ -270,3 +270,16 @@ def test_totals_beyond_64_bits_survive_a_snapshot(tmp_path):
     want = (ex.seq, ex.state_hash())
     ex.close()
     assert reopen_hash(tmp_path) == want
+
+
+def test_background_snapshot(tmp_path):
+    ex = Exchange.open(tmp_path, clock=counter_clock(), background_snapshots=True, snapshot_every=150)
+    populate(ex, seed=13, n=700)
+    ex.snapshot()                        # waits for the previous child, forks another
+    ex.submit_many(random_commands(14, 100))
+    want = (ex.seq, ex.state_hash())
+    ex.close()                           # reaps the child
+    assert ex.snapshot_failures == 0
+    snaps = list_snapshots(tmp_path)
+    assert len(snaps) == 2 and snaps[-1][0] == want[0] - 100
+    assert reopen_hash(tmp_path) == want
