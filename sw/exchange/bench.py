@@ -188,8 +188,13 @@ def _fresh(setup) -> Engine:
     return eng
 
 
-def throughput(setup, cmds, repeats: int = 3) -> dict:
-    best = None
+def throughput(setup, cmds, repeats: int = 5) -> dict:
+    """Best of ``repeats`` runs (the machine is shared: the best run is the least disturbed one).
+
+    ``apply`` builds a CommandResult per command (what the sequencer hands out); ``execute``
+    writes the code and events into caller-owned storage, as exchange-core does with its ring
+    slots."""
+    best_apply = best_exec = None
     for _ in range(repeats):
         eng = _fresh(setup)
         apply = eng.apply
@@ -202,8 +207,24 @@ def throughput(setup, cmds, repeats: int = 3) -> dict:
             apply(seq, 0, c)
         dt = time.perf_counter() - t0
         gc.enable()
-        best = dt if best is None or dt < best else best
-    return {"commands": len(cmds), "seconds": round(best, 4), "ops_per_s": round(len(cmds) / best)}
+        best_apply = dt if best_apply is None or dt < best_apply else best_apply
+        eng = _fresh(setup)
+        execute = eng.execute
+        seq = eng.seq
+        events: list = []
+        gc.collect()
+        gc.disable()
+        t0 = time.perf_counter()
+        for c in cmds:
+            seq += 1
+            execute(seq, 0, c, events)
+            if events:
+                events.clear()
+        dt = time.perf_counter() - t0
+        gc.enable()
+        best_exec = dt if best_exec is None or dt < best_exec else best_exec
+    return {"commands": len(cmds), "repeats": repeats,
+            "apply_ops_per_s": round(len(cmds) / best_apply), "execute_ops_per_s": round(len(cmds) / best_exec)}
 
 
 def journaled_throughput(setup, cmds, policy: FsyncPolicy, batch: int) -> dict:
@@ -424,7 +445,7 @@ def main(argv=None) -> int:
         n_users = 10_000 if args.quick else 100_000
         print(f"generating {args.commands:,} commands: 100 symbols, {n_users:,} users, ~1,000 resting orders each")
         setup, cmds, gen_engine = generate(args.commands, symbols=100, users=n_users, resting=1000)
-        report["multi"] = {"mix": mix_stats(cmds, setup), "throughput": throughput(setup, cmds, repeats=2)}
+        report["multi"] = {"mix": mix_stats(cmds, setup), "throughput": throughput(setup, cmds, repeats=3)}
         print("  mix:", report["multi"]["mix"])
         print("  throughput (engine, one core):", report["multi"]["throughput"])
         res = latency(setup, cmds[:args.latency_commands], rates[len(rates) // 2])

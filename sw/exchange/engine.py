@@ -61,6 +61,19 @@ class Engine:
             code = handler(command, timestamp, events)
         return CommandResult(seq, timestamp, command, code, events)
 
+    def execute(self, seq: int, timestamp: int, command, events: list) -> int:
+        """``apply`` without the result object: appends events to the caller's list and returns
+        the result code. exchange-core works this way (results are written into the ring slot);
+        a ring consumer that forwards results in bulk can use it to skip one allocation per command."""
+        self.seq = seq
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            return -3004
+        if handler is True:
+            op = self._order_ops.get(command.cmd)
+            return op(command, timestamp, events) if op else -3004
+        return handler(command, timestamp, events)
+
     # ------------------------------------------------------------------ orders
 
     def _place(self, c: OrderCommand, ts: int, events: list) -> int:

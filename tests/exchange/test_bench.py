@@ -24,4 +24,5 @@ def test_bench_main_smoke(tmp_path, capsys):
     assert report["single"]["throughput"]["commands"] == 3000
     assert report["single"]["latency_ns"][0]["p50"] > 0
     assert report["memory"]["orders"] == 2000
+    assert report["single"]["throughput"]["apply_ops_per_s"] > 0
     assert "ops_per_s" in capsys.readouterr().out
