@@ -402,7 +402,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sw.exchange.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--commands", type=int, default=1_000_000, help="measured commands per scenario")
     ap.add_argument("--latency-commands", type=int, default=200_000)
-    ap.add_argument("--rates", default="25000,50000,100000,200000",
+    ap.add_argument("--rates", default="25000,50000,100000,200000,400000,600000",
                     help="offered loads (commands/s) for the latency runs")
     ap.add_argument("--memory-orders", type=int, default=100_000, help="resting orders for the memory measurement")
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")

@@ -11,6 +11,7 @@ with ``asyncio.wrap_future``.
 """
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -32,6 +33,8 @@ from .reports import order_book, total_balance, user_report
 from .state import decode_state, encode_state, state_hash
 
 __all__ = ["Exchange", "ExchangeService", "recover_engine"]
+
+_log = logging.getLogger(__name__)
 
 _check = msgspec.msgpack.Encoder().encode
 _COMMAND_TYPES = frozenset((OrderCommand, OrderBookRequest, AddUser, AdjustBalance, SuspendUser,
@@ -98,6 +101,7 @@ class Exchange:
         self.background_snapshots = background_snapshots
         self._child: tuple[int, int] | None = None
         self.snapshot_failures = 0
+        self.subscriber_errors = 0
         self.lock = threading.RLock()
         self._subscribers: list[Callable[[CommandResult], None]] = []
         self._since_snapshot = 0
@@ -160,8 +164,14 @@ class Exchange:
             apply = engine.apply
             results = [apply(first + i, ts, c) for i, c in enumerate(commands)]
             for fn in self._subscribers:
-                for r in results:
-                    fn(r)
+                try:
+                    for r in results:
+                        fn(r)
+                except Exception:
+                    # the batch is journaled and applied: a broken listener must not make the
+                    # submitter believe it failed
+                    self.subscriber_errors += 1
+                    _log.exception("exchange subscriber %r failed", fn)
             self._since_snapshot += len(commands)
             if self._child is not None:
                 self._reap(block=False)

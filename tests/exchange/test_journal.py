@@ -283,3 +283,21 @@ def test_background_snapshot(tmp_path):
     snaps = list_snapshots(tmp_path)
     assert len(snaps) == 2 and snaps[-1][0] == want[0] - 100
     assert reopen_hash(tmp_path) == want
+
+
+def test_failing_subscriber_does_not_fail_the_submit(tmp_path):
+    ex = Exchange.open(tmp_path)
+    got = []
+
+    def bad(r):
+        raise RuntimeError("listener bug")
+
+    ex.subscribe(bad)
+    unsubscribe = ex.subscribe(got.append)
+    results = ex.submit_many(setup_commands()[:2])
+    assert [r.ok for r in results] == [True, True] and ex.subscriber_errors == 1
+    assert [r.seq for r in got] == [1, 2]
+    unsubscribe()
+    ex.submit(setup_commands()[2])
+    assert len(got) == 2
+    ex.close()
