@@ -116,3 +116,14 @@ def test_assets(ex):
 ])
 def test_add_symbol_validation(ex, spec, code):
     assert ex.submit(spec).result_code == code
+
+
+def test_unknown_adjustment_type(ex):
+    r = ex.submit(AdjustBalance(1, USDT, 5, 100, adjustment_type=7))
+    assert r.result_code == C.MATCHING_UNSUPPORTED_COMMAND
+    assert ex.submit(AdjustBalance(1, USDT, 5, 100)).ok        # the id was not consumed
+
+
+def test_unknown_command_type_is_unsupported():
+    from sw.exchange import Engine
+    assert Engine().apply(1, 0, "not a command").result_code == C.MATCHING_UNSUPPORTED_COMMAND
