@@ -184,3 +184,11 @@ def test_move_keeps_reserve_and_bids_cannot_move_over_it(ex):
     assert ex.submit(move(1, BTC_USDT, 1, 101)).result_code == -3041
     assert ex.submit(move(1, BTC_USDT, 1, 99)).ok
     assert ex.submit(move(1, BTC_USDT, 1, 100)).ok
+
+
+def test_duplicate_id_is_checked_after_matching(ex):
+    """As exchange-core: a resting order with the same id that the new order fills away does not block it."""
+    assert ex.submit(place(1, BTC_USDT, 0, A.ASK, 95, 1)).ok
+    r = ex.submit(place(1, BTC_USDT, 0, A.BID, 95, 2))
+    assert len(r.events) == 1 and r.events[0].trades[0].maker_order_completed
+    assert ex.order_book(BTC_USDT).bids == [L2Level(95, 1, 1)]
