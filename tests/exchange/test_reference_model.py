@@ -44,8 +44,42 @@ class Reference:
         self.resting = [o for o in self.resting if o[4] > 0]
         return fills, size
 
+    def take_budget(self, side, budget, size, fok):
+        """FOK_BUDGET: all `size` lots or nothing, by total cost/proceeds; IOC_BUDGET: greedy within budget."""
+        queue = self.queue(side)
+        if fok:
+            need, cost = size, 0
+            for o in queue:
+                f = min(need, o[4])
+                cost += f * o[3]
+                need -= f
+            if need or (cost > budget if side else cost < budget):
+                return [], size
+            return self.take(side, 10**9 if side else 0, size)
+        fills, spent = [], 0
+        for o in queue:
+            if not size:
+                break
+            if side:
+                f = min(size, o[4], (budget - spent) // o[3])
+            else:
+                if spent >= budget:
+                    break
+                f = min(size, o[4], -(-(budget - spent) // o[3]))
+            if f <= 0:
+                break
+            o[4] -= f
+            size -= f
+            spent += f * o[3]
+            fills.append((o[0], o[3], f, o[4] == 0))
+        self.resting = [o for o in self.resting if o[4] > 0]
+        return fills, size
+
     def apply(self, c):
         self.clock += 1
+        if c.cmd == 1 and c.order_type in (OrderType.FOK_BUDGET, OrderType.IOC_BUDGET):
+            fills, left = self.take_budget(c.side, c.price, c.size, c.order_type == OrderType.FOK_BUDGET)
+            return fills, left, None
         if c.cmd == 1:
             fills, left = self.take(c.side, c.price, c.size, check_fok=c.order_type == OrderType.FOK)
             # exchange-core checks for a duplicate id after matching: a maker with the same id
@@ -89,6 +123,9 @@ commands = st.one_of(
     st.builds(lambda u, i, s, p, n, t: place(u, SYM, i, s, p, n, order_type=t, reserve_price=BIG_RESERVE if s else None),
               uids, oids, st.sampled_from(OrderAction), prices, st.integers(1, 6),
               st.sampled_from([OrderType.GTC, OrderType.GTC, OrderType.IOC, OrderType.FOK])),
+    st.builds(lambda u, i, s, b, n, t: place(u, SYM, i, s, b, n, order_type=t),
+              uids, oids, st.sampled_from(OrderAction), st.integers(90, 700), st.integers(1, 6),
+              st.sampled_from([OrderType.FOK_BUDGET, OrderType.IOC_BUDGET])),
     st.builds(lambda u, i: cancel(u, SYM, i), uids, oids),
     st.builds(lambda u, i, p: move(u, SYM, i, p), uids, oids, prices),
     st.builds(lambda u, i, n: reduce(u, SYM, i, n), uids, oids, st.integers(1, 4)),
@@ -96,7 +133,7 @@ commands = st.one_of(
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(commands, min_size=5, max_size=120))
+@given(st.lists(commands, min_size=40, max_size=160))
 def test_matching_equals_reference(cmds):
     ex = Exchange.in_memory(clock=lambda: 0)
     setup = [AddAsset(1, "B", 0), AddAsset(2, "Q", 0), AddSymbol(SYM, 0, 1, 2, 1, 1)]
