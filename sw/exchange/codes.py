@@ -121,9 +121,10 @@ class FsyncPolicy(enum.Enum):
     """When the journal calls fsync.
 
     BATCH: before every acknowledgement (power-loss safe ack).
-    INTERVAL: at most every ``fsync_interval`` seconds; an ack means the bytes are in
-    the OS page cache (safe against a process crash, not against power loss).
-    NEVER: only at close and snapshot; ack as for INTERVAL.
+    INTERVAL: on the first write after ``fsync_interval`` seconds since the last fsync; an
+    ack means the bytes are in the OS page cache (safe against a process crash, not
+    against power loss).
+    NEVER: only at snapshot rotation and close; ack as for INTERVAL.
     """
     BATCH = "batch"
     INTERVAL = "interval"
