@@ -12,9 +12,10 @@ from exchange.streams import batches  # noqa: E402
 from sw.exchange import Exchange, FsyncPolicy  # noqa: E402
 
 
-def main(directory: str, seed: int, policy: str) -> None:
+def main(directory: str, seed: int, policy: str, background: bool) -> None:
     ticks = iter(range(1, 10**9))
-    ex = Exchange.open(directory, fsync=FsyncPolicy(policy), snapshot_every=1500, clock=lambda: next(ticks))
+    ex = Exchange.open(directory, fsync=FsyncPolicy(policy), snapshot_every=1500, clock=lambda: next(ticks),
+                       background_snapshots=background)
     out = sys.stdout
     for batch in batches(seed):
         results = ex.submit_many(batch)
@@ -23,4 +24,4 @@ def main(directory: str, seed: int, policy: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), sys.argv[3])
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "background")
