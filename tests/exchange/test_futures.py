@@ -90,3 +90,18 @@ def test_open_interest_and_conservation(ex):
     row = {c.currency: c for c in ex.total_balance().currencies}[USD]
     assert (row.open_interest_long, row.open_interest_short) == (3, 3)
     assert row.fees == 3 * (10 + 5) and row.total == 0
+
+
+def test_other_positions_in_the_same_currency_use_up_free_margin(ex):
+    from sw.exchange import AddSymbol, SymbolType
+    from .conftest import XBTC
+    assert ex.submit(AddSymbol(21, SymbolType.FUTURES_CONTRACT, XBTC, USD, 1, 1, 10, 5, 2000, 1900)).ok
+    fund(ex, 100, 10000)
+    assert ex.submit(place(1, FUT, 1, A.ASK, 1000, 2)).ok
+    assert ex.submit(place(100, FUT, 2, A.BID, 1000, 2)).ok             # long 2: margin 4000, fee 20
+    assert ex.submit(place(3, FUT, 3, A.BID, 500, 1)).ok                # PnL -1000 on FUT
+    # free for symbol 21 = 9980 - 1000 (PnL) - 4000 (FUT margin) = 4980
+    assert ex.submit(place(100, 21, 4, A.BID, 1000, 3)).result_code == C.RISK_NSF     # needs 6000
+    assert ex.submit(place(100, 21, 5, A.BID, 1000, 2)).ok                             # needs 4000
+    # and the FUT position now sees symbol 21's requirement: one more FUT lot needs 6000 > 9980-1000-4000
+    assert ex.submit(place(100, FUT, 6, A.BID, 400, 1)).result_code == C.RISK_NSF
