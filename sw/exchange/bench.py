@@ -374,6 +374,23 @@ def snapshot_cost(engine: Engine) -> dict:
             "bytes": size, "sync_stall_s": round(sync, 3), "fork_stall_s": round(forked, 4)}
 
 
+def ring_decode(n: int = 100_000) -> dict:
+    """Cost of turning FPGA ring entries into commands (``from_ring``), best of 5."""
+    import numpy as np
+    from ringgate.contracts.entry import ENTRY_DTYPE
+    from .commands import from_ring
+    entries = np.zeros(n, ENTRY_DTYPE)
+    entries["cmd"] = 3
+    entries["price"] = np.arange(n)
+    best = None
+    for _ in range(5):
+        t0 = time.perf_counter()
+        from_ring(entries)
+        dt = time.perf_counter() - t0
+        best = dt if best is None or dt < best else best
+    return {"entries": n, "ns_per_entry": round(best / n * 1e9)}
+
+
 def profile(setup, cmds, top: int = 15) -> str:
     import cProfile
     import io
@@ -455,6 +472,8 @@ def main(argv=None) -> int:
     ]
     for j in report["single"]["journaled"]:
         print("  through the sequencer with journal:", j)
+    report["ring_decode"] = ring_decode()
+    print("  FPGA ring entries -> commands:", report["ring_decode"])
     if args.profile:
         print(profile(setup, cmds[:200_000]))
 
