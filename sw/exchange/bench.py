@@ -469,6 +469,7 @@ def main(argv=None) -> int:
         journaled_throughput(setup, jcmds, FsyncPolicy.NEVER, 1000),
         journaled_throughput(setup, jcmds, FsyncPolicy.BATCH, 1000),
         journaled_throughput(setup, jcmds[:20_000], FsyncPolicy.BATCH, 100),
+        journaled_throughput(setup, jcmds[:3_000], FsyncPolicy.BATCH, 1),
     ]
     for j in report["single"]["journaled"]:
         print("  through the sequencer with journal:", j)
