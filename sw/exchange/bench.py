@@ -26,7 +26,7 @@ import tempfile
 import time
 import tracemalloc
 
-from .codes import FsyncPolicy, OrderAction, OrderType, SymbolType
+from .codes import FsyncPolicy, OrderType, SymbolType
 from .commands import AddAsset, AddSymbol, AddUser, AdjustBalance, cancel, move, place
 from .engine import Engine
 from .events import TradeEvent

@@ -17,7 +17,7 @@ outnumber live ones.
 """
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import insort
 
 from .events import L2Level
 

@@ -15,7 +15,7 @@ from typing import Union
 
 import msgspec
 
-from .codes import OrderAction, OrderCommandType, OrderType, SymbolType
+from .codes import OrderAction, OrderCommandType, OrderType
 
 __all__ = ["OrderCommand", "place", "cancel", "move", "reduce", "OrderBookRequest", "AddUser",
            "AdjustBalance", "SuspendUser", "ResumeUser", "AddAsset", "AddSymbol", "Command",

@@ -14,7 +14,7 @@ from bisect import insort
 from .accounts import Position, User
 from .book import Level, Order, OrderBook
 from .codes import CommandResultCode as R
-from .codes import OrderType, SymbolType
+from .codes import SymbolType
 from .commands import (AddAsset, AddSymbol, AddUser, AdjustBalance, OrderBookRequest, OrderCommand,
                        ResumeUser, SuspendUser)
 from .events import CommandResult, L2Book, ReduceEvent, RejectEvent, Trade, TradeEvent

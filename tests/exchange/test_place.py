@@ -6,7 +6,7 @@ import pytest
 from sw.exchange import (CommandResultCode as C, OrderAction as A, OrderCommand, OrderType as T,
                          RejectEvent, SuspendUser, AddUser, place)
 
-from .conftest import BTC_USDT, ETH_USDT, FUT, USDT, XBTC, ETH, balances
+from .conftest import BTC_USDT, ETH_USDT, FUT, USDT, XBTC, balances
 
 
 def test_gtc_bid_rests_and_holds_reserve_plus_taker_fee(ex):
