@@ -22,7 +22,7 @@ the 64-bit sequence registers only count.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, unsigned
+from amaranth.hdl import Module, Shape, Signal, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -54,7 +54,7 @@ class RingBuffer(wiring.Component):
             raise TypeError(f"ring layout must be a data.StructLayout, not {layout!r}")
         if seq_field not in layout.members:
             raise ValueError(f"ring layout has no sequence field {seq_field!r}")
-        if layout.members[seq_field] != unsigned(64):
+        if Shape.cast(layout.members[seq_field]) != unsigned(64):
             raise ValueError(f"sequence field {seq_field!r} must be unsigned(64), "
                              f"not {layout.members[seq_field]!r}")
         self._depth = depth
@@ -170,7 +170,8 @@ class RingBuffer(wiring.Component):
         position ``consumed == s``. As ``s`` is arbitrary this covers every entry: in
         order, no gap, no repeat, no overwrite before the consumer took it.
         """
-        from amaranth.hdl import AnyConst, Assert, Assume
+        from amaranth.asserts import AnyConst
+        from amaranth.hdl import Assert, Assume
 
         depth, abits = self._depth, self.addr_bits
         seq = self._seq_field
