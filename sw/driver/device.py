@@ -1,0 +1,179 @@
+"""The ``Device`` abstraction: BAR0 registers by name plus DMA-able host buffers.
+
+Every backend (in-process model, co-simulation, VFIO board) provides the same three things,
+and the ring consumer needs nothing else:
+
+* ``read(name)`` / ``write(name, value)``: BAR0 registers through the register map;
+* ``alloc(nbytes)``: a :class:`DmaBuffer` the device can write (bus address + memoryview);
+* ``service()``: called by pollers when they find nothing new. Hardware and co-simulation
+  run on their own, so it does nothing there; the in-process model advances in it.
+"""
+from __future__ import annotations
+
+import mmap
+from abc import ABC, abstractmethod
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ringgate.contracts.entry import ENTRY_DTYPE
+
+from .hostmem import HostMemory
+from .model import FpgaModel
+from .regs import Error, RegisterMap, register_map
+
+__all__ = ["DmaBuffer", "Device", "ModelDevice", "DeviceError", "describe_errors"]
+
+HUGE_PAGE = 2 << 20
+
+
+class DeviceError(RuntimeError):
+    """The device refused a request or reports an error; the message says why."""
+
+
+def describe_errors(bits: int) -> str:
+    names = [e.name for e in Error if bits & e]
+    unknown = bits & ~int(sum(Error))
+    if unknown:
+        names.append(f"unknown bits {unknown:#x}")
+    return ", ".join(names) or "none"
+
+
+@dataclass
+class DmaBuffer:
+    """Host memory the device can write: ``bus`` is the address the device uses, ``mv`` the
+    CPU's view of the same bytes."""
+    bus: int
+    mv: memoryview
+    hugepage: bool = False
+    _keep: list = field(default_factory=list, repr=False)
+
+    @property
+    def nbytes(self) -> int:
+        return self.mv.nbytes
+
+    def array(self, dtype=np.uint8, offset: int = 0, count: int = -1) -> np.ndarray:
+        """Zero-copy numpy view of part of the buffer."""
+        return np.frombuffer(self.mv, dtype=dtype, count=count, offset=offset)
+
+    def region(self, offset: int, nbytes: int) -> "DmaBuffer":
+        """A sub-buffer (bus address and view shifted together)."""
+        if offset < 0 or offset + nbytes > self.nbytes:
+            raise ValueError(f"region {offset:#x}+{nbytes:#x} outside a buffer of {self.nbytes:#x} bytes")
+        return DmaBuffer(self.bus + offset, self.mv[offset:offset + nbytes], self.hugepage, [self])
+
+
+def anonymous_buffer(nbytes: int, *, hugepage: bool = True) -> tuple[mmap.mmap, bool]:
+    """Page-aligned anonymous memory; 2 MiB huge pages when the system has them (fewer IOMMU
+    and TLB entries), else ordinary pages."""
+    if hugepage and hasattr(mmap, "MAP_HUGETLB"):
+        size = -(-nbytes // HUGE_PAGE) * HUGE_PAGE
+        try:
+            return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_HUGETLB), True
+        except OSError:
+            pass
+    size = -(-nbytes // mmap.PAGESIZE) * mmap.PAGESIZE
+    return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS), False
+
+
+class Device(ABC):
+    regmap: RegisterMap
+
+    @abstractmethod
+    def read(self, name: str) -> int: ...
+
+    @abstractmethod
+    def write(self, name: str, value: int) -> None: ...
+
+    @abstractmethod
+    def alloc(self, nbytes: int) -> DmaBuffer: ...
+
+    def service(self) -> None:
+        """Let an in-process device make progress (no-op for devices that run on their own)."""
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def check_errors(self) -> None:
+        bits = self.read("errors")
+        if bits:
+            raise DeviceError(f"device reports errors: {describe_errors(bits)} (errors register {bits:#x})")
+
+
+class ModelDevice(Device):
+    """The in-process golden model behind the ``Device`` interface.
+
+    Orders reach it through :meth:`feed` (entries, optional ingress cycles); :meth:`service`
+    moves them into the BRAM ring as space allows (the model's wire waits instead of dropping,
+    so benchmarks lose nothing; use ``model.push`` directly to model drops) and runs the DMA.
+    Bus addresses are handed out from ``bus_base`` upwards; no two buffers share a page.
+    """
+
+    def __init__(self, *, bus_base: int = 0x1_0000_0000, service_entries: int | None = None, **model_args):
+        self.host = HostMemory()
+        self.model = FpgaModel(self.host, **model_args)
+        self.regmap = self.model.regmap
+        self._next_bus = bus_base
+        self._pending: deque[tuple[np.ndarray, np.ndarray | None]] = deque()
+        self.pending_entries = 0
+        self.service_entries = service_entries
+        self._buffers: list = []
+
+    def read(self, name: str) -> int:
+        return self.model.read(name)
+
+    def write(self, name: str, value: int) -> None:
+        self.model.write(name, value)
+
+    def alloc(self, nbytes: int) -> DmaBuffer:
+        mem, huge = anonymous_buffer(nbytes, hugepage=False)
+        bus = self._next_bus
+        self._next_bus += -(-len(mem) // HUGE_PAGE) * HUGE_PAGE + HUGE_PAGE   # guard gap
+        self.host.map(bus, mem)
+        self._buffers.append(mem)
+        return DmaBuffer(bus, memoryview(mem)[:nbytes], huge, [mem])
+
+    def feed(self, entries: np.ndarray, cycles: np.ndarray | None = None) -> None:
+        """Queue order entries for the ingress (optionally with their ingress cycles)."""
+        if entries.dtype != ENTRY_DTYPE:
+            raise TypeError(f"entries must have ENTRY_DTYPE, not {entries.dtype}")
+        if cycles is not None and len(cycles) != len(entries):
+            raise ValueError("one ingress cycle per entry")
+        if len(entries):
+            self._pending.append((entries, cycles))
+            self.pending_entries += len(entries)
+
+    def service(self) -> None:
+        m = self.model
+        budget = self.service_entries
+        while self._pending and m.fill < m.depth:
+            entries, cycles = self._pending[0]
+            k = min(len(entries), m.depth - m.fill)
+            if budget is not None:
+                k = min(k, budget)
+                if k <= 0:
+                    break
+            if cycles is not None:
+                m.now = max(m.now, int(cycles[k - 1]))
+                m.push(entries[:k], cycles[:k])
+            else:
+                m.push(entries[:k])
+            self.pending_entries -= k
+            if budget is not None:
+                budget -= k
+            if k == len(entries):
+                self._pending.popleft()
+            else:
+                self._pending[0] = (entries[k:], None if cycles is None else cycles[k:])
+            m.run()
+        m.run()
+
+    def close(self) -> None:
+        self._pending.clear()
