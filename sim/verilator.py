@@ -171,7 +171,8 @@ def run(b: Build, test_module: str, *, testcase: str | Sequence[str] | None = No
         return CocotbFailure(f"{test_module} [{testcase or 'all'}]: {why}; log: {log}\n{tail}")
 
     try:
-        runner.test(test_module=test_module, hdl_toplevel=b.name, build_dir=b.directory,
+        runner.test(test_module=test_module, hdl_toplevel=b.name, hdl_toplevel_lang="verilog",
+                    build_dir=b.directory,
                     test_dir=test_dir, testcase=testcase, extra_env=env, seed=seed,
                     waves=b.waves, timescale=TIMESCALE, test_args=test_args,
                     results_xml=str(results), log_file=log)
