@@ -21,14 +21,17 @@ Resynchronisation
 -----------------
 * Host restart (:meth:`RingConsumer.attach`): the device kept running and its ring still sits
   in the (persistent) buffer. The consumer resumes at the state line's ``next`` (the entry
-  after the last callback that returned), checked against the device's doorbell and cursor:
-  nothing lost, nothing delivered twice (except a batch whose callback was interrupted).
-* Device reset (:meth:`RingConsumer.resync`, also run automatically when a health check in
-  the poll loop finds the device's epoch changed, disabled, or the cursor inconsistent): the
-  entries the device wrote before the reset are still in host memory up to the last cursor it
-  wrote; they are delivered first, then the device is reconfigured on the same buffer and the
-  consumer continues with the device's new sequence numbers (the ring restarts at 0 after a
-  reset; :attr:`epoch` tells the two apart).
+  after the last callback that returned; or ``next_seq`` from the application's journal),
+  checked against the device's ``HOST_CONSUMED`` and ``SENT``: nothing lost, nothing
+  delivered twice (except a batch whose callback was interrupted by the crash).
+* Device stopped or reset (:meth:`RingConsumer.resync`; run automatically when the idle health
+  check finds ``STATUS.ENABLED`` clear or the cursor line inconsistent). ``CONTROL = 0`` and
+  ``CONTROL.RESET`` keep the device's sequences: every entry below ``SENT`` is in host memory
+  (an MMIO read completion cannot pass the device's earlier posted writes), so the consumer
+  delivers up to ``SENT`` and restarts the device where it stopped. A power cycle, FPGA reload
+  or function-level reset loses them (``SENT`` is behind the consumer): the consumer delivers
+  what the last cursor write announced (intact, the device writes nothing until enabled),
+  then restarts the device at its new sequence (0) and counts an :attr:`epoch`.
 """
 from __future__ import annotations
 
@@ -39,8 +42,8 @@ import numpy as np
 
 from ringgate.contracts.entry import CURSOR_LINE_BYTES, ENTRY_BYTES, ENTRY_DTYPE
 
-from .device import Device, DeviceError, DmaBuffer, describe_errors
-from .regs import Control, R
+from .device import Device, DeviceError, DmaBuffer
+from .regs import ConfigError, R, Status, describe_errors
 
 __all__ = ["RingConsumer", "SequenceError", "ResyncError", "STATE_MAGIC", "buffer_bytes"]
 
@@ -83,8 +86,11 @@ class RingConsumer:
         ``busy`` spins on the cursor line; ``sleep`` spins ``spin`` times, then sleeps
         ``idle_sleep`` seconds between polls (low CPU, adds up to that much latency when idle).
     health_every : float
-        While idle, read the device's epoch, control and error registers at most this often
-        (seconds) to notice a device reset or error; 0 disables the check.
+        While idle, read the device's ERROR and STATUS registers at most this often (seconds)
+        to notice a stopped or reset device, or an error; 0 disables the check.
+    batch_limit, cursor_interval : int
+        Written to the device's BATCH_LIMIT (entries per data TLP) and CURSOR_INTERVAL (data
+        TLPs per cursor write under backlog) registers.
     buffer : DmaBuffer
         Use this buffer (e.g. a shared-memory or persistent one) instead of allocating.
     """
@@ -92,7 +98,7 @@ class RingConsumer:
     def __init__(self, device: Device, ring_size: int = 1 << 16, *, callback: Callback | None = None,
                  doorbell_every: int | None = None, poll: str = "busy", spin: int = 1000,
                  idle_sleep: float = 50e-6, health_every: float = 0.1, buffer: DmaBuffer | None = None,
-                 batch_limit: int | None = None):
+                 batch_limit: int = 16, cursor_interval: int = 1):
         if ring_size < 1 or ring_size & (ring_size - 1):
             raise ValueError(f"ring size must be a power of two, not {ring_size}")
         if poll not in ("busy", "sleep"):
@@ -111,6 +117,7 @@ class RingConsumer:
         self.idle_sleep = idle_sleep
         self.health_every = health_every
         self.batch_limit = batch_limit
+        self.cursor_interval = cursor_interval
         if buffer is None:
             buffer = device.alloc(buffer_bytes(ring_size))
         if buffer.nbytes < buffer_bytes(ring_size):
@@ -128,7 +135,7 @@ class RingConsumer:
         self._tmp = np.empty(ring_size, dtype=np.uint64)
         self.next = 0                    # sequence of the next entry to deliver
         self.rung = 0                    # last doorbell value written
-        self.epoch = 0
+        self.epoch = 0                   # device state losses seen (power cycle, reload, FLR)
         self.delivered = 0
         self.batches = 0
         self.doorbells = 0
@@ -149,52 +156,67 @@ class RingConsumer:
         return c
 
     @classmethod
-    def attach(cls, device: Device, buffer: DmaBuffer, ring_size: int, **kw) -> "RingConsumer":
-        """Host restart: resume on ``buffer`` (the one the previous process configured)."""
+    def attach(cls, device: Device, buffer: DmaBuffer, ring_size: int, *, next_seq: int | None = None,
+               **kw) -> "RingConsumer":
+        """Host restart: resume on ``buffer`` (the one the previous process configured).
+
+        ``next_seq``: the first sequence the application has not processed (from its own journal);
+        by default the state line's, i.e. the entry after the last batch whose callback returned."""
         c = cls(device, ring_size, buffer=buffer, **kw)
         magic, nxt, epoch, size = (int(x) for x in c._state[:4])
-        dev = device
         if magic != STATE_MAGIC:
             raise ResyncError("buffer holds no consumer state line; use RingConsumer.open for a fresh start")
         if size != ring_size:
             raise ResyncError(f"buffer was configured for {size} entries, not {ring_size}")
+        if next_seq is not None:
+            nxt = next_seq
         c.next, c.epoch = nxt, epoch
-        c.rung = min(nxt, dev.read(R.DOORBELL))
-        if (dev.read(R.EPOCH) != epoch or not dev.read(R.CONTROL) & Control.ENABLE
-                or dev.read(R.RING_BASE) != buffer.bus or dev.read(R.RING_SIZE) != ring_size):
+        dev = device
+        consumed = dev.read(R.HOST_CONSUMED)
+        if nxt < consumed:
+            raise ResyncError(f"resume at {nxt} but the device was told entries below {consumed} were "
+                              "consumed: they may be overwritten already")
+        c.rung = consumed
+        ours = dev.read(R.RING_BASE) == buffer.bus and dev.read(R.RING_SIZE) == ring_size
+        if not ours or not dev.read(R.STATUS) & Status.ENABLED:
             c.resync()
             return c
-        doorbell, cursor = dev.read(R.DOORBELL), int(c._line[0])
-        if not doorbell <= nxt <= cursor:
-            raise ResyncError(f"state line says next={nxt}, device doorbell {doorbell}, cursor {cursor}: "
-                              "the buffer does not belong to this device's ring")
+        sent = dev.read(R.SENT)
+        if nxt > sent:
+            raise ResyncError(f"resume at {nxt} but the device has only sent entries below {sent}")
+        c._save_state()
         c._ring_doorbell(force=True)
         return c
 
     def _configure(self) -> None:
+        """The contract's enable sequence on this consumer's buffer; the consumer continues at SENT."""
+        dev = self.device
+        sent = self._stop_device()
+        # Before enabling: a stale cursor must never be taken for a new one.
+        self._line[:3] = 0
+        self._line[0] = sent
+        self.next = self.rung = sent
+        self._save_state()
+        try:
+            first = dev.regs.start(self.buffer.bus, self.ring_size, self.cursor_bus,
+                                   batch_limit=self.batch_limit, cursor_interval=self.cursor_interval)
+        except ConfigError as exc:
+            raise DeviceError(f"device refused the ring configuration (base {self.buffer.bus:#x}, "
+                              f"{self.ring_size} entries, cursor line {self.cursor_bus:#x}): {exc}") from exc
+        if first != sent:
+            raise ResyncError(f"device SENT moved from {sent} to {first} while stopped")
+
+    def _stop_device(self) -> int:
+        """CONTROL = 0, wait until the writer is idle (cursor line written); returns SENT."""
         dev = self.device
         dev.write(R.CONTROL, 0)
-        errors = dev.read(R.ERRORS)
-        if errors:
-            dev.write(R.ERRORS, errors)         # stale errors from a previous owner: clear and report
-        self._line[:] = 0                        # a stale cursor must never be taken for a new one
-        sent = dev.read(R.SENT)
-        dev.write(R.RING_BASE, self.buffer.bus)
-        dev.write(R.RING_SIZE, self.ring_size)
-        dev.write(R.CURSOR_ADDR, self.cursor_bus)
-        if self.batch_limit is not None:
-            dev.write(R.BATCH_LIMIT, self.batch_limit)
-        dev.write(R.DOORBELL, sent)
-        self.next = self.rung = sent
-        # The cursor line is 0 until the first write; entries before ``sent`` went to an old ring.
-        self._line[0] = sent
-        self.epoch = dev.read(R.EPOCH)
-        self._save_state()
-        dev.write(R.CONTROL, Control.ENABLE)
-        errors = dev.read(R.ERRORS)
-        if errors or not dev.read(R.CONTROL) & Control.ENABLE:
-            raise DeviceError(f"device refused the ring configuration: {describe_errors(errors)} "
-                              f"(base {self.buffer.bus:#x}, size {self.ring_size}, cursor line {self.cursor_bus:#x})")
+        for _ in range(100_000):
+            if not dev.read(R.STATUS) & Status.BUSY:
+                break
+            dev.service()
+        else:
+            raise DeviceError("DMA writer still BUSY after disable")
+        return dev.read(R.SENT)
 
     def _save_state(self) -> None:
         s = self._state
@@ -210,32 +232,36 @@ class RingConsumer:
     def poll(self) -> int:
         """Deliver whatever the cursor line announces; returns the number of entries delivered."""
         cur = int(self._line[0])
-        nxt = self.next
-        if cur == nxt:
+        if cur == self.next:
             return 0
-        n = cur - nxt
-        if n < 0 or n > self.ring_size:
+        if not 0 < cur - self.next <= self.ring_size:
             self._inconsistent(cur)
             return 0
-        self.seen_ns = time.perf_counter_ns()
         self.cursor_timestamp = int(self._line[1])
-        delivered = 0
-        while delivered < n:
-            slot = nxt & self.mask
-            k = min(n - delivered, self.ring_size - slot)
-            view = self.ring[slot:slot + k]
+        n = self._deliver(cur)
+        if self.next - self.rung >= self.doorbell_every:
+            self._ring_doorbell()
+        return n
+
+    def _deliver(self, cur: int) -> int:
+        """Check and hand over entries [next, cur) in at most two zero-copy views."""
+        self.seen_ns = time.perf_counter_ns()
+        nxt = self.next
+        n = cur - nxt
+        ring, mask, size, cb, state = self.ring, self.mask, self.ring_size, self.callback, self._state
+        while nxt < cur:
+            slot = nxt & mask
+            k = min(cur - nxt, size - slot)
+            view = ring[slot:slot + k]
             self._check(view, nxt, slot)
-            if self.callback is not None:
-                self.callback(view)
+            if cb is not None:
+                cb(view)
             nxt += k
-            delivered += k
             self.next = nxt
-            self._state[1] = nxt
+            state[1] = nxt
             self.batches += 1
         self.delivered += n
         self._idle_flushed = False
-        if nxt - self.rung >= self.doorbell_every:
-            self._ring_doorbell()
         return n
 
     def _check(self, view: np.ndarray, first: int, slot: int) -> None:
@@ -267,40 +293,43 @@ class RingConsumer:
                 self.check_device()
 
     def check_device(self) -> None:
-        """Read the device's epoch/control/errors (MMIO) and resynchronise after a reset."""
+        """Read the device's error and status registers (MMIO); resynchronise if it stopped."""
         dev = self.device
-        errors = dev.read(R.ERRORS)
+        errors = dev.read(R.ERROR)
         if errors:
-            raise DeviceError(f"device reports errors: {describe_errors(errors)}")
-        if dev.read(R.EPOCH) != self.epoch or not dev.read(R.CONTROL) & Control.ENABLE:
+            raise DeviceError(f"device reports errors: {describe_errors(errors)} (ERROR {errors:#x})")
+        if not dev.read(R.STATUS) & Status.ENABLED:
             self.resync()
 
     def _inconsistent(self, cur: int) -> None:
-        dev = self.device
-        if dev.read(R.EPOCH) != self.epoch or not dev.read(R.CONTROL) & Control.ENABLE:
+        if not self.device.read(R.STATUS) & Status.ENABLED:
             self.resync()
             return
         raise ResyncError(f"cursor line says {cur} but the consumer is at {self.next} "
                           f"(ring of {self.ring_size}): host memory was written by someone else")
 
     def resync(self) -> int:
-        """After a device reset or disable: deliver what reached host memory, then reconfigure.
+        """Deliver every entry that reached host memory, then restart the device on this ring.
 
-        Returns the number of entries drained from the old epoch."""
+        Returns the number of entries delivered on the way."""
+        sent = self._stop_device()
         cur = int(self._line[0])
-        drained = 0
-        if 0 < cur - self.next <= self.ring_size:
-            # Written before the reset, announced by a cursor write: still intact, deliver them.
-            drained = self._drain_to(cur)
+        if 0 <= sent - self.next <= self.ring_size:
+            target = sent                      # sequences kept: all below SENT is in host memory
+        else:
+            # The device lost its state: what the last cursor write announced is intact.
+            target = cur if 0 <= cur - self.next <= self.ring_size else self.next
+            self.epoch += 1
+        drained = self._deliver_to(target)
         self._configure()
         self.resyncs += 1
         return drained
 
-    def _drain_to(self, cur: int) -> int:
-        # The device lost its configuration: no doorbell writes until it is reconfigured.
+    def _deliver_to(self, target: int) -> int:
+        # The device is stopped: no doorbell writes until it is reconfigured.
         self._draining = True
         try:
-            return self.poll()
+            return self._deliver(target)
         finally:
             self._draining = False
 

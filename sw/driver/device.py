@@ -1,9 +1,12 @@
 """The ``Device`` abstraction: BAR0 registers by name plus DMA-able host buffers.
 
-Every backend (in-process model, co-simulation, VFIO board) provides the same three things,
+Every backend (in-process model, co-simulation, VFIO board) provides the same few things,
 and the ring consumer needs nothing else:
 
-* ``read(name)`` / ``write(name, value)``: BAR0 registers through the register map;
+* ``read32(offset)`` / ``write32(offset, value)``: 1-DW BAR0 accesses (a mapped BAR, a
+  register mailbox); ``read(name)`` / ``write(name, value)`` on top of them through the
+  register-map contract (``ringgate.contracts.regmap.Registers``: 64-bit registers as low
+  half, then high half);
 * ``alloc(nbytes)``: a :class:`DmaBuffer` the device can write (bus address + memoryview);
 * ``service()``: called by pollers when they find nothing new. Hardware and co-simulation
   run on their own, so it does nothing there; the in-process model advances in it.
@@ -21,7 +24,7 @@ from ringgate.contracts.entry import ENTRY_DTYPE
 
 from .hostmem import HostMemory
 from .model import FpgaModel
-from .regs import Error, RegisterMap, register_map
+from .regs import REGMAP, Registers, describe_errors
 
 __all__ = ["DmaBuffer", "Device", "ModelDevice", "DeviceError", "describe_errors"]
 
@@ -30,14 +33,6 @@ HUGE_PAGE = 2 << 20
 
 class DeviceError(RuntimeError):
     """The device refused a request or reports an error; the message says why."""
-
-
-def describe_errors(bits: int) -> str:
-    names = [e.name for e in Error if bits & e]
-    unknown = bits & ~int(sum(Error))
-    if unknown:
-        names.append(f"unknown bits {unknown:#x}")
-    return ", ".join(names) or "none"
 
 
 @dataclass
@@ -78,13 +73,27 @@ def anonymous_buffer(nbytes: int, *, hugepage: bool = True) -> tuple[mmap.mmap, 
 
 
 class Device(ABC):
-    regmap: RegisterMap
+    regmap = REGMAP
 
     @abstractmethod
-    def read(self, name: str) -> int: ...
+    def read32(self, offset: int) -> int: ...
 
     @abstractmethod
-    def write(self, name: str, value: int) -> None: ...
+    def write32(self, offset: int, value: int) -> None: ...
+
+    @property
+    def regs(self) -> Registers:
+        """The contract's named accessors (``start``, ``doorbell``, ``errors``...) over this BAR."""
+        regs = self.__dict__.get("_regs")
+        if regs is None:
+            regs = self.__dict__["_regs"] = Registers(self)
+        return regs
+
+    def read(self, name: str) -> int:
+        return self.regs.read(name)
+
+    def write(self, name: str, value: int) -> None:
+        self.regs.write(name, value)
 
     @abstractmethod
     def alloc(self, nbytes: int) -> DmaBuffer: ...
@@ -102,7 +111,7 @@ class Device(ABC):
         self.close()
 
     def check_errors(self) -> None:
-        bits = self.read("errors")
+        bits = self.read("ERROR")
         if bits:
             raise DeviceError(f"device reports errors: {describe_errors(bits)} (errors register {bits:#x})")
 
@@ -119,17 +128,27 @@ class ModelDevice(Device):
     def __init__(self, *, bus_base: int = 0x1_0000_0000, service_entries: int | None = None, **model_args):
         self.host = HostMemory()
         self.model = FpgaModel(self.host, **model_args)
-        self.regmap = self.model.regmap
         self._next_bus = bus_base
         self._pending: deque[tuple[np.ndarray, np.ndarray | None]] = deque()
         self.pending_entries = 0
         self.service_entries = service_entries
         self._buffers: list = []
 
+    def read32(self, offset: int) -> int:
+        return self.model.read32(offset)
+
+    def write32(self, offset: int, value: int) -> None:
+        self.model.write32(offset, value)
+
+    # A 64-bit access is atomic in the model; skipping the two 1-DW halves changes nothing
+    # observable and keeps the doorbell cheap.
     def read(self, name: str) -> int:
         return self.model.read(name)
 
     def write(self, name: str, value: int) -> None:
+        reg = REGMAP[name]
+        if not 0 <= int(value) <= reg.mask:
+            raise ValueError(f"{name}: value {int(value):#x} does not fit {reg.width} bits")
         self.model.write(name, value)
 
     def alloc(self, nbytes: int) -> DmaBuffer:

@@ -16,12 +16,18 @@ Behaviour (issue 3):
   is full, further entries are refused and counted (``dropped``): the wire cannot wait.
 * Entry ``s`` goes to ``ring_base + (s mod ring_size) * 64``, only if ``s - doorbell <
   ring_size`` (flow control against the host).
-* A burst takes every entry that may be sent (up to ``burst_limit``), split greedily into
-  data TLPs of at most ``min(max_payload / 64, batch_limit)`` entries that never cross a 4 KiB
-  boundary or the ring's wrap point; then one cursor-line write ``{cursor, timestamp, writes}``.
-  Latency first: a single ready entry is a burst of one TLP.
-* Registers by name (:mod:`sw.driver.regs`); invalid configuration is refused with a sticky
-  error bit and nothing reaches host memory; any error bit stops the DMA.
+* A burst takes every entry that may be sent, split greedily into data TLPs of at most
+  ``min(max_payload / 64, BATCH_LIMIT)`` entries that never cross a 4 KiB boundary or the
+  ring's wrap point; a cursor-line write ``{cursor, timestamp, writes}`` (24 bytes) follows
+  every ``CURSOR_INTERVAL`` data TLPs and the last one. Latency first: a single ready entry
+  is one TLP and one cursor write.
+* Registers by name and by 32-bit BAR0 word, with the contract's semantics
+  (``ringgate.contracts.regmap``): configuration validated at enable (refused: nothing
+  reaches host memory, a sticky ``ERROR`` bit says why), locked while busy, doorbell range
+  checks, unknown offsets read as zero and count as bad accesses, 64-bit registers through
+  32-bit accesses (low half first). ``CONTROL.RESET`` stops the writer and clears counters
+  and errors but keeps the sequences (entries stay in the ring); :meth:`FpgaModel.power_on`
+  is the hard reset that also restarts the sequences at 0.
 
 Timing is a cost model, not the RTL's cycle-exact pipeline: each TLP takes its beats on a
 ``datapath_bits`` wide request stream (descriptor 16 B + payload), with no back-pressure.
@@ -37,16 +43,16 @@ import numpy as np
 from ringgate.contracts.entry import CURSOR_DTYPE, ENTRY_BYTES, ENTRY_DTYPE
 
 from .hostmem import DmaFault, HostMemory
-from .regs import IDENTITY, VERSION, Access, Control, Error, R, RegisterMap, register_map
+from .regs import (ID_VALUE, MAX_RING_SIZE, REGMAP, STATUS_MPS_SHIFT, VERSION_VALUE, Access, Control,
+                   Error, Status, mps_code)
 
 __all__ = ["FpgaModel", "Tlp", "Scoreboard", "ScoreboardError", "split_tlps", "count_tlps",
-           "MAX_PAYLOADS", "PAGE", "DESCRIPTOR_BYTES"]
+           "MAX_PAYLOADS", "PAGE", "DESCRIPTOR_BYTES", "stamp"]
 
 MAX_PAYLOADS = (128, 256, 512, 1024)
 PAGE = 4096
 DESCRIPTOR_BYTES = 16                  # UltraScale+ RQ descriptor: the header beat share
 ENTRIES_PER_PAGE = PAGE // ENTRY_BYTES
-MAX_RING_SIZE = 1 << 31
 
 
 @dataclass(frozen=True)
@@ -105,17 +111,14 @@ class FpgaModel:
         Negotiated PCIe max payload size in bytes (``cfg_max_payload``).
     datapath_bits : int
         Request-stream width for the cost model (256: Gen3 x8, 512: Gen3 x16 / Gen4 x8).
-    burst_limit : int
-        Entries per cursor write under backlog (bounds how late the cursor catches up).
     cursor_bytes : int
-        Bytes of the cursor line the DMA writes (24: cursor, timestamp, writes; or 64).
+        Bytes of the cursor line the DMA writes (24 per the contract: cursor, timestamp, writes).
     trace : bool
         Record every TLP in :attr:`tlps` (tests, scoreboards; slow on long runs).
     """
 
     def __init__(self, host: HostMemory | None = None, *, depth: int = 4096, max_payload: int = 256,
-                 datapath_bits: int = 256, burst_limit: int = 1 << 20, cursor_bytes: int = 64,
-                 trace: bool = False, regmap: RegisterMap | None = None):
+                 datapath_bits: int = 256, cursor_bytes: int = 24, trace: bool = False):
         if depth < 16 or depth & (depth - 1):
             raise ValueError(f"BRAM ring depth must be a power of two >= 16, not {depth}")
         if max_payload not in MAX_PAYLOADS:
@@ -124,55 +127,57 @@ class FpgaModel:
             raise ValueError(f"datapath width must be 64, 128, 256 or 512 bits, not {datapath_bits}")
         if cursor_bytes not in (24, 64):
             raise ValueError(f"cursor write must be 24 or 64 bytes, not {cursor_bytes}")
-        if burst_limit < 1:
-            raise ValueError("burst limit must be >= 1")
         self.host = host if host is not None else HostMemory()
         self.depth = depth
         self.max_payload = max_payload
+        self.datapath_bits = datapath_bits
         self.beat_bytes = datapath_bits // 8
-        self.burst_limit = burst_limit
         self.cursor_bytes = cursor_bytes
-        self.regmap = regmap or register_map()
+        self.regmap = REGMAP
         self.tlps: list[Tlp] | None = [] if trace else None
         self.bram = np.zeros(depth, dtype=ENTRY_DTYPE)
-        self.now = 0                    # free-running cycle counter
-        self.epoch = 0
-        self._cursor_line = np.zeros(1, dtype=CURSOR_DTYPE)
-        self._cursor_raw = self._cursor_line.view(np.uint8)
-        self._reset_state()
+        self.now = 0                    # free-running cycle counter (TIMESTAMP)
+        self._line = np.zeros(1, dtype=CURSOR_DTYPE)
+        self._line_raw = self._line.view(np.uint8)
+        self.power_on()
 
     # -- state -----------------------------------------------------------------------
 
-    def _reset_state(self) -> None:
+    def power_on(self) -> None:
+        """Power-up / FPGA reload / function-level reset: everything to its reset value,
+        sequences included (the host sees the ring restart at sequence 0)."""
         self.bram[:] = 0
-        self.published = 0              # sequences claimed and written into the BRAM
-        self.sent = 0                   # sequences written to the host ring
-        self.cursor = 0                 # last cursor value written to the cursor line
-        self.doorbell = 0               # host's consumed sequence
+        self.published = 0              # PUBLISHED: sequences claimed and written into the BRAM
+        self.sent = 0                   # SENT: next sequence to send
+        self.doorbell = 0               # HOST_CONSUMED
+        self.cursor_written = 0         # CURSOR_WRITTEN
         self.enabled = False
-        self.errors = Error(0)
-        self.ring_base = 0
-        self.ring_size = 0
-        self.cursor_addr = 0
-        self.batch_limit = self.regmap[R.BATCH_LIMIT].reset if R.BATCH_LIMIT in self.regmap else 64
-        self._configured = set()        # config registers written since reset
-        self.cursor_writes_since_enable = 0
-        self.data_tlps = 0
-        self.cursor_writes = 0
-        self.dropped = 0
-        self.host_full_cycles = 0
-        self.beats = 0
-        self._ring_view = None
-        self._cursor_view = None
+        self.ring_base = self.cursor_addr = self.ring_size = 0
+        self.batch_limit = REGMAP["BATCH_LIMIT"].reset
+        self.cursor_interval = REGMAP["CURSOR_INTERVAL"].reset
+        self.scratch = 0
+        self._clear_counters()
+        self.errors = 0
+        self._ring_view = self._cursor_view = None
+        self._stage: dict[str, int] = {}     # low halves of 64-bit registers written by 32-bit writes
+        self._latch: dict[str, int] = {}     # high halves latched by 32-bit reads of the low half
 
-    def reset(self) -> None:
-        """The control register's reset strobe: ring, sequences, configuration, errors, counters."""
-        self._reset_state()
-        self.epoch += 1
+    def _clear_counters(self) -> None:
+        self.cursor_writes = 0          # CURSOR_WRITES (since enable; the line's ``writes``)
+        self.data_tlps = 0
+        self.host_full_cycles = 0
+        self.ring_full_cycles = 0       # entries refused by a full BRAM ring (one per cycle at most)
+        self.bad_accesses = 0
+        self.beats = 0
+        self.cursor_tlps = 0            # all cursor writes since power-on (model statistic)
 
     @property
-    def running(self) -> bool:
-        return self.enabled and not self.errors
+    def dropped(self) -> int:
+        return self.ring_full_cycles
+
+    @property
+    def busy(self) -> bool:
+        return self.enabled or self.cursor_written != self.sent
 
     @property
     def fill(self) -> int:
@@ -190,7 +195,7 @@ class FpgaModel:
             raise TypeError(f"entries must have ENTRY_DTYPE, not {entries.dtype}")
         n = len(entries)
         k = min(n, self.depth - self.fill)
-        self.dropped += n - k
+        self.ring_full_cycles += n - k
         if k == 0:
             return 0
         if ts is None:
@@ -213,57 +218,70 @@ class FpgaModel:
 
     def sendable(self) -> int:
         """Entries the DMA may write now: published, not sent, and inside the host's credit."""
-        if not self.running:
+        if not self.enabled:
             return 0
         return max(0, min(self.published, self.doorbell + self.ring_size) - self.sent)
 
     def burst(self, max_entries: int | None = None, *, timestamp: int | None = None) -> int:
-        """One burst: data TLPs for up to ``max_entries`` sendable entries, then a cursor write.
-
-        Returns the number of entries written (0: nothing to do, no cursor write)."""
+        """Write what may be sent (up to ``max_entries``): data TLPs, a cursor write after every
+        CURSOR_INTERVAL data TLPs and one after the last. Returns entries written."""
         n = self.sendable()
         if n == 0:
-            if self.running and self.published > self.sent:
+            if self.enabled and self.published > self.sent:
                 self.host_full_cycles += 1
             return 0
-        n = min(n, self.burst_limit if max_entries is None else min(max_entries, self.burst_limit))
+        if max_entries is not None:
+            n = min(n, max_entries)
         ring = self._ring()
+        self._cursor()                           # resolve both windows before writing anything
         s = self.sent
         done = 0
-        while done < n:                         # at most 3 slices: BRAM wrap, host wrap
+        while done < n:                          # at most 3 slices: BRAM wrap, host wrap
             a = (s + done) % self.depth
             b = (s + done) % self.ring_size
             m = min(n - done, self.depth - a, self.ring_size - b)
             ring[b:b + m] = self.bram[a:a + m]
             done += m
         limit = tlp_limit(self.max_payload, self.batch_limit)
-        ntlps = count_tlps(s, n, self.ring_size, limit)
-        if self.tlps is not None:
-            for first, count in split_tlps(s, n, self.ring_size, limit):
-                self.tlps.append(Tlp("data", self.ring_base + (first % self.ring_size) * ENTRY_BYTES,
-                                     count * ENTRY_BYTES, first, count))
-        self.data_tlps += ntlps
-        self.sent = s + n
-        # Each TLP: descriptor + payload on the request stream (whole beats).
-        beats = n * ENTRY_BYTES // self.beat_bytes + ntlps * -(-DESCRIPTOR_BYTES // self.beat_bytes)
-        self.now += beats
-        self.beats += beats
-        self._write_cursor(self.now if timestamp is None else timestamp)
+        desc_beats = -(-DESCRIPTOR_BYTES // self.beat_bytes)
+        cursor_beats = -(-(DESCRIPTOR_BYTES + self.cursor_bytes) // self.beat_bytes)
+        if self.tlps is None:
+            ntlps = count_tlps(s, n, self.ring_size, limit)
+            ncursor = -(-ntlps // self.cursor_interval)
+            beats = n * ENTRY_BYTES // self.beat_bytes + ntlps * desc_beats + ncursor * cursor_beats
+            self.now += beats
+            self.beats += beats
+            self.data_tlps += ntlps
+            self.sent = s + n
+            # Earlier cursor writes of the burst are overwritten by the last; only counts remain.
+            self.cursor_writes += ncursor - 1
+            self.cursor_tlps += ncursor - 1
+            self._write_cursor(self.now if timestamp is None else timestamp)
+            return n
+        tlps = split_tlps(s, n, self.ring_size, limit)
+        for i, (first, count) in enumerate(tlps, 1):
+            self.tlps.append(Tlp("data", self.ring_base + (first % self.ring_size) * ENTRY_BYTES,
+                                 count * ENTRY_BYTES, first, count))
+            beats = count * ENTRY_BYTES // self.beat_bytes + desc_beats
+            self.now += beats
+            self.beats += beats
+            self.data_tlps += 1
+            self.sent = first + count
+            if i % self.cursor_interval == 0 or i == len(tlps):
+                self.now += cursor_beats
+                self.beats += cursor_beats
+                self._write_cursor(self.now if timestamp is None else timestamp)
         return n
 
     def _write_cursor(self, timestamp: int) -> None:
-        self.cursor_writes_since_enable += 1
         self.cursor_writes += 1
-        self.cursor = self.sent
-        line = self._cursor_line[0]
+        self.cursor_tlps += 1
+        self.cursor_written = self.sent
+        line = self._line[0]
         line["cursor"] = self.sent
         line["timestamp"] = timestamp
-        line["writes"] = self.cursor_writes_since_enable
-        view = self._cursor()
-        view[:self.cursor_bytes] = self._cursor_raw[:self.cursor_bytes]
-        beats = -(-(DESCRIPTOR_BYTES + self.cursor_bytes) // self.beat_bytes)
-        self.now += beats
-        self.beats += beats
+        line["writes"] = self.cursor_writes
+        self._cursor()[:self.cursor_bytes] = self._line_raw[:self.cursor_bytes]
         if self.tlps is not None:
             self.tlps.append(Tlp("cursor", self.cursor_addr, self.cursor_bytes,
                                  cursor=self.sent, timestamp=timestamp))
@@ -286,152 +304,210 @@ class FpgaModel:
 
     def _cursor(self) -> np.ndarray:
         if self._cursor_view is None:
-            self._cursor_view = self.host.view(self.cursor_addr, 64)
+            self._cursor_view = self.host.view(self.cursor_addr, self.cursor_bytes)
         return self._cursor_view
 
-    def expected_ring(self, entries: np.ndarray, ring_size: int, first_seq: int = 0,
-                      ts=None) -> np.ndarray:
-        """The host ring image after ``entries`` (as pushed) were written, starting at ``first_seq``:
-        slot ``s mod ring_size`` holds the last entry with that slot. For RTL scoreboards."""
-        img = np.zeros(ring_size, dtype=ENTRY_DTYPE)
-        n = len(entries)
-        seqs = np.arange(first_seq, first_seq + n, dtype=np.uint64)
-        stamped = entries.copy()
-        stamped["seq"] = seqs
-        if ts is not None:
-            stamped["ts"] = np.asarray(ts, dtype=np.uint64) & np.uint64(0xFFFF_FFFF)
-        last = stamped[-ring_size:] if n > ring_size else stamped
-        img[(last["seq"] % np.uint64(ring_size)).astype(np.intp)] = last
-        return img
+    def _stop(self) -> None:
+        """ENABLE=0: finish (nothing in flight in the model) and write the cursor covering SENT."""
+        if self.enabled and self.cursor_written != self.sent:
+            self._write_cursor(self.now)
+        self.enabled = False
 
-    # -- registers -------------------------------------------------------------------
+    def _enable(self) -> None:
+        if self.enabled:
+            return
+        err = 0
+        if self.ring_base % PAGE:
+            err |= Error.RING_BASE_UNALIGNED
+        size = self.ring_size
+        if size == 0 or size & (size - 1) or size > MAX_RING_SIZE:
+            err |= Error.RING_SIZE_INVALID
+        if self.cursor_addr % 64:
+            err |= Error.CURSOR_ADDR_UNALIGNED
+        if self.ring_base - 64 < self.cursor_addr < self.ring_base + size * ENTRY_BYTES:
+            err |= Error.CURSOR_IN_RING
+        if self.batch_limit == 0 or self.cursor_interval == 0:
+            err |= Error.LIMIT_INVALID
+        if not self.doorbell <= self.sent or self.sent - self.doorbell > size:
+            err |= Error.DOORBELL_RANGE
+        if err:
+            self.errors |= int(err)
+            return
+        self.enabled = True
+        self.cursor_writes = 0
+        self._ring_view = self._cursor_view = None
+
+    # -- registers by name -------------------------------------------------------------
 
     def advance(self, cycles: int) -> None:
         self.now += int(cycles)
 
+    def status(self) -> int:
+        st = Status.BUS_MASTER
+        if self.enabled:
+            st |= Status.ENABLED
+        if self.busy:
+            st |= Status.BUSY
+        if self.enabled and self.published > self.sent and self.sent - self.doorbell >= self.ring_size:
+            st |= Status.HOST_FULL
+        if self.cursor_written == self.sent:
+            st |= Status.CURSOR_CURRENT
+        return int(st) | mps_code(self.max_payload) << STATUS_MPS_SHIFT
+
     def read(self, name: str) -> int:
-        reg = self.regmap[name]
-        value = {
-            R.ID: IDENTITY, R.VERSION: VERSION,
-            R.CONTROL: int(Control.ENABLE) if self.enabled else 0,
-            R.ERRORS: int(self.errors),
-            R.RING_BASE: self.ring_base, R.RING_SIZE: self.ring_size,
-            R.CURSOR_ADDR: self.cursor_addr, R.BATCH_LIMIT: self.batch_limit,
-            R.DOORBELL: self.doorbell, R.PUBLISHED: self.published, R.SENT: self.sent,
-            R.CURSOR: self.cursor, R.TIMESTAMP: self.now, R.DATA_TLPS: self.data_tlps,
-            R.CURSOR_WRITES: self.cursor_writes, R.DROPPED: self.dropped,
-            R.HOST_FULL_CYCLES: self.host_full_cycles, R.MAX_PAYLOAD: self.max_payload,
-            R.EPOCH: self.epoch,
-        }.get(name, 0)
-        return value & reg.mask
+        reg = REGMAP[name]
+        getter = _READ.get(name)
+        return (getter(self) if getter else 0) & reg.mask
 
     def write(self, name: str, value: int) -> None:
-        reg = self.regmap[name]
+        reg = REGMAP[name]
         value = int(value) & reg.mask
         if reg.access is Access.RO:
+            self._bad_access()
             return
         if reg.access is Access.W1C:
-            self.errors = Error(int(self.errors) & ~value & _ALL_ERRORS)
+            self.errors &= ~value
             return
-        if name == R.CONTROL:
+        if reg.locked and self.busy:
+            self.errors |= int(Error.CONFIG_LOCKED)
+            return
+        if name == "CONTROL":
             if value & Control.RESET:
-                self.reset()
-                return
-            if value & Control.ENABLE and not self.enabled:
+                self._stop()
+                self._clear_counters()
+                self.errors = 0
+            elif value & Control.ENABLE:
                 self._enable()
-            elif not value & Control.ENABLE:
-                self.enabled = False
-            return
-        if name in (R.RING_BASE, R.RING_SIZE, R.CURSOR_ADDR):
-            if self.enabled:
-                self.errors |= Error.CONFIG_WHILE_ENABLED
-                return
-            if name == R.RING_BASE:
-                if value % PAGE:
-                    self.errors |= Error.RING_BASE_UNALIGNED
-                    return
-                self.ring_base = value
-            elif name == R.RING_SIZE:
-                if value == 0 or value & (value - 1) or value > MAX_RING_SIZE:
-                    self.errors |= Error.RING_SIZE_INVALID
-                    return
-                self.ring_size = value
             else:
-                if value % 64:
-                    self.errors |= Error.CURSOR_ADDR_UNALIGNED
-                    return
-                self.cursor_addr = value
-            self._configured.add(name)
-            self._ring_view = self._cursor_view = None
-            return
-        if name == R.BATCH_LIMIT:
-            if value == 0:
-                self.errors |= Error.BATCH_LIMIT_INVALID
-                return
-            self.batch_limit = value
-            return
-        if name == R.DOORBELL:
-            if value < self.doorbell or value > self.sent:
-                self.errors |= Error.DOORBELL_INVALID
+                self._stop()
+        elif name == "DOORBELL":
+            if value > self.sent or (self.enabled and value < self.doorbell):
+                self.errors |= int(Error.DOORBELL_RANGE)
                 return
             self.doorbell = value
+        elif name == "RING_BASE":
+            self.ring_base = value
+        elif name == "RING_SIZE":
+            self.ring_size = value
+        elif name == "CURSOR_ADDR":
+            self.cursor_addr = value
+        elif name == "BATCH_LIMIT":
+            self.batch_limit = value
+        elif name == "CURSOR_INTERVAL":
+            self.cursor_interval = value
+        elif name == "SCRATCH":
+            self.scratch = value
+        else:                                                # pragma: no cover - map and model disagree
+            raise NotImplementedError(f"model has no write behaviour for {name}")
+
+    def _bad_access(self) -> None:
+        self.errors |= int(Error.BAD_ACCESS)
+        self.bad_accesses = (self.bad_accesses + 1) & 0xFFFF_FFFF
+
+    # -- BAR0 by 32-bit words (what a mapped BAR or a register mailbox carries) ---------
+
+    def read32(self, offset: int) -> int:
+        """A 1-DW read. The low half of a 64-bit register latches the high half for the next
+        read of it; unknown offsets read as zero and count as bad accesses."""
+        hit = REGMAP.dword(offset) if offset % 4 == 0 else None
+        if hit is None:
+            self._bad_access()
+            return 0
+        reg, half = hit
+        if reg.width == 32:
+            return self.read(reg.name)
+        if half == 0:
+            value = self.read(reg.name)
+            self._latch[reg.name] = value >> 32
+            return value & 0xFFFF_FFFF
+        return self._latch.pop(reg.name, self.read(reg.name) >> 32)
+
+    def write32(self, offset: int, value: int) -> None:
+        """A 1-DW write. The low half of a 64-bit register is staged; the register takes the
+        64-bit value when the high half is written."""
+        hit = REGMAP.dword(offset) if offset % 4 == 0 else None
+        if hit is None:
+            self._bad_access()
             return
+        reg, half = hit
+        value &= 0xFFFF_FFFF
+        if reg.width == 32:
+            self.write(reg.name, value)
+        elif half == 0:
+            if reg.access is Access.RO:
+                self._bad_access()
+            else:
+                self._stage[reg.name] = value
+        else:
+            self.write(reg.name, self._stage.pop(reg.name, self.read(reg.name) & 0xFFFF_FFFF) | value << 32)
 
-    def _enable(self) -> None:
-        if {R.RING_BASE, R.RING_SIZE, R.CURSOR_ADDR} - self._configured:
-            self.errors |= Error.ENABLE_UNCONFIGURED
-            return
-        if self.errors:
-            return                       # refused while an error is pending
-        self.enabled = True
-        self.cursor_writes_since_enable = 0
+    def read64(self, offset: int) -> int:
+        """A 2-DW read of an 8-byte aligned row (atomic for a 64-bit register)."""
+        reg = REGMAP.at(offset)
+        if offset % 8 == 0 and reg is not None and reg.width == 64:
+            return self.read(reg.name)
+        return self.read32(offset) | self.read32(offset + 4) << 32
 
-    # -- BAR0 by offset (file-backed BAR, register mailbox) ---------------------------
+    def write64(self, offset: int, value: int) -> None:
+        reg = REGMAP.at(offset)
+        if offset % 8 == 0 and reg is not None and reg.width == 64:
+            self.write(reg.name, value)
+        else:
+            self.write32(offset, value & 0xFFFF_FFFF)
+            self.write32(offset + 4, value >> 32)
 
-    def bar_read(self, offset: int, size: int) -> int:
-        """A 4- or 8-byte aligned read; unknown offsets read as zero."""
-        return _bar_read(self.regmap, self.read, offset, size)
+    # -- golden images for RTL scoreboards ------------------------------------------------
 
-    def bar_write(self, offset: int, size: int, value: int) -> None:
-        """A 4- or 8-byte aligned write; unknown offsets are ignored. A 32-bit write to half of a
-        64-bit register merges with the other half (low half first, as a driver writes)."""
-        _bar_write(self.regmap, self.read, self.write, offset, size, value)
-
-
-_ALL_ERRORS = int(sum(Error))
-
-
-def _bar_read(regmap: RegisterMap, read, offset: int, size: int) -> int:
-    if size not in (4, 8) or offset % size:
-        raise ValueError(f"BAR0 access of {size} bytes at {offset:#x} is not naturally aligned")
-    value = 0
-    for part in range(0, size, 4):
-        reg = regmap.at(offset + part)
-        if reg is None:
-            continue
-        word = (read(reg.name) >> (8 * (offset + part - reg.offset))) & 0xFFFF_FFFF
-        value |= word << (8 * part)
-    return value
+    @staticmethod
+    def expected_ring(entries: np.ndarray, ring_size: int, first_seq: int = 0, ts=None) -> np.ndarray:
+        """The host ring image after ``entries`` (as offered) were written from ``first_seq`` on:
+        slot ``s mod ring_size`` holds the last entry with that slot."""
+        img = np.zeros(ring_size, dtype=ENTRY_DTYPE)
+        stamped = stamp(entries, first_seq, ts)
+        last = stamped[-ring_size:] if len(stamped) > ring_size else stamped
+        img[(last["seq"] % np.uint64(ring_size)).astype(np.intp)] = last
+        return img
 
 
-def _bar_write(regmap: RegisterMap, read, write, offset: int, size: int, value: int) -> None:
-    if size not in (4, 8) or offset % size:
-        raise ValueError(f"BAR0 access of {size} bytes at {offset:#x} is not naturally aligned")
-    reg = regmap.at(offset)
-    if reg is None:
-        return
-    if size == 8 and reg.width == 32:           # two 32-bit registers in one access
-        _bar_write(regmap, read, write, offset, 4, value & 0xFFFF_FFFF)
-        _bar_write(regmap, read, write, offset + 4, 4, value >> 32)
-        return
-    if reg.width == 64 and size == 4:
-        shift = 8 * (offset - reg.offset)
-        if reg.access in (Access.W1C,):
-            write(reg.name, value << shift)
-            return
-        old = read(reg.name)
-        value = (old & ~(0xFFFF_FFFF << shift)) | ((value & 0xFFFF_FFFF) << shift)
-    write(reg.name, value)
+def stamp(entries: np.ndarray, first_seq: int, ts=None) -> np.ndarray:
+    """A copy of ``entries`` with ``seq`` (and ``ts``, if given) as the ring stamps them."""
+    out = entries.copy()
+    out["seq"] = np.arange(first_seq, first_seq + len(entries), dtype=np.uint64)
+    if ts is not None:
+        out["ts"] = np.asarray(ts, dtype=np.uint64) & np.uint64(0xFFFF_FFFF)
+    return out
+
+
+_READ = {
+    "ID": lambda m: ID_VALUE,
+    "VERSION": lambda m: VERSION_VALUE,
+    "CAPS": lambda m: m.datapath_bits | (m.depth.bit_length() - 1) << 16,
+    "SCRATCH": lambda m: m.scratch,
+    "CONTROL": lambda m: int(Control.ENABLE) if m.enabled else 0,
+    "STATUS": lambda m: m.status(),
+    "ERROR": lambda m: m.errors,
+    "BAD_ACCESSES": lambda m: m.bad_accesses,
+    "RING_BASE": lambda m: m.ring_base,
+    "CURSOR_ADDR": lambda m: m.cursor_addr,
+    "RING_SIZE": lambda m: m.ring_size,
+    "BATCH_LIMIT": lambda m: m.batch_limit,
+    "CURSOR_INTERVAL": lambda m: m.cursor_interval,
+    "DOORBELL": lambda m: m.doorbell,
+    "HOST_CONSUMED": lambda m: m.doorbell,
+    "PUBLISHED": lambda m: m.published,
+    "SENT": lambda m: m.sent,
+    "CURSOR_WRITTEN": lambda m: m.cursor_written,
+    "CURSOR_WRITES": lambda m: m.cursor_writes,
+    "DATA_TLPS": lambda m: m.data_tlps,
+    "HOST_FULL_CYCLES": lambda m: m.host_full_cycles,
+    "RQ_STALL_CYCLES": lambda m: 0,                    # the model's request stream never stalls
+    "RING_FULL_CYCLES": lambda m: m.ring_full_cycles,
+    "TIMESTAMP": lambda m: m.now,
+    "RING_FILL": lambda m: m.fill,
+}
+_missing = {r.name for r in REGMAP} - set(_READ)
+if _missing:                                           # pragma: no cover - caught at import
+    raise ImportError(f"model has no read behaviour for registers {sorted(_missing)}")
 
 
 class ScoreboardError(AssertionError):
@@ -450,7 +526,7 @@ class Scoreboard:
     any write outside the ring and the cursor line."""
 
     def __init__(self, *, ring_base: int, ring_size: int, cursor_addr: int, max_payload: int,
-                 batch_limit: int = 1 << 30, first_seq: int = 0):
+                 batch_limit: int = 1 << 30, cursor_interval: int | None = None, first_seq: int = 0):
         self.ring_base, self.ring_size, self.cursor_addr = ring_base, ring_size, cursor_addr
         self.max_payload, self.batch_limit = max_payload, batch_limit
         self.limit = tlp_limit(max_payload, batch_limit)
@@ -464,6 +540,8 @@ class Scoreboard:
         self.ring = np.zeros(ring_size * ENTRY_BYTES, dtype=np.uint8)
         self.line = np.zeros(64, dtype=np.uint8)
         self.data_tlps = 0
+        self.cursor_interval = cursor_interval
+        self._uncovered_tlps = 0
 
     def expect(self, entries: np.ndarray, ts=None) -> None:
         stamped = entries.copy()
@@ -521,6 +599,10 @@ class Scoreboard:
         self.ring[off:off + len(data)] = np.frombuffer(data, np.uint8)
         self.sent += n
         self.data_tlps += 1
+        self._uncovered_tlps += 1
+        if self.cursor_interval is not None and self._uncovered_tlps > self.cursor_interval:
+            raise ScoreboardError(f"{self._uncovered_tlps} data TLPs without a cursor write "
+                                  f"(CURSOR_INTERVAL {self.cursor_interval})")
 
     def _cursor(self, data: bytes) -> None:
         if len(data) not in (24, 64):
@@ -538,6 +620,7 @@ class Scoreboard:
         if any(words[3:]):
             raise ScoreboardError("cursor line reserved words are not zero")
         self.cursor, self.writes, self.last_timestamp = cursor, writes, ts
+        self._uncovered_tlps = 0
         self.line[:len(data)] = np.frombuffer(data, np.uint8)
 
     def check_memory(self, ring: bytes | np.ndarray, line: bytes | np.ndarray | None = None) -> None:
