@@ -1,0 +1,142 @@
+"""``ringgate serve``: the gateway on 127.0.0.1 with an embedded demo market.
+
+The lead registers :data:`serve` in ``ringgate/cli.py``; it also runs standalone:
+``python -m sw.gateway.cli --port 8080``.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+
+import click
+
+__all__ = ["serve", "attach_backend"]
+
+_FSYNC = ("batch", "interval", "never")
+
+
+def attach_backend(gateway, backend: str, stop: threading.Event):
+    """Connect the FPGA ring to the gateway's feed.
+
+    The driver (``sw/driver``) is expected to offer ``open_ring(backend) -> object with poll()``
+    returning ENTRY_DTYPE batches (or None when idle). Returns a short description, or raises
+    click.UsageError with the reason when the backend cannot be used."""
+    try:
+        driver = importlib.import_module("sw.driver")
+    except ImportError:
+        driver = None
+    opener = getattr(driver, "open_ring", None) if driver is not None else None
+    if opener is None:
+        if backend == "model":
+            return "no FPGA feed (the host driver sw/driver is not available): REST orders only"
+        raise click.UsageError(f"backend {backend!r} needs the host driver (sw.driver.open_ring), "
+                               "which is not available in this installation")
+    ring = opener(backend)
+    t = threading.Thread(target=gateway.feed.run, args=(ring.poll, stop), name="ring-feed", daemon=True)
+    t.start()
+    return f"FPGA ring feed: {backend} backend"
+
+
+def _curl_help(host: str, port: int, key: dict) -> str:
+    base = f"http://{host}:{port}"
+    return f"""
+  # sign and send (bash + openssl): rg METHOD PATH [JSON]
+  export RG={base} RG_KEY={key['apiKey']} RG_SECRET={key['secret']}
+  rg() {{ ts=$(date +%s%3N); sig=$(printf '%s%s%s%s' "$ts" "$1" "$2" "$3" | openssl dgst -sha256 -hmac "$RG_SECRET" | sed 's/^.* //');
+         curl -s -X "$1" "$RG$2" -H "X-RG-APIKEY: $RG_KEY" -H "X-RG-TIMESTAMP: $ts" -H "X-RG-SIGNATURE: $sig" \\
+              ${{3:+-H 'Content-Type: application/json' --data "$3"}}; echo; }}
+  curl -s {base}/syncTradeApi/v1/symbols/XBTC_USDT/orderbook?depth=5; echo
+  rg POST /syncTradeApi/v1/symbols/XBTC_USDT/trade/{key['uid']}/orders '{{"unitPrice":60010,"size":2,"action":"BID","orderType":"GTC"}}'
+  rg GET /syncTradeApi/v1/users/{key['uid']}/state
+"""
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--journal-dir", type=click.Path(file_okay=False), default=None,
+              help="journal + snapshots + gateway metadata; omitted = in memory (state lost on exit)")
+@click.option("--fsync", type=click.Choice(_FSYNC), default="batch", show_default=True,
+              help="when an acknowledged command is durable: batch = on disk before the reply")
+@click.option("--backend", type=click.Choice(("model", "sim", "linux")), default="model", show_default=True,
+              help="where FPGA ring entries come from")
+@click.option("--demo/--no-demo", default=True, show_default=True,
+              help="create the demo market on an empty exchange")
+@click.option("--admin-key", envvar="RINGGATE_ADMIN_KEY", default=None, help="admin API key (env RINGGATE_ADMIN_KEY)")
+@click.option("--admin-secret", envvar="RINGGATE_ADMIN_SECRET", default=None,
+              help="admin secret (env RINGGATE_ADMIN_SECRET)")
+@click.option("--credentials-file", type=click.Path(dir_okay=False), default=None,
+              help="also write the printed credentials as JSON here (mode 0600)")
+@click.option("--auth-window-ms", default=5000, show_default=True, type=click.IntRange(100, 600_000))
+def serve(host, port, journal_dir, fsync, backend, demo, admin_key, admin_secret, credentials_file,
+          auth_window_ms):
+    """Serve the REST/WebSocket gateway (exchange-gateway-rest API + /ws topics)."""
+    import uvloop
+
+    from sw.exchange import Exchange, FsyncPolicy
+
+    from .app import Gateway
+    from .demo import DEMO_USERS, install_demo
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if (admin_key is None) != (admin_secret is None):
+        raise click.UsageError("give both --admin-key and --admin-secret, or neither (one is generated)")
+    ex = (Exchange.open(journal_dir, fsync=FsyncPolicy(fsync), background_snapshots=True,
+                        snapshot_every=1_000_000) if journal_dir else Exchange.in_memory())
+    gw = Gateway(ex, meta_dir=journal_dir, auth_window_ms=auth_window_ms)
+    admins = [k for k in gw.keys.keys.values() if k.admin]
+    if admin_key:
+        admin = gw.keys.keys.get(admin_key) or gw.add_key(0, "admin", admin_key, admin_secret)
+        if admin.secret != admin_secret:
+            raise click.UsageError("--admin-key exists in the journal directory with another secret")
+    elif admins:
+        admin = admins[0]
+    else:
+        admin = gw.add_key(0, "admin")
+    creds = {"admin": admin.view(), "users": {}}
+    if demo and ex.seq == 0:
+        creds["users"] = install_demo(gw)["users"]
+    elif demo:
+        creds["users"] = {k.uid: k.view() for k in gw.keys.keys.values() if k.uid in DEMO_USERS}
+    stop = threading.Event()
+    feed_note = None
+
+    async def main():
+        nonlocal feed_note
+        bound = await gw.start(host, port)
+        feed_note = attach_backend(gw, backend, stop)
+        click.echo(f"ringgate gateway on http://{host}:{bound}  (WebSocket ws://{host}:{bound}/ws, "
+                   f"OpenAPI /openapi.json)")
+        click.echo(f"  journal: {journal_dir or 'none (in memory)'}, fsync={fsync}; {feed_note}")
+        click.echo(f"  admin   key={admin.api_key} secret={admin.secret}")
+        for uid, k in sorted(creds["users"].items()):
+            click.echo(f"  uid {uid} key={k['apiKey']} secret={k['secret']}")
+        if creds["users"]:
+            first = creds["users"][sorted(creds["users"])[0]]
+            click.echo(_curl_help(host, bound, first))
+        if credentials_file:
+            fd = os.open(credentials_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump({"url": f"http://{host}:{bound}", **creds}, f, indent=2)
+        sys.stdout.flush()
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, done.set)
+        await done.wait()
+        stop.set()
+        await gw.stop()
+        ex.close()
+        click.echo("stopped")
+
+    uvloop.run(main())
+
+
+if __name__ == "__main__":
+    serve()

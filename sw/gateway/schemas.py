@@ -1,0 +1,232 @@
+"""Typed request bodies (decoded and validated by msgspec) and response shapes (for the OpenAPI
+description). Field names are exchange-gateway-rest's (camelCase) so its clients keep working."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+__all__ = ["AddAssetRequest", "AddSymbolRequest", "AddUserRequest", "BalanceAdjustmentRequest",
+           "PlaceOrderRequest", "MoveOrderRequest", "ReduceOrderRequest", "SYMBOL_TYPES", "ORDER_TYPES",
+           "ACTIONS", "ORDER_STATES", "REQUEST_TYPES", "RESPONSE_TYPES"]
+
+Int64Pos = Annotated[int, Meta(ge=1, le=2**63 - 1)]
+Int32 = Annotated[int, Meta(ge=-2**31, le=2**31 - 1)]
+Int32Id = Annotated[int, Meta(ge=0, le=2**31 - 1)]
+Code = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$",
+                           description="1-32 characters: letters, digits, `_`, `.`, `-`")]
+Dec = Annotated[Decimal, Meta(description="decimal, as a JSON number or a string")]
+
+SymbolTypeName = Literal["CURRENCY_EXCHANGE_PAIR", "FUTURES_CONTRACT"]
+ActionName = Literal["ASK", "BID"]
+OrderTypeName = Literal["GTC", "IOC", "IOC_BUDGET", "FOK", "FOK_BUDGET"]
+OrderStateName = Literal["NEW", "ACTIVE", "PARTIALLY_FILLED", "COMPLETED", "CANCELLED", "REJECTED"]
+
+SYMBOL_TYPES = {0: "CURRENCY_EXCHANGE_PAIR", 1: "FUTURES_CONTRACT"}
+SYMBOL_TYPE_CODES = {v: k for k, v in SYMBOL_TYPES.items()}
+ACTIONS = ("ASK", "BID")
+ACTION_CODES = {"ASK": 0, "BID": 1}
+ORDER_TYPES = ("GTC", "IOC", "IOC_BUDGET", "FOK", "FOK_BUDGET")
+ORDER_TYPE_CODES = {n: i for i, n in enumerate(ORDER_TYPES)}
+ORDER_STATES = ("NEW", "ACTIVE", "PARTIALLY_FILLED", "COMPLETED", "CANCELLED", "REJECTED")
+
+
+class _Req(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+# ----------------------------------------------------------------------------- admin
+
+class AddAssetRequest(_Req):
+    assetCode: Code
+    assetId: Int32Id
+    scale: Annotated[int, Meta(ge=0, le=18)]
+
+
+class AddSymbolRequest(_Req):
+    symbolId: Int32Id
+    symbolCode: Code
+    symbolType: SymbolTypeName
+    baseAsset: Code
+    quoteCurrency: Code
+    lotSize: Dec
+    stepSize: Dec
+    takerFee: Dec = Decimal(0)
+    makerFee: Dec = Decimal(0)
+    marginBuy: Dec = Decimal(0)
+    marginSell: Dec = Decimal(0)
+    priceHighLimit: Dec = Decimal(0)
+    priceLowLimit: Dec = Decimal(0)
+
+
+class AddUserRequest(_Req):
+    uid: Int64Pos
+
+
+class BalanceAdjustmentRequest(_Req):
+    transactionId: Int64Pos
+    amount: Annotated[Decimal, Meta(description="decimal in asset units; negative = withdrawal")]
+    currency: Code
+
+
+# ----------------------------------------------------------------------------- trading
+
+class PlaceOrderRequest(_Req):
+    """Exactly one of ``price`` (quote currency per lot, as exchange-gateway-rest) and
+    ``unitPrice`` (quote currency per whole base unit). For IOC_BUDGET / FOK_BUDGET ``price``
+    is the total budget of the order."""
+    size: Int64Pos
+    action: ActionName
+    orderType: OrderTypeName = "GTC"
+    price: Dec | None = None
+    unitPrice: Dec | None = None
+    reservePrice: Annotated[Decimal | None, Meta(
+        description="bid only: highest per-lot price a later move may reach (default: price)")] = None
+    userCookie: Int32 = 0
+
+
+class MoveOrderRequest(_Req):
+    price: Dec | None = None
+    unitPrice: Dec | None = None
+
+
+class ReduceOrderRequest(_Req):
+    reduceSize: Int64Pos
+
+
+REQUEST_TYPES = (AddAssetRequest, AddSymbolRequest, AddUserRequest, BalanceAdjustmentRequest,
+                 PlaceOrderRequest, MoveOrderRequest, ReduceOrderRequest)
+
+
+# ----------------------------------------------------------------------------- responses
+# (shapes for the OpenAPI description; the handlers encode the same fields)
+
+class Asset(msgspec.Struct):
+    assetCode: str
+    assetId: int
+    scale: int
+    active: bool
+
+
+class SymbolSpec(msgspec.Struct):
+    symbolId: int
+    symbolCode: str
+    symbolType: SymbolTypeName
+    baseAsset: Asset
+    quoteCurrency: Asset
+    lotSize: Decimal
+    stepSize: Decimal
+    takerFee: Decimal
+    makerFee: Decimal
+    marginBuy: Decimal
+    marginSell: Decimal
+    priceHighLimit: Decimal
+    priceLowLimit: Decimal
+    status: Literal["ACTIVE"]
+
+
+class ServerTime(msgspec.Struct):
+    isoTime: str
+    epoch: int
+
+
+class InfoAsset(msgspec.Struct):
+    assetCode: str
+    scale: int
+
+
+class InfoSymbol(msgspec.Struct):
+    symbolCode: str
+    symbolType: SymbolTypeName
+    baseAsset: str
+    quoteCurrency: str
+    lotSize: Decimal
+    stepSize: Decimal
+    takerFee: Decimal
+    makerFee: Decimal
+    marginBuy: Decimal
+    marginSell: Decimal
+    priceHighLimit: Decimal
+    priceLowLimit: Decimal
+
+
+class Info(msgspec.Struct):
+    serverTime: ServerTime
+    assets: list[InfoAsset]
+    symbols: list[InfoSymbol]
+
+
+class OrderBook(msgspec.Struct):
+    symbol: str
+    askPrices: list[Decimal]
+    askVolumes: list[int]
+    askOrders: list[int]
+    bidPrices: list[Decimal]
+    bidVolumes: list[int]
+    bidOrders: list[int]
+    seq: int
+
+
+class Bar(msgspec.Struct):
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: int
+    timestamp: int
+
+
+class Deal(msgspec.Struct):
+    price: Decimal
+    size: int
+    party: Literal["MAKER", "TAKER"]
+    timestamp: int
+
+
+class Order(msgspec.Struct):
+    orderId: int
+    price: Decimal
+    unitPrice: Decimal
+    reservePrice: Decimal
+    size: int
+    filled: int
+    state: OrderStateName
+    userCookie: int
+    action: ActionName
+    orderType: OrderTypeName
+    symbol: str
+    uid: int
+    timestamp: int
+    deals: list[Deal]
+    rejectCode: int
+
+
+class Account(msgspec.Struct):
+    currency: str
+    balance: Decimal
+    held: Decimal
+
+
+class UserState(msgspec.Struct):
+    uid: int
+    status: Literal["ACTIVE", "SUSPENDED"]
+    activeOrders: list[Order]
+    accounts: list[Account]
+
+
+class UserHistory(msgspec.Struct):
+    uid: int
+    orders: list[Order]
+
+
+class ApiKey(msgspec.Struct):
+    uid: int
+    apiKey: str
+    secret: str
+    role: Literal["user", "admin"]
+
+
+RESPONSE_TYPES = (Asset, SymbolSpec, ServerTime, Info, OrderBook, Bar, Deal, Order, Account, UserState,
+                  UserHistory, ApiKey)
