@@ -7,11 +7,15 @@ effect at the next rising edge. Cycle ``t`` is the ``t``-th falling edge.
 
 Parameters come from the environment (the pytest wrapper sets them):
 RING_DEPTH, RING_LAPS, RING_P_VALID, RING_P_READY, RING_SEED, RING_RESET_AT.
+With RING_REPORT set to a path, each test adds its measured figures to that JSON file
+(``ringgate simulate`` prints them).
 """
 from __future__ import annotations
 
+import json
 import os
 import random
+import time
 
 import cocotb
 from cocotb.clock import Clock
@@ -24,6 +28,16 @@ CLOCK_NS = 4        # 250 MHz
 
 def _env(name, default, cast=int):
     return cast(os.environ.get(name, default))
+
+
+def report(test: str, **figures) -> None:
+    path = os.environ.get("RING_REPORT")
+    if not path:
+        return
+    data = json.loads(open(path).read()) if os.path.exists(path) and os.path.getsize(path) else {}
+    data[test] = figures
+    with open(path, "w") as fh:
+        json.dump(data, fh, indent=2)
 
 
 def random_entry(rng: random.Random, i: int) -> dict:
@@ -116,7 +130,9 @@ async def scoreboard(dut):
     n = b.depth * _env("RING_LAPS", 20)
     sent = [random_entry(rng, i) for i in range(n)]
     p_valid, p_ready = _env("RING_P_VALID", 1.0, float), _env("RING_P_READY", 1.0, float)
+    t0 = time.perf_counter()
     pushed, got, max_fill = await stream(b, sent, p_valid, p_ready, rng)
+    wall = time.perf_counter() - t0
     check_scoreboard(sent, got)
     assert int(dut.cursor.value) == n and int(dut.consumed.value) == n
     if p_ready < p_valid:
@@ -124,6 +140,9 @@ async def scoreboard(dut):
         assert int(dut.full_cycles.value) > 0
     dut._log.info("depth %d: %d entries in %d cycles, max fill %d, full cycles %d",
                   b.depth, n, b.cycle, max_fill, int(dut.full_cycles.value))
+    report("scoreboard", depth=b.depth, entries=n, cycles=b.cycle, p_valid=p_valid, p_ready=p_ready,
+           max_fill=max_fill, full_cycles=int(dut.full_cycles.value), checked=len(got),
+           wall_s=wall, sim_cycles_per_s=b.cycle / wall)
 
 
 @cocotb.test()
@@ -166,6 +185,7 @@ async def idle_latency(dut):
         assert b.payload()["uid"] == k
     assert latencies == [1] * 8, latencies
     dut._log.info("idle latency: %s cycles", latencies)
+    report("idle_latency", cycles=latencies[0], samples=len(latencies), ns=latencies[0] * CLOCK_NS)
 
 
 @cocotb.test()
@@ -173,7 +193,7 @@ async def throughput(dut):
     """Unobstructed: N entries pushed in N consecutive cycles leave in cycles 1..N (N + 1 total)."""
     b = Bench(dut)
     await b.start()
-    n = b.depth * 4
+    n = _env("RING_THROUGHPUT_N", b.depth * 4)
     dut.o__ready.value = 1
     pushes, pops = [], []
     k = 0
@@ -195,3 +215,5 @@ async def throughput(dut):
     assert [c for c, _ in pops] == list(range(t0 + 1, t0 + n + 1))
     assert [s for _, s in pops] == list(range(n))
     dut._log.info("throughput: %d entries in %d cycles", n, pops[-1][0] - t0 + 1)
+    report("throughput", entries=n, cycles=pops[-1][0] - t0 + 1,
+           entries_per_cycle=n / (pops[-1][0] - t0 + 1), clock_mhz=1000 / CLOCK_NS)

@@ -1,0 +1,37 @@
+"""The ``ringgate`` command line: the main job prints measured figures; bad options are refused."""
+import json
+
+from click.testing import CliRunner
+
+from ringgate.cli import main
+
+
+def test_simulate_measures_the_ring(tmp_path):
+    out = tmp_path / "fig.json"
+    r = CliRunner().invoke(main, ["simulate", "--depth", "16", "--laps", "3", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    fig = json.loads(out.read_text())
+    assert fig["idle_latency"]["cycles"] == 1
+    assert fig["throughput"] == {**fig["throughput"], "entries": 48, "cycles": 49}
+    assert fig["scoreboard"]["checked"] == 48 and fig["scoreboard"]["max_fill"] == 16
+    assert "idle latency" in r.output
+
+
+def test_simulate_refuses_bad_depth_naming_the_option():
+    r = CliRunner().invoke(main, ["simulate", "--depth", "1000"])
+    assert r.exit_code == 2
+    assert "--depth" in r.output and "power of two" in r.output
+
+
+def test_simulate_refuses_bad_probability():
+    r = CliRunner().invoke(main, ["simulate", "--depth", "16", "--p-ready", "0"])
+    assert r.exit_code == 2 and "--p-ready" in r.output
+
+
+def test_entry_table_lists_every_field():
+    from ringgate.contracts.entry import ENTRY
+
+    r = CliRunner().invoke(main, ["entry"])
+    assert r.exit_code == 0
+    for f in ENTRY.fields:
+        assert f"`{f.name}`" in r.output
