@@ -1,0 +1,330 @@
+"""Xilinx UltraScale+ PCIe hard block adapter (PG213 AXI4-Stream interfaces, DWORD-aligned mode).
+
+- :class:`UspRequester`: the DMA core's line stream -> RQ (``s_axis_rq_*``). Builds the
+  128-bit Memory Write descriptor, shifts the payload by the descriptor's 4 dwords, and
+  drives first/last byte enables, SOP/EOP (512-bit) and ``seq_num`` in ``tuser``. It counts
+  TLPs handed to RQ and the ``pcie_rq_seq_num_vld`` returns, so ``busy`` stays high until
+  every TLP has left the IP (disable and reset wait for that).
+- :class:`UspCompleter`: CQ requests to BAR0 -> the register block's dword-access stream,
+  and the answers -> CC completions. Memory Read of 1 DW, or 2 DW 8-byte aligned, is
+  answered with data; any other non-posted request gets an Unsupported Request
+  completion; a Memory Write is passed on only if it is 1 DW, or 2 DW 8-byte aligned, with
+  all byte enables set; anything else posted is dropped. Every refusal pulses ``bad``.
+
+Relaxed ordering, no-snoop and IDO stay 0 in every descriptor: posted writes from this
+requester reach host memory in issue order, so the cursor never overtakes its data.
+
+Beat layout of a data TLP of ``k`` 64-byte entries (q = 16-byte quarter of an entry):
+256-bit: [desc|e0.q0] [e0.q1|e0.q2] [e0.q3|e1.q0] ... [e(k-1).q3] = 2k+1 beats;
+512-bit: [desc|e0.q0-q2] [e0.q3|e1.q0-q2] ... [e(k-1).q3] = k+1 beats.
+The cursor TLP (6 dwords) is 2 beats at 256 bits and 1 beat at 512 bits.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.lib import enum, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .bar0 import REG_REQ, REG_RESP
+from .dma import CURSOR_DWORDS, REQ_LAYOUT
+
+__all__ = ["UspRequester", "UspCompleter", "TUSER"]
+
+# tuser widths of the UltraScale+ block per datapath width
+TUSER = {
+    256: {"rq": 62, "cq": 88, "cc": 33, "rc": 75},
+    512: {"rq": 137, "cq": 183, "cc": 81, "rc": 161},
+}
+
+
+def _check_width(width):
+    if width not in TUSER:
+        raise ValueError(f"UltraScale+ adapter supports 256 or 512-bit datapaths, not {width!r}")
+
+
+def rq_descriptor(addr, ndw):
+    """128-bit RQ Memory Write descriptor; requester ID is filled in by the IP (enable=0)."""
+    return Cat(Const(0, 2), addr[2:64],  # AT=0 (untranslated), address
+               ndw[:11], Const(0b0001, 4),   # dword count, request type MWr
+               Const(0, 1),                 # poisoned
+               Const(0, 16), Const(0, 8),   # requester ID, tag
+               Const(0, 16), Const(0, 1),   # completer ID, requester ID enable
+               Const(0, 3), Const(0, 3),    # TC 0, attr {IDO, RO, NS} = 0
+               Const(0, 1))                 # force ECRC
+
+
+class UspRequester(wiring.Component):
+    def __init__(self, width: int = 256):
+        _check_width(width)
+        self._w = width
+        tu = TUSER[width]["rq"]
+        super().__init__({
+            "req": In(stream.Signature(REQ_LAYOUT)),
+            "tdata": Out(width), "tkeep": Out(width // 32), "tlast": Out(1),
+            "tuser": Out(tu), "tvalid": Out(1), "tready": In(1),
+            "seq_num0": In(6), "seq_num_vld0": In(1),
+            "seq_num1": In(6), "seq_num_vld1": In(1),
+            "busy": Out(1),
+            "tlps": Out(32),          # TLPs handed to RQ
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        W = self._w
+        p = self.req.payload
+        q = [p.line[128 * i:128 * (i + 1)] for i in range(4)]
+
+        out_free = Signal()
+        m.d.comb += out_free.eq(~self.tvalid | self.tready)
+        with m.If(self.tready):
+            m.d.sync += self.tvalid.eq(0)
+
+        carry = Signal(128)
+        seq = Signal(6)
+        tlps = Signal(32)
+        returned = Signal(32)
+        ndw = Signal(11)
+        first_be = Const(0xF, 4)
+        last_be = Signal(4)
+        m.d.comb += [ndw.eq(p.ndw), last_be.eq(Mux(ndw == 1, 0, 0xF))]
+        head = Signal(128)
+        m.d.comb += head.eq(Mux(p.first, rq_descriptor(p.addr, ndw), carry))
+
+        with m.If(self.tvalid & self.tready & self.tlast):
+            m.d.sync += [tlps.eq(tlps + 1), seq.eq(seq + 1)]
+        m.d.sync += returned.eq(returned + self.seq_num_vld0 + self.seq_num_vld1)
+
+        def keep(n):
+            return Const((1 << n) - 1, W // 32)
+
+        if W == 256:
+            class S(enum.Enum, shape=2):
+                A = 0
+                B = 1
+                C = 2
+            state = Signal(S)
+            hold = Signal(512)
+            h_cursor = Signal()
+            h_last = Signal()
+            hq = [hold[128 * i:128 * (i + 1)] for i in range(4)]
+            tuser_sop = Cat(first_be, last_be, Const(0, 16), seq[:4], Const(0, 32), seq[4:6])
+            assert len(tuser_sop) == 62
+            with m.Switch(state):
+                with m.Case(S.A):
+                    m.d.comb += self.req.ready.eq(out_free)
+                    with m.If(self.req.valid & out_free):
+                        m.d.sync += [
+                            self.tvalid.eq(1), self.tdata.eq(Cat(head, q[0])), self.tkeep.eq(keep(8)),
+                            self.tlast.eq(0), self.tuser.eq(Mux(p.first, tuser_sop, 0)),
+                            hold.eq(p.line), h_cursor.eq(p.cursor), h_last.eq(p.last), state.eq(S.B),
+                        ]
+                with m.Case(S.B):
+                    with m.If(out_free):
+                        m.d.sync += [self.tvalid.eq(1), self.tdata.eq(Cat(hq[1], hq[2])), self.tuser.eq(0)]
+                        with m.If(h_cursor):
+                            m.d.sync += [self.tkeep.eq(keep(CURSOR_DWORDS - 4)), self.tlast.eq(1),
+                                         state.eq(S.A)]
+                        with m.Else():
+                            m.d.sync += [self.tkeep.eq(keep(8)), self.tlast.eq(0), carry.eq(hq[3]),
+                                         state.eq(Mux(h_last, S.C, S.A))]
+                with m.Case(S.C):
+                    with m.If(out_free):
+                        m.d.sync += [self.tvalid.eq(1), self.tdata.eq(carry), self.tkeep.eq(keep(4)),
+                                     self.tlast.eq(1), self.tuser.eq(0), state.eq(S.A)]
+            m.d.comb += self.busy.eq(self.tvalid | (state != S.A) | (tlps != returned))
+        else:
+            class S(enum.Enum, shape=1):
+                L = 0
+                T = 1
+            state = Signal(S)
+
+            def tuser512(sop, eop, eop_ptr):
+                t = Cat(first_be, Const(0, 4), last_be, Const(0, 4),      # first_be[7:0], last_be[15:8]
+                        Const(0, 4),                                       # addr_offset
+                        sop, Const(0, 1), Const(0, 4),                     # is_sop[1:0], sop ptrs
+                        eop, Const(0, 1), eop_ptr, Const(0, 4),            # is_eop[1:0], eop ptrs
+                        Const(0, 1), Const(0, 24),                         # discontinue, tph
+                        seq, Const(0, 6), Const(0, 64))                    # seq_num0/1, parity
+                assert len(t) == 137, len(t)
+                return t
+
+            with m.Switch(state):
+                with m.Case(S.L):
+                    m.d.comb += self.req.ready.eq(out_free)
+                    with m.If(self.req.valid & out_free):
+                        m.d.sync += [self.tvalid.eq(1), self.tdata.eq(Cat(head, q[0], q[1], q[2]))]
+                        with m.If(p.cursor):
+                            m.d.sync += [self.tkeep.eq(keep(4 + CURSOR_DWORDS)), self.tlast.eq(1),
+                                         self.tuser.eq(tuser512(1, 1, Const(3 + CURSOR_DWORDS, 4)))]
+                        with m.Else():
+                            m.d.sync += [self.tkeep.eq(keep(16)), self.tlast.eq(0), carry.eq(q[3]),
+                                         self.tuser.eq(tuser512(p.first, 0, Const(0, 4))),
+                                         state.eq(Mux(p.last, S.T, S.L))]
+                with m.Case(S.T):
+                    with m.If(out_free):
+                        m.d.sync += [self.tvalid.eq(1), self.tdata.eq(carry), self.tkeep.eq(keep(4)),
+                                     self.tlast.eq(1), self.tuser.eq(tuser512(0, 1, Const(3, 4))),
+                                     state.eq(S.L)]
+            m.d.comb += self.busy.eq(self.tvalid | (state != S.L) | (tlps != returned))
+        m.d.comb += self.tlps.eq(tlps)
+        return m
+
+
+def _first_off(be):
+    """Byte offset of the first enabled byte in a dword (0 when none)."""
+    return Array([Const(v, 2) for v in [0, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0]])[be]
+
+
+def _last_end(be):
+    """1 + index of the last enabled byte in a dword (0 when none)."""
+    return Array([Const(v, 3) for v in [0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4]])[be]
+
+
+class UspCompleter(wiring.Component):
+    def __init__(self, width: int = 256):
+        _check_width(width)
+        self._w = width
+        tu = TUSER[width]
+        super().__init__({
+            "cq_tdata": In(width), "cq_tkeep": In(width // 32), "cq_tlast": In(1),
+            "cq_tuser": In(tu["cq"]), "cq_tvalid": In(1), "cq_tready": Out(1),
+            "cc_tdata": Out(width), "cc_tkeep": Out(width // 32), "cc_tlast": Out(1),
+            "cc_tuser": Out(tu["cc"]), "cc_tvalid": Out(1), "cc_tready": In(1),
+            "reg_req": Out(stream.Signature(REG_REQ)),
+            "reg_resp": In(stream.Signature(REG_RESP)),
+            "bad": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        W = self._w
+        d = self.cq_tdata
+
+        class S(enum.Enum, shape=3):
+            IDLE = 0
+            DRAIN = 1
+            ISSUE = 2
+            WAIT = 3
+            CPL = 4
+
+        state = Signal(S)
+        addr = Signal(12)
+        ndw = Signal(11)
+        typ = Signal(4)
+        rid = Signal(16)
+        tag = Signal(8)
+        tc = Signal(3)
+        attr = Signal(3)
+        fbe = Signal(4)
+        lbe = Signal(4)
+        wdata = Signal(64)
+        rdata = Signal(64)
+        action = Signal(2)          # 0 drop, 1 read, 2 write, 3 unsupported request
+        READ, WRITE, UR, DROP = 1, 2, 3, 0
+
+        # Classify the SOP beat.
+        c_typ = d[75:79]
+        c_ndw = d[64:75]
+        c_addr = d[0:12]
+        c_bar = d[112:115]
+        c_fbe = self.cq_tuser[0:4]
+        c_lbe = self.cq_tuser[4:8] if W == 256 else self.cq_tuser[8:12]
+        size_ok = Signal()
+        m.d.comb += size_ok.eq((c_ndw == 1) | ((c_ndw == 2) & ~c_addr[2]))
+        c_action = Signal(2)
+        nonposted = Signal()
+        m.d.comb += nonposted.eq((c_typ < 8) & (c_typ != 1))
+        with m.If((c_typ == 0) & size_ok & (c_bar == 0)):
+            m.d.comb += c_action.eq(READ)
+        with m.Elif((c_typ == 1) & size_ok & (c_bar == 0) & (c_fbe == 0xF)
+                    & (c_lbe == Mux(c_ndw == 1, 0, 0xF))):
+            m.d.comb += c_action.eq(WRITE)
+        with m.Elif(nonposted):
+            m.d.comb += c_action.eq(UR)
+        with m.Else():
+            m.d.comb += c_action.eq(DROP)
+
+        m.d.comb += self.cq_tready.eq(state.as_value().matches(S.IDLE, S.DRAIN))
+        beat = Signal()
+        m.d.comb += beat.eq(self.cq_tvalid & self.cq_tready)
+
+        def after_request(act):
+            with m.Switch(act):
+                with m.Case(READ, WRITE):
+                    m.d.sync += state.eq(S.ISSUE)
+                with m.Case(UR):
+                    m.d.sync += state.eq(S.CPL)
+                    m.d.comb += self.bad.eq(1)
+                with m.Default():
+                    m.d.sync += state.eq(S.IDLE)
+                    m.d.comb += self.bad.eq(1)
+
+        m.d.comb += [
+            self.reg_req.payload.dw.eq(addr[2:12]),
+            self.reg_req.payload.write.eq(action == WRITE),
+            self.reg_req.payload.two.eq(ndw == 2),
+            self.reg_req.payload.wdata.eq(wdata),
+        ]
+        with m.If(self.cc_tready):
+            m.d.sync += self.cc_tvalid.eq(0)
+
+        with m.Switch(state):
+            with m.Case(S.IDLE):
+                with m.If(beat):
+                    m.d.sync += [
+                        addr.eq(c_addr), ndw.eq(c_ndw), typ.eq(c_typ), rid.eq(d[80:96]),
+                        tag.eq(d[96:104]), tc.eq(d[121:124]), attr.eq(d[124:127]),
+                        fbe.eq(c_fbe), lbe.eq(c_lbe), wdata.eq(d[128:192]), action.eq(c_action),
+                    ]
+                    with m.If(self.cq_tlast):
+                        after_request(c_action)
+                    with m.Else():
+                        m.d.sync += state.eq(S.DRAIN)
+            with m.Case(S.DRAIN):
+                with m.If(beat & self.cq_tlast):
+                    after_request(action)
+            with m.Case(S.ISSUE):
+                m.d.comb += self.reg_req.valid.eq(1)
+                with m.If(self.reg_req.ready):
+                    m.d.sync += state.eq(Mux(action == READ, S.WAIT, S.IDLE))
+            with m.Case(S.WAIT):
+                m.d.comb += self.reg_resp.ready.eq(1)
+                with m.If(self.reg_resp.valid):
+                    m.d.sync += [rdata.eq(self.reg_resp.payload.rdata), state.eq(S.CPL)]
+            with m.Case(S.CPL):
+                with m.If(~self.cc_tvalid | self.cc_tready):
+                    ok = action == READ
+                    cdw = Signal(11)
+                    bc = Signal(13)
+                    lower = Signal(7)
+                    m.d.comb += [
+                        cdw.eq(Mux(ok, ndw, 0)),
+                        lower.eq(Cat(Mux(ok, _first_off(fbe), 0), addr[2:7])),
+                    ]
+                    with m.If(~ok):
+                        m.d.comb += bc.eq(4)
+                    with m.Elif(ndw == 1):
+                        m.d.comb += bc.eq(Mux(fbe == 0, 1, _last_end(fbe) - _first_off(fbe)))
+                    with m.Else():
+                        m.d.comb += bc.eq(4 - _first_off(fbe) + _last_end(lbe))
+                    desc = Cat(lower, Const(0, 1), Const(0, 2), Const(0, 6), bc, Const(0, 1), Const(0, 2),
+                               cdw, Mux(ok, Const(0, 3), Const(1, 3)),
+                               Const(0, 1), Const(0, 1),
+                               rid, tag, Const(0, 16), Const(0, 1), tc, attr, Const(0, 1))
+                    assert len(desc) == 96, len(desc)
+                    ndata = Mux(ok, ndw, 0)
+                    keep_n = Signal(4)
+                    m.d.comb += keep_n.eq(3 + ndata)
+                    keep = Signal(W // 32)
+                    m.d.comb += keep.eq((Const(1, W // 32 + 1) << keep_n) - 1)
+                    if W == 256:
+                        tuser = Const(0, 33)
+                    else:
+                        tuser = Cat(Const(1, 2), Const(0, 4), Const(1, 2), (keep_n - 1)[:4], Const(0, 4),
+                                    Const(0, 1), Const(0, 64))
+                        assert len(tuser) == 81, len(tuser)
+                    m.d.sync += [
+                        self.cc_tvalid.eq(1), self.cc_tdata.eq(Cat(desc, rdata)), self.cc_tkeep.eq(keep),
+                        self.cc_tlast.eq(1), self.cc_tuser.eq(tuser), state.eq(S.IDLE),
+                    ]
+        return m
