@@ -12,10 +12,10 @@ the cursor line; the consumer only reads memory on the fast path (no MMIO reads)
 5. write the doorbell (consumed sequence) lazily: after ``doorbell_every`` entries, or half
    the ring, and once when the ring goes idle.
 
-Layout of the DMA buffer: the ring (``ring_size * 64`` bytes, 4 KiB aligned), then one 4 KiB
-page holding the cursor line (device-written) and the consumer's state line (host-written:
-next sequence, device epoch), so a restarted host process that maps the same buffer knows
-exactly where it stopped.
+Layout of the DMA buffer: one 4 KiB page holding the cursor line (offset 0, device-written)
+and the consumer's state line (offset 64, host-written: magic, next sequence, epoch, ring
+size), so a restarted host process that maps the same buffer knows exactly where it stopped;
+then the ring (``ring_size * 64`` bytes at offset 4096, 4 KiB aligned).
 
 Resynchronisation
 -----------------
@@ -126,11 +126,11 @@ class RingConsumer:
         if buffer.bus % PAGE:
             raise ValueError(f"buffer bus address {buffer.bus:#x} is not 4 KiB aligned")
         self.buffer = buffer
-        ring_bytes = ring_size * ENTRY_BYTES
-        self.ring = buffer.array(ENTRY_DTYPE, 0, ring_size)
-        self.cursor_bus = buffer.bus + ring_bytes
-        self._line = buffer.array(np.uint64, ring_bytes, CURSOR_LINE_BYTES // 8)
-        self._state = buffer.array(np.uint64, ring_bytes + CURSOR_LINE_BYTES, 8)
+        self.ring = buffer.array(ENTRY_DTYPE, PAGE, ring_size)
+        self.ring_bus = buffer.bus + PAGE
+        self.cursor_bus = buffer.bus
+        self._line = buffer.array(np.uint64, 0, CURSOR_LINE_BYTES // 8)
+        self._state = buffer.array(np.uint64, CURSOR_LINE_BYTES, 8)
         self._ramp = np.arange(ring_size, dtype=np.uint64)
         self._tmp = np.empty(ring_size, dtype=np.uint64)
         self.next = 0                    # sequence of the next entry to deliver
@@ -177,7 +177,7 @@ class RingConsumer:
             raise ResyncError(f"resume at {nxt} but the device was told entries below {consumed} were "
                               "consumed: they may be overwritten already")
         c.rung = consumed
-        ours = dev.read(R.RING_BASE) == buffer.bus and dev.read(R.RING_SIZE) == ring_size
+        ours = dev.read(R.RING_BASE) == c.ring_bus and dev.read(R.RING_SIZE) == ring_size
         if not ours or not dev.read(R.STATUS) & Status.ENABLED:
             c.resync()
             return c
@@ -198,10 +198,10 @@ class RingConsumer:
         self.next = self.rung = sent
         self._save_state()
         try:
-            first = dev.regs.start(self.buffer.bus, self.ring_size, self.cursor_bus,
+            first = dev.regs.start(self.ring_bus, self.ring_size, self.cursor_bus,
                                    batch_limit=self.batch_limit, cursor_interval=self.cursor_interval)
         except ConfigError as exc:
-            raise DeviceError(f"device refused the ring configuration (base {self.buffer.bus:#x}, "
+            raise DeviceError(f"device refused the ring configuration (base {self.ring_bus:#x}, "
                               f"{self.ring_size} entries, cursor line {self.cursor_bus:#x}): {exc}") from exc
         if first != sent:
             raise ResyncError(f"device SENT moved from {sent} to {first} while stopped")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import configure, make_entries
+from driver_helpers import configure, make_entries
 from ringgate.contracts.entry import CURSOR_DTYPE, ENTRY_DTYPE
 from sw.driver.device import ModelDevice
 from sw.driver.hostmem import DmaFault

@@ -1,8 +1,8 @@
-"""Shared helpers of the driver tests: entries with recognisable payloads, a configured model."""
+"""Shared helpers of the driver tests (imported by name; the tests/ tree has no packages):
+entries with recognisable payloads, a configured model."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from ringgate.contracts.entry import ENTRY_DTYPE
 from sw.driver.device import ModelDevice
@@ -27,11 +27,6 @@ def make_entries(n: int, start: int = 0) -> np.ndarray:
     return e
 
 
-@pytest.fixture
-def entries():
-    return make_entries
-
-
 def configure(dev: ModelDevice, ring_size: int, *, batch_limit: int = 16, cursor_interval: int = 1):
     """Allocate a ring + cursor line on ``dev`` and enable it through the contract's sequence."""
     buf = dev.alloc(ring_size * 64 + 4096)
@@ -40,7 +35,3 @@ def configure(dev: ModelDevice, ring_size: int, *, batch_limit: int = 16, cursor
     assert dev.read(R.CONTROL) & Control.ENABLE
     return buf
 
-
-@pytest.fixture
-def model_ring():
-    return configure
