@@ -23,7 +23,6 @@ import logging
 from typing import Callable
 
 import msgspec
-from websockets.datastructures import Headers
 from websockets.frames import Opcode
 from websockets.http11 import Request as WsRequest
 from websockets.protocol import State
@@ -171,8 +170,15 @@ class WsConnection(asyncio.Protocol):
         self.topics: set[str] = set()
         self.key = None                  # auth.Key after a successful auth op
         self.closed = False
-        req = WsRequest(path, Headers(headers))
-        res = self.proto.accept(req)
+        # hand the (already parsed) upgrade request to the Sans-I/O protocol through its public
+        # input, so its own parser validates the handshake and then switches to frames
+        raw = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        self.proto.receive_data(raw.encode("latin-1"))
+        reqs = [e for e in self.proto.events_received() if isinstance(e, WsRequest)]
+        if not reqs:
+            res = self.proto.reject(400, "bad WebSocket handshake\n")
+        else:
+            res = self.proto.accept(reqs[0])
         self.proto.send_response(res)
         self.accepted = res.status_code == 101
         self._write_protocol()
