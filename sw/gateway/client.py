@@ -40,13 +40,18 @@ class Client:
         if (sign_it is None and self.api_key) or sign_it:
             h.update(signed_headers(self.api_key, self.secret, method, path, data))
         h.update(headers or {})
-        try:
-            self.conn.request(method, path, body=data or None, headers=h)
-            res = self.conn.getresponse()
-        except (ConnectionError, http.client.HTTPException):
-            self.conn.close()
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-            raise
+        for attempt in (0, 1):
+            try:
+                self.conn.request(method, path, body=data or None, headers=h)
+                res = self.conn.getresponse()
+                break
+            except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
+                # the server closed an idle keep-alive connection (it does so only with nothing in
+                # flight, so the request was not processed): reconnect and send it once more
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                if attempt:
+                    raise
         payload = res.read()
         try:
             return res.status, json.loads(payload) if payload else None
