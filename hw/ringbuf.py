@@ -9,7 +9,8 @@ Consumer (``o``): published entries in sequence order, one per cycle when
 available and ready. The BRAM's one-cycle read is hidden by addressing the read
 port with the next slot while the current one is being taken (lookahead), and by
 a write-transparent read port, so an entry written in cycle t is valid on ``o`` in
-cycle t + 1 (idle latency: 1 cycle).
+cycle t + 1 (idle latency: 1 cycle; 2 cycles with ``bypass=False``, which is ~520 LUTs
+smaller for 64-byte entries).
 
 Gating: the consumer's sequence gates the producer. A slot is free again only
 when the consumer has taken its entry, the ring never holds more than ``depth``
@@ -40,13 +41,19 @@ class RingBuffer(wiring.Component):
         Entry layout; it must have a 64-bit unsigned field named ``seq_field``.
     seq_field : str
         Name of the field the ring stamps with the claimed sequence.
+    bypass : bool
+        True (default): the read port is write-transparent, so an entry written in cycle t
+        is on ``o`` in cycle t + 1. False: 2 cycles, and no write-through path, which saves
+        a register and a 2:1 mux per payload bit (for 64-byte entries, ~520 LUTs and
+        ~510 flip-flops: see docs/ring.md).
 
     Status outputs (for CSRs): ``cursor`` (published), ``consumed`` (taken by the
     consumer), ``fill`` (entries held), ``full_cycles`` (cycles with the producer
     offering an entry and refused because the ring is full).
     """
 
-    def __init__(self, depth: int, layout: data.StructLayout, *, seq_field: str = "seq"):
+    def __init__(self, depth: int, layout: data.StructLayout, *, seq_field: str = "seq",
+                 bypass: bool = True):
         if not isinstance(depth, int) or depth & (depth - 1) or not MIN_DEPTH <= depth <= MAX_DEPTH:
             raise ValueError(f"ring depth must be a power of two from {MIN_DEPTH} to {MAX_DEPTH}, "
                              f"not {depth!r}")
@@ -60,6 +67,7 @@ class RingBuffer(wiring.Component):
         self._depth = depth
         self._layout = layout
         self._seq_field = seq_field
+        self._bypass = bool(bypass)
         super().__init__({
             "i": In(stream.Signature(layout)),
             "o": Out(stream.Signature(layout)),
@@ -78,6 +86,11 @@ class RingBuffer(wiring.Component):
         return self._layout
 
     @property
+    def latency(self) -> int:
+        """Idle latency in cycles from producer handshake to consumer ``valid``."""
+        return 1 if self._bypass else 2
+
+    @property
     def addr_bits(self) -> int:
         return self._depth.bit_length() - 1
 
@@ -87,7 +100,7 @@ class RingBuffer(wiring.Component):
 
         m.submodules.mem = mem = memory.Memory(shape=self._layout, depth=depth, init=[])
         wr = mem.write_port()
-        rd = mem.read_port(transparent_for=(wr,))
+        rd = mem.read_port(transparent_for=(wr,) if self._bypass else ())
 
         # Sequence state: wr_seq is the cursor; rd_ptr is the slot of the next entry to load
         # into the output register; unread counts written entries not yet loaded.
@@ -110,8 +123,8 @@ class RingBuffer(wiring.Component):
             pop.eq(self.o.valid & self.o.ready),
             # The output register is free, or being emptied in this cycle.
             advance.eq(~self.o.valid | self.o.ready),
-            # An entry written in this very cycle is readable thanks to transparency.
-            load.eq(advance & ((unread != 0) | push)),
+            # With the bypass, an entry written in this very cycle is readable already.
+            load.eq(advance & ((unread != 0) | (push if self._bypass else 0))),
         ]
 
         # Producer: stamp and write.

@@ -25,29 +25,33 @@ def main():
 @click.option("--p-valid", default=0.8, show_default=True, help="Probability the producer offers an entry per cycle.")
 @click.option("--p-ready", default=0.5, show_default=True, help="Probability the consumer is ready per cycle.")
 @click.option("--seed", default=1, show_default=True)
+@click.option("--bypass/--no-bypass", default=True, show_default=True,
+              help="Write-through read port: 1-cycle latency (default) or 2 cycles and ~520 fewer LUTs.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the measured figures to this JSON file.")
-def simulate(depth, laps, p_valid, p_ready, seed, json_out):
+def simulate(depth, laps, p_valid, p_ready, seed, bypass, json_out):
     """Build the ring RTL (cached), run it on Verilator under cocotb, print measured figures."""
     from hw.ringbuf import RingBuffer
     from ringgate.contracts.entry import ENTRY
     from sim import verilator
 
     try:
-        ring = RingBuffer(depth, ENTRY.layout())
+        ring = RingBuffer(depth, ENTRY.layout(), bypass=bypass)
     except (ValueError, TypeError) as e:
         raise click.BadParameter(str(e), param_hint="--depth")
+    top = f"ringbuf{depth}" if bypass else f"ringbuf{depth}_nobypass"
     for name, p in (("--p-valid", p_valid), ("--p-ready", p_ready)):
         if not 0 < p <= 1:
             raise click.BadParameter(f"must be in (0, 1], not {p}", param_hint=name)
 
     t0 = time.perf_counter()
-    with console.status(f"building ringbuf{depth} with Verilator (cached by content hash)"):
-        b = verilator.build(ring, f"ringbuf{depth}")
+    with console.status(f"building {top} with Verilator (cached by content hash)"):
+        b = verilator.build(ring, top)
     build_s = time.perf_counter() - t0
     report = Path(tempfile.mkdtemp(prefix="ringgate-")) / "ring.json"
     env = {"RING_DEPTH": str(depth), "RING_LAPS": str(laps), "RING_P_VALID": str(p_valid),
            "RING_P_READY": str(p_ready), "RING_SEED": str(seed), "RING_REPORT": str(report),
+           "RING_LATENCY": str(ring.latency),
            "RING_THROUGHPUT_N": str(depth * laps)}
     with console.status(f"simulating {depth * laps} entries through the ring"):
         try:
@@ -79,15 +83,16 @@ def simulate(depth, laps, p_valid, p_ready, seed, json_out):
 
 @main.command()
 @click.option("--depth", default=1024, show_default=True)
+@click.option("--bypass/--no-bypass", default=True, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path))
-def synth(depth, json_out):
+def synth(depth, bypass, json_out):
     """yosys synth_xilinx (UltraScale+) resources and LUT levels of the ring."""
     from hw.ringbuf import RingBuffer
     from ringgate.contracts.entry import ENTRY
     from ringgate.synth import synthesize
 
     try:
-        ring = RingBuffer(depth, ENTRY.layout())
+        ring = RingBuffer(depth, ENTRY.layout(), bypass=bypass)
     except (ValueError, TypeError) as e:
         raise click.BadParameter(str(e), param_hint="--depth")
     with console.status(f"synth_xilinx -family xcup ringbuf{depth}"):

@@ -30,8 +30,8 @@ def run(dut, *benches):
 class Scenario:
     """Producer and consumer testbenches with random gaps and back-pressure."""
 
-    def __init__(self, depth, n, *, p_valid=1.0, p_ready=1.0, seed=0, reset_at=None):
-        self.dut = RingBuffer(depth, LAYOUT)
+    def __init__(self, depth, n, *, p_valid=1.0, p_ready=1.0, seed=0, reset_at=None, bypass=True):
+        self.dut = RingBuffer(depth, LAYOUT, bypass=bypass)
         self.rng = random.Random(seed)
         self.sent = [random_entry(self.rng, i) for i in range(n)]
         self.n, self.p_valid, self.p_ready = n, p_valid, p_ready
@@ -79,6 +79,13 @@ def test_scoreboard_random_backpressure(depth, laps, p_valid, p_ready):
         assert sc.max_fill == depth, "the ring should have filled up"
 
 
+@pytest.mark.parametrize("p_valid,p_ready", [(0.7, 0.5), (1.0, 1.0), (0.4, 0.8)])
+def test_scoreboard_without_bypass(p_valid, p_ready):
+    sc = Scenario(16, 16 * 20, p_valid=p_valid, p_ready=p_ready, seed=7, bypass=False)
+    run(sc.dut, sc.producer, sc.consumer)
+    sc.check()
+
+
 def test_full_ring_gates_producer_and_reopens_next_cycle():
     depth = 16
     dut = RingBuffer(depth, LAYOUT)
@@ -123,9 +130,11 @@ def test_full_ring_gates_producer_and_reopens_next_cycle():
     assert trace["done"]
 
 
-def test_idle_latency_is_one_cycle():
-    """Producer handshake in cycle t -> consumer valid in cycle t + 1."""
-    dut = RingBuffer(16, LAYOUT)
+@pytest.mark.parametrize("bypass,latency", [(True, 1), (False, 2)])
+def test_idle_latency(bypass, latency):
+    """Producer handshake in cycle t -> consumer valid in cycle t + 1 (t + 2 without bypass)."""
+    dut = RingBuffer(16, LAYOUT, bypass=bypass)
+    assert dut.latency == latency
     lat = []
 
     async def bench(ctx):
@@ -149,13 +158,14 @@ def test_idle_latency_is_one_cycle():
                 await ctx.tick()
 
     run(dut, bench)
-    assert lat == [1, 1, 1, 1]
+    assert lat == [latency] * 4
 
 
+@pytest.mark.parametrize("bypass", [True, False])
 @pytest.mark.parametrize("n", [1, 17, 500])
-def test_unobstructed_throughput_one_per_cycle(n):
-    """N entries, producer always valid and consumer always ready: last one out at cycle N + 1."""
-    dut = RingBuffer(16, LAYOUT)
+def test_unobstructed_throughput_one_per_cycle(n, bypass):
+    """N entries, producer always valid and consumer always ready: last one out at cycle N + latency."""
+    dut = RingBuffer(16, LAYOUT, bypass=bypass)
     out_cycles = []
 
     async def producer(ctx):
@@ -177,8 +187,8 @@ def test_unobstructed_throughput_one_per_cycle(n):
             cycle += 1
 
     run(dut, producer, consumer)
-    # Handshakes in cycles 0..n-1, outputs in cycles 1..n.
-    assert out_cycles == list(range(1, n + 1))
+    # Handshakes in cycles 0..n-1, outputs in cycles latency..n-1+latency.
+    assert out_cycles == list(range(dut.latency, n + dut.latency))
 
 
 class WithReset(Elaboratable):

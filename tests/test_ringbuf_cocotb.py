@@ -8,8 +8,9 @@ from sim import verilator
 DEPTHS = (16, 1024)
 
 
-def ring_build(depth):
-    return verilator.build(RingBuffer(depth, ENTRY.layout()), f"ringbuf{depth}")
+def ring_build(depth, bypass=True):
+    name = f"ringbuf{depth}" if bypass else f"ringbuf{depth}_nobypass"
+    return verilator.build(RingBuffer(depth, ENTRY.layout(), bypass=bypass), name)
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
@@ -27,6 +28,13 @@ def test_reset_latency_throughput(depth):
     verilator.run(ring_build(depth), "sim.tb_ringbuf",
                   testcase=["reset_midstream", "idle_latency", "throughput"],
                   extra_env={"RING_DEPTH": str(depth)})
+
+
+def test_without_bypass_latency_two_cycles():
+    verilator.run(ring_build(16, bypass=False), "sim.tb_ringbuf",
+                  testcase=["scoreboard", "reset_midstream", "idle_latency", "throughput"],
+                  extra_env={"RING_DEPTH": "16", "RING_LATENCY": "2", "RING_P_VALID": "0.9",
+                             "RING_P_READY": "0.6"})
 
 
 def test_second_build_is_served_from_cache():

@@ -18,8 +18,9 @@ from sim.formal import run_sby
 SMALL = data.StructLayout({"seq": 64, "tag": 8})
 
 
-def test_prove_depth16_small_entry(tmp_path):
-    r = run_sby(RingBuffer(16, SMALL), "ring16", mode="prove", depth=4, workdir=tmp_path)
+@pytest.mark.parametrize("bypass", [True, False])
+def test_prove_depth16_small_entry(tmp_path, bypass):
+    r = run_sby(RingBuffer(16, SMALL, bypass=bypass), "ring16", mode="prove", depth=4, workdir=tmp_path)
     assert r.passed, r.log[-4000:]
 
 

@@ -10,9 +10,12 @@ from ringgate.synth import logic_depth, synthesize
 
 
 @pytest.mark.slow
-def test_ring_1024_meets_budget(tmp_path):
-    r = synthesize(RingBuffer(1024, ENTRY.layout()), "ringbuf1024", workdir=tmp_path)
+@pytest.mark.parametrize("bypass", [True, False])
+def test_ring_1024_meets_budget(tmp_path, bypass):
+    r = synthesize(RingBuffer(1024, ENTRY.layout(), bypass=bypass), "ringbuf1024", workdir=tmp_path)
     s = r.summary()
+    if not bypass:
+        assert r.luts <= 100, s       # no write-through register and mux per payload bit
     assert r.lut_levels <= 5, s
     assert r.luts <= 600, s
     assert r.lutram == 0 and r.bram18_equivalent >= 29, s      # 1024 x 512 bits in block RAM
