@@ -10,7 +10,7 @@ the cursor line; the consumer only reads memory on the fast path (no MMIO reads)
    ever skipped;
 4. hand each piece to the callback (the view is valid during the callback; copy to keep it);
 5. write the doorbell (consumed sequence) lazily: after ``doorbell_every`` entries, or half
-   the ring, and once when the ring goes idle.
+   the ring, and once when the ring has been quiet for ``idle_flush`` polls.
 
 Layout of the DMA buffer: one 4 KiB page holding the cursor line (offset 0, device-written)
 and the consumer's state line (offset 64, host-written: magic, next sequence, epoch, ring
@@ -81,7 +81,10 @@ class RingConsumer:
     callback : callable(entries) -> None
         Called with each zero-copy batch (an ``ENTRY_DTYPE`` array view).
     doorbell_every : int
-        Write the doorbell after this many consumed entries (also at half ring, and when idle).
+        Write the doorbell after this many consumed entries (at the latest at half ring).
+    idle_flush : int
+        In :meth:`run`, also write it after this many consecutive empty polls (the ring went
+        quiet), so the device's HOST_CONSUMED does not lag behind for long.
     poll : "busy" or "sleep"
         ``busy`` spins on the cursor line; ``sleep`` spins ``spin`` times, then sleeps
         ``idle_sleep`` seconds between polls (low CPU, adds up to that much latency when idle).
@@ -98,7 +101,7 @@ class RingConsumer:
     def __init__(self, device: Device, ring_size: int = 1 << 16, *, callback: Callback | None = None,
                  doorbell_every: int | None = None, poll: str = "busy", spin: int = 1000,
                  idle_sleep: float = 50e-6, health_every: float = 0.1, buffer: DmaBuffer | None = None,
-                 batch_limit: int = 16, cursor_interval: int = 1):
+                 batch_limit: int = 16, cursor_interval: int = 1, idle_flush: int = 64):
         if ring_size < 1 or ring_size & (ring_size - 1):
             raise ValueError(f"ring size must be a power of two, not {ring_size}")
         if poll not in ("busy", "sleep"):
@@ -118,6 +121,7 @@ class RingConsumer:
         self.health_every = health_every
         self.batch_limit = batch_limit
         self.cursor_interval = cursor_interval
+        self.idle_flush = idle_flush
         if buffer is None:
             buffer = device.alloc(buffer_bytes(ring_size))
         if buffer.nbytes < buffer_bytes(ring_size):
@@ -131,6 +135,7 @@ class RingConsumer:
         self.cursor_bus = buffer.bus
         self._line = buffer.array(np.uint64, 0, CURSOR_LINE_BYTES // 8)
         self._state = buffer.array(np.uint64, CURSOR_LINE_BYTES, 8)
+        self._seqs = self.ring["seq"]            # strided uint64 view: no field lookup per batch
         self._ramp = np.arange(ring_size, dtype=np.uint64)
         self._tmp = np.empty(ring_size, dtype=np.uint64)
         self.next = 0                    # sequence of the next entry to deliver
@@ -142,7 +147,6 @@ class RingConsumer:
         self.resyncs = 0
         self.seen_ns = 0                 # wall clock (perf_counter_ns) of the poll that found the last batch
         self.cursor_timestamp = 0        # device cycle counter of the last cursor write seen
-        self._idle_flushed = True
         self._draining = False
         self._last_health = time.monotonic()
 
@@ -253,7 +257,7 @@ class RingConsumer:
             slot = nxt & mask
             k = min(cur - nxt, size - slot)
             view = ring[slot:slot + k]
-            self._check(view, nxt, slot)
+            self._check(slot, k, nxt)
             if cb is not None:
                 cb(view)
             nxt += k
@@ -261,12 +265,17 @@ class RingConsumer:
             state[1] = nxt
             self.batches += 1
         self.delivered += n
-        self._idle_flushed = False
         return n
 
-    def _check(self, view: np.ndarray, first: int, slot: int) -> None:
-        k = len(view)
-        seq = view["seq"]
+    def _check(self, slot: int, k: int, first: int) -> None:
+        """Every entry's seq must be first, first + 1, ...: a gap or repeat raises."""
+        seq = self._seqs[slot:slot + k]
+        if k <= 16:                                   # small batches: cheaper in plain Python
+            got = seq.tolist()
+            if got != list(range(first, first + k)):
+                i = next(i for i, s in enumerate(got) if s != first + i)
+                raise SequenceError(first + i, got[i], slot + i)
+            return
         d = np.subtract(seq, self._ramp[:k], out=self._tmp[:k])
         if d[0] != first or d[k - 1] != first or not (d == np.uint64(first)).all():
             i = int(np.nonzero(d != np.uint64(first))[0][0])
@@ -280,11 +289,12 @@ class RingConsumer:
             self.rung = self.next
             self.doorbells += 1
 
+    def flush(self) -> None:
+        """Write the doorbell now if entries were consumed since the last one."""
+        self._ring_doorbell()
+
     def idle(self) -> None:
-        """Nothing new: flush the doorbell once, let an in-process device run, check health."""
-        if not self._idle_flushed:
-            self._ring_doorbell()
-            self._idle_flushed = True
+        """Nothing new: let an in-process device run, check the device's health now and then."""
         self.device.service()
         if self.health_every:
             now = time.monotonic()
@@ -353,6 +363,8 @@ class RingConsumer:
                 idle_polls = 0
                 continue
             idle_polls += 1
+            if idle_polls == self.idle_flush:
+                self._ring_doorbell()            # the ring went quiet: tell the device, once
             if stop is not None and stop():
                 break
             if deadline is not None and idle_polls % 64 == 0 and time.monotonic() > deadline:

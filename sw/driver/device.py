@@ -14,6 +14,7 @@ and the ring consumer needs nothing else:
 from __future__ import annotations
 
 import mmap
+import os
 from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from .hostmem import HostMemory
 from .model import FpgaModel
 from .regs import REGMAP, Registers, describe_errors
 
-__all__ = ["DmaBuffer", "Device", "ModelDevice", "DeviceError", "describe_errors"]
+__all__ = ["DmaBuffer", "Device", "ModelDevice", "DeviceError", "describe_errors", "file_buffer",
+           "anonymous_buffer"]
 
 HUGE_PAGE = 2 << 20
 
@@ -70,6 +72,23 @@ def anonymous_buffer(nbytes: int, *, hugepage: bool = True) -> tuple[mmap.mmap, 
             pass
     size = -(-nbytes // mmap.PAGESIZE) * mmap.PAGESIZE
     return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS), False
+
+
+def file_buffer(path: str | os.PathLike, nbytes: int, bus: int) -> DmaBuffer:
+    """A :class:`DmaBuffer` backed by a shared file (``/dev/shm/...`` or hugetlbfs): the host
+    memory of a co-simulation that another process's consumer reads, or a ring that survives a
+    restart of the host process. ``bus`` is the address the device is given for byte 0."""
+    if bus % 4096:
+        raise ValueError(f"bus address {bus:#x} is not 4 KiB aligned")
+    size = -(-nbytes // mmap.PAGESIZE) * mmap.PAGESIZE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_size < size:
+            os.ftruncate(fd, size)
+        mem = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+    finally:
+        os.close(fd)
+    return DmaBuffer(bus, memoryview(mem)[:nbytes], False, [mem])
 
 
 class Device(ABC):

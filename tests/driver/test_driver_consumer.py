@@ -112,13 +112,28 @@ def test_driver_consumer_lazy_doorbell(every, expected):
 
 def test_driver_consumer_idle_flushes_doorbell_once():
     dev = ModelDevice(depth=128)
+    c = RingConsumer.open(dev, 64, doorbell_every=50, idle_flush=10, health_every=0)
+    dev.model.push(make_entries(5))
+    dev.model.run()
+    writes = []
+    orig = dev.write
+    dev.write = lambda name, value: (writes.append((name, value)), orig(name, value))
+    c.run(timeout=0.05)                       # delivers 5, then goes quiet: one doorbell
+    assert writes == [(R.DOORBELL, 5)]
+    assert dev.read(R.HOST_CONSUMED) == 5 and c.next == 5
+    c.run(timeout=0.02)                       # nothing new: no further MMIO writes
+    assert writes == [(R.DOORBELL, 5)]
+
+
+def test_driver_consumer_flush():
+    dev = ModelDevice(depth=128)
     c = RingConsumer.open(dev, 64, doorbell_every=50)
     dev.model.push(make_entries(5))
     dev.model.run()
     c.poll()
     assert dev.read(R.HOST_CONSUMED) == 0
-    c.idle()
-    c.idle()
+    c.flush()
+    c.flush()
     assert dev.read(R.HOST_CONSUMED) == 5 and c.doorbells == 1
 
 
@@ -350,3 +365,30 @@ def test_driver_consumer_feeds_the_exchange_core():
     c.run(count=len(tr), timeout=30)
     assert len(codes) == len(tr)
     assert codes.count(100) / len(codes) > 0.99
+
+
+def test_driver_consumer_on_a_shared_file_buffer_survives_restart(tmp_path):
+    """A ring in a shared file (as the co-simulation backend and a restartable host use it):
+    a second mapping of the file attaches and resumes where the first left off."""
+    from sw.driver.device import file_buffer
+
+    dev = ModelDevice(depth=1024)
+    path = tmp_path / "ring.shm"
+    bus = 0x40_0000_0000
+    buf1 = file_buffer(path, buffer_bytes(256), bus)
+    dev.host.map(bus, buf1.mv)                  # the device writes this file (like the simulator)
+    col1 = Collector()
+    c1 = RingConsumer.open(dev, 256, buffer=buf1, callback=col1, doorbell_every=64)
+    data = make_entries(900)
+    dev.model.push(data[:300])
+    dev.model.run()
+    c1.poll()
+    del c1
+    buf2 = file_buffer(path, buffer_bytes(256), bus)      # the restarted process maps it again
+    col2 = Collector()
+    c2 = RingConsumer.attach(dev, buf2, 256, callback=col2)
+    dev.model.push(data[300:])
+    while c2.next < 900:
+        dev.model.run()
+        c2.poll()
+    check_stream(np.concatenate([col1.all, col2.all]), data)

@@ -1,0 +1,152 @@
+"""Throughput of the golden model and of the ring consumer on the model backend.
+
+    python -m sw.driver.bench                 # default sizes (~1 min)
+    python -m sw.driver.bench --quick         # smoke run
+    python -m sw.driver.bench --json out.json
+
+Each figure is the best of ``--repeats`` runs (the machine is shared; the best run is the
+least disturbed) in entries per second of wall clock, single thread. What is measured:
+
+* ``model``: the FPGA model alone (push into the BRAM ring, DMA bursts into host memory,
+  cursor writes), host consuming instantly (doorbell = SENT after every burst).
+* ``consumer``: model + :class:`RingConsumer` end to end: the consumer polls the cursor line,
+  checks every sequence, calls a no-op callback and rings the doorbell lazily.
+* variants: a callback that copies each batch, one that decodes it into exchange commands
+  (``from_ring``), a small host ring, the doorbell after every entry.
+
+Ratios between rows come from the same run and are the meaningful part on a noisy machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import numpy as np
+
+from ringgate.contracts.entry import ENTRY_DTYPE
+
+from .consumer import RingConsumer
+from .device import ModelDevice
+from .regs import R
+
+__all__ = ["main", "bench_model", "bench_consumer"]
+
+
+def _entries(n: int) -> np.ndarray:
+    e = np.zeros(n, dtype=ENTRY_DTYPE)
+    e["cmd"] = 3
+    e["uid"] = np.arange(n) % 1000 + 1
+    e["order_id"] = np.arange(n)
+    e["price"] = 100_000
+    return e
+
+
+def bench_model(n: int, *, depth: int = 65536, ring_size: int = 65536, chunk: int = 4096,
+                max_payload: int = 256, batch_limit: int = 16, cursor_interval: int = 1) -> dict:
+    dev = ModelDevice(depth=depth, max_payload=max_payload)
+    buf = dev.alloc(ring_size * 64 + 4096)
+    dev.regs.start(buf.bus + 4096, ring_size, buf.bus, batch_limit=batch_limit,
+                   cursor_interval=cursor_interval)
+    m = dev.model
+    data = _entries(chunk)
+    t0 = time.perf_counter()
+    done = 0
+    while done < n:
+        m.push(data)
+        done += m.run()
+        m.doorbell = m.sent                 # host consumes instantly (no MMIO cost in the model)
+    dt = time.perf_counter() - t0
+    return dict(entries=done, seconds=dt, rate=done / dt, data_tlps=m.data_tlps, cursor_writes=m.cursor_tlps,
+                beats=m.beats, entries_per_beat=done / m.beats)
+
+
+def bench_consumer(n: int, *, ring_size: int = 65536, depth: int = 65536, chunk: int = 1 << 16,
+                   callback: str = "noop", doorbell_every: int | None = None,
+                   service_entries: int | None = None) -> dict:
+    dev = ModelDevice(depth=depth, service_entries=service_entries)
+    count = [0]
+    if callback == "noop":
+        def cb(view):
+            count[0] += len(view)
+    elif callback == "copy":
+        sink = np.empty(ring_size, dtype=ENTRY_DTYPE)
+
+        def cb(view):
+            sink[:len(view)] = view          # a structured copy, as an application would write it
+            count[0] += len(view)
+    elif callback == "from_ring":
+        from sw.exchange.commands import from_ring
+
+        def cb(view):
+            count[0] += len(from_ring(view))
+    else:
+        raise ValueError(f"unknown callback {callback!r}")
+    c = RingConsumer.open(dev, ring_size, callback=cb, doorbell_every=doorbell_every, health_every=0)
+    data = _entries(chunk)
+    for _ in range(-(-n // chunk)):
+        dev.feed(data)
+    total = -(-n // chunk) * chunk
+    t0 = time.perf_counter()
+    c.run(count=total, timeout=600)
+    dt = time.perf_counter() - t0
+    assert count[0] == total == c.delivered, (count[0], total, c.delivered)
+    assert not dev.read(R.ERROR)
+    return dict(entries=total, seconds=dt, rate=total / dt, batches=c.batches, doorbells=c.doorbells,
+                entries_per_batch=total / c.batches)
+
+
+def best(fn, repeats: int, **kw) -> dict:
+    runs = [fn(**kw) for _ in range(repeats)]
+    return max(runs, key=lambda r: r["rate"])
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(prog="python -m sw.driver.bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--entries", type=int, default=4_000_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    ap.add_argument("--json", help="write the results to this file")
+    args = ap.parse_args(argv)
+    n = 200_000 if args.quick else args.entries
+    reps = 1 if args.quick else args.repeats
+    small = max(n // 8, 1 << 14)
+    rows = [
+        ("model, MPS 256, batch 16, cursor every TLP", bench_model, dict(n=n)),
+        ("model, MPS 512, cursor every 8 TLPs", bench_model, dict(n=n, max_payload=512, cursor_interval=8)),
+        ("model, small pushes (64 entries)", bench_model, dict(n=small, chunk=64)),
+        ("model + consumer, no-op callback", bench_consumer, dict(n=n)),
+        ("model + consumer, copying callback", bench_consumer, dict(n=n, callback="copy")),
+        ("model + consumer, host ring 1024", bench_consumer, dict(n=n, ring_size=1024, depth=4096, chunk=4096)),
+        ("model + consumer, 64-entry batches", bench_consumer,
+         dict(n=small, ring_size=1024, depth=4096, chunk=4096, service_entries=64)),
+        ("model + consumer, 64-entry batches, doorbell each", bench_consumer,
+         dict(n=small, ring_size=1024, depth=4096, chunk=4096, service_entries=64, doorbell_every=1)),
+        ("model + consumer, 1-entry batches", bench_consumer,
+         dict(n=small // 16, ring_size=1024, depth=4096, chunk=4096, service_entries=1)),
+        ("model + consumer + exchange decode (from_ring)", bench_consumer,
+         dict(n=small, callback="from_ring")),
+    ]
+    results = {"python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine(),
+               "repeats": reps, "rows": []}
+    print(f"{'scenario':<52} {'entries/s':>14} {'ratio':>7}  notes")
+    base = None
+    for name, fn, kw in rows:
+        r = best(fn, reps, **kw)
+        base = base or r["rate"]
+        note = ""
+        if "entries_per_beat" in r:
+            note = f"{r['entries_per_beat']:.3f} entries/beat (256-bit model clock)"
+        elif "entries_per_batch" in r:
+            note = f"{r['entries_per_batch']:.0f} entries/batch, {r['doorbells']} doorbells"
+        print(f"{name:<52} {r['rate']:>14,.0f} {r['rate'] / base:>7.2f}  {note}")
+        results["rows"].append(dict(name=name, **kw, **r))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()
