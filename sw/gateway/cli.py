@@ -16,30 +16,38 @@ import threading
 
 import click
 
-__all__ = ["serve", "attach_backend"]
+__all__ = ["serve", "attach_backend", "resolve_backend"]
 
 _FSYNC = ("batch", "interval", "never")
 
 
-def attach_backend(gateway, backend: str, stop: threading.Event):
-    """Connect the FPGA ring to the gateway's feed.
+def resolve_backend(backend: str):
+    """The driver's ring opener for ``backend``, None for the model backend without a driver, or
+    click.UsageError with the reason. Checked before anything starts.
 
-    The driver (``sw/driver``) is expected to offer ``open_ring(backend) -> object with poll()``
-    returning ENTRY_DTYPE batches (or None when idle). Returns a short description, or raises
-    click.UsageError with the reason when the backend cannot be used."""
+    The driver's ``RingConsumer`` hands zero-copy ENTRY_DTYPE views to a callback; the gateway's
+    ``RingFeed.submit`` is that callback (it copies the entries into commands before returning).
+    The lead wires it as ``sw.driver.open_ring(backend, callback) -> consumer with run()``."""
     try:
         driver = importlib.import_module("sw.driver")
     except ImportError:
         driver = None
     opener = getattr(driver, "open_ring", None) if driver is not None else None
-    if opener is None:
-        if backend == "model":
-            return "no FPGA feed (the host driver sw/driver is not available): REST orders only"
+    if opener is None and backend != "model":
         raise click.UsageError(f"backend {backend!r} needs the host driver (sw.driver.open_ring), "
                                "which is not available in this installation")
-    ring = opener(backend)
-    t = threading.Thread(target=gateway.feed.run, args=(ring.poll, stop), name="ring-feed", daemon=True)
-    t.start()
+    return opener
+
+
+def attach_backend(gateway, backend: str, opener, stop: threading.Event) -> str:
+    if opener is None:
+        return "no FPGA feed (sw.driver.open_ring not available): REST orders only"
+    consumer = opener(backend, gateway.feed.submit)
+
+    def run():
+        while not stop.is_set():
+            consumer.run(timeout=0.2)
+    threading.Thread(target=run, name="ring-feed", daemon=True).start()
     return f"FPGA ring feed: {backend} backend"
 
 
@@ -84,6 +92,7 @@ def serve(host, port, journal_dir, fsync, backend, demo, admin_key, admin_secret
     from .app import Gateway
     from .demo import DEMO_USERS, install_demo
 
+    opener = resolve_backend(backend)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if (admin_key is None) != (admin_secret is None):
         raise click.UsageError("give both --admin-key and --admin-secret, or neither (one is generated)")
@@ -110,7 +119,7 @@ def serve(host, port, journal_dir, fsync, backend, demo, admin_key, admin_secret
     async def main():
         nonlocal feed_note
         bound = await gw.start(host, port)
-        feed_note = attach_backend(gw, backend, stop)
+        feed_note = attach_backend(gw, backend, opener, stop)
         click.echo(f"ringgate gateway on http://{host}:{bound}  (WebSocket ws://{host}:{bound}/ws, "
                    f"OpenAPI /openapi.json)")
         click.echo(f"  journal: {journal_dir or 'none (in memory)'}, fsync={fsync}; {feed_note}")
