@@ -82,17 +82,9 @@ class OrderCommandType(enum.IntEnum):
     ADD_ASSET = 1004
 
 
-class OrderAction(enum.IntEnum):
-    ASK = 0
-    BID = 1
-
-
-class OrderType(enum.IntEnum):
-    GTC = 0
-    IOC = 1
-    IOC_BUDGET = 2
-    FOK = 3
-    FOK_BUDGET = 4
+# The ring entry contract owns these codes (one source of truth for gateware and host).
+from ringgate.contracts.entry import OrderType  # noqa: E402
+from ringgate.contracts.entry import Side as OrderAction  # noqa: E402
 
 
 class SymbolType(enum.IntEnum):
