@@ -270,7 +270,7 @@ class RingConsumer:
     def _check(self, slot: int, k: int, first: int) -> None:
         """Every entry's seq must be first, first + 1, ...: a gap or repeat raises."""
         seq = self._seqs[slot:slot + k]
-        if k <= 16:                                   # small batches: cheaper in plain Python
+        if k <= 128:                                  # small batches: cheaper in plain Python
             got = seq.tolist()
             if got != list(range(first, first + k)):
                 i = next(i for i, s in enumerate(got) if s != first + i)

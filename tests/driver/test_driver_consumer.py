@@ -66,13 +66,14 @@ def test_driver_consumer_batches_split_at_wrap_only():
     check_stream(col.all, make_entries(22))
 
 
-def test_driver_consumer_gap_raises():
-    dev = ModelDevice(depth=64)
-    c = RingConsumer.open(dev, 32)
-    dev.model.push(make_entries(8))
+@pytest.mark.parametrize("n, bad", [(8, 5), (200, 150), (200, 199)])   # plain-Python and numpy checks
+def test_driver_consumer_gap_raises(n, bad):
+    dev = ModelDevice(depth=256)
+    c = RingConsumer.open(dev, 256)
+    dev.model.push(make_entries(n))
     dev.model.run()
-    c.ring[5]["seq"] = 6                   # a lost entry
-    with pytest.raises(SequenceError, match="gap: expected seq 5, found 6 in slot 5"):
+    c.ring[bad]["seq"] = bad + 1           # a lost entry
+    with pytest.raises(SequenceError, match=f"gap: expected seq {bad}, found {bad + 1} in slot {bad}"):
         c.poll()
     assert c.next == 0                     # nothing delivered past the bad entry
 
