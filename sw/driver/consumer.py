@@ -85,6 +85,10 @@ class RingConsumer:
     idle_flush : int
         In :meth:`run`, also write it after this many consecutive empty polls (the ring went
         quiet), so the device's HOST_CONSUMED does not lag behind for long.
+    manual_release : bool
+        The doorbell never passes what the application released with :meth:`release` (e.g.
+        once a batch is journaled), instead of everything delivered. The device waits (the BRAM ring
+        absorbs) when releases lag by a whole ring. Views stay valid until released.
     poll : "busy" or "sleep"
         ``busy`` spins on the cursor line; ``sleep`` spins ``spin`` times, then sleeps
         ``idle_sleep`` seconds between polls (low CPU, adds up to that much latency when idle).
@@ -101,7 +105,8 @@ class RingConsumer:
     def __init__(self, device: Device, ring_size: int = 1 << 16, *, callback: Callback | None = None,
                  doorbell_every: int | None = None, poll: str = "busy", spin: int = 1000,
                  idle_sleep: float = 50e-6, health_every: float = 0.1, buffer: DmaBuffer | None = None,
-                 batch_limit: int = 16, cursor_interval: int = 1, idle_flush: int = 64):
+                 batch_limit: int = 16, cursor_interval: int = 1, idle_flush: int = 64,
+                 manual_release: bool = False):
         if ring_size < 1 or ring_size & (ring_size - 1):
             raise ValueError(f"ring size must be a power of two, not {ring_size}")
         if poll not in ("busy", "sleep"):
@@ -122,6 +127,7 @@ class RingConsumer:
         self.batch_limit = batch_limit
         self.cursor_interval = cursor_interval
         self.idle_flush = idle_flush
+        self.released: int | None = 0 if manual_release else None
         if buffer is None:
             buffer = device.alloc(buffer_bytes(ring_size))
         if buffer.nbytes < buffer_bytes(ring_size):
@@ -175,6 +181,8 @@ class RingConsumer:
         if next_seq is not None:
             nxt = next_seq
         c.next, c.epoch = nxt, epoch
+        if c.released is not None:
+            c.released = nxt
         dev = device
         consumed = dev.read(R.HOST_CONSUMED)
         if nxt < consumed:
@@ -200,6 +208,8 @@ class RingConsumer:
         self._line[:3] = 0
         self._line[0] = sent
         self.next = self.rung = sent
+        if self.released is not None:
+            self.released = sent
         self._save_state()
         try:
             first = dev.regs.start(self.ring_bus, self.ring_size, self.cursor_bus,
@@ -243,7 +253,7 @@ class RingConsumer:
             return 0
         self.cursor_timestamp = int(self._line[1])
         n = self._deliver(cur)
-        if self.next - self.rung >= self.doorbell_every:
+        if self._releasable() - self.rung >= self.doorbell_every:
             self._ring_doorbell()
         return n
 
@@ -281,12 +291,27 @@ class RingConsumer:
             i = int(np.nonzero(d != np.uint64(first))[0][0])
             raise SequenceError(first + i, int(seq[i]), slot + i)
 
+    def _releasable(self) -> int:
+        """Highest sequence the device may overwrite below: everything delivered, or (manual
+        release) only what the application released."""
+        return self.next if self.released is None else min(self.released, self.next)
+
+    def release(self, upto: int) -> None:
+        """Manual release mode: the application is done with entries below ``upto`` (e.g. its
+        journal made them durable). Safe to call from another thread (an int store); the
+        doorbell follows at the next poll that reaches ``doorbell_every``, or when idle."""
+        if self.released is None:
+            raise RuntimeError("release() needs RingConsumer(..., manual_release=True)")
+        if upto > self.released:
+            self.released = upto
+
     def _ring_doorbell(self, force: bool = False) -> None:
         if self._draining:
             return
-        if self.next != self.rung or force:
-            self.device.write(R.DOORBELL, self.next)
-            self.rung = self.next
+        target = self._releasable()
+        if target > self.rung or force:
+            self.device.write(R.DOORBELL, target)
+            self.rung = target
             self.doorbells += 1
 
     def flush(self) -> None:

@@ -393,3 +393,31 @@ def test_driver_consumer_on_a_shared_file_buffer_survives_restart(tmp_path):
         dev.model.run()
         c2.poll()
     check_stream(np.concatenate([col1.all, col2.all]), data)
+
+
+def test_driver_consumer_manual_release_holds_the_doorbell():
+    """The doorbell never passes what the application released (e.g. journaled); the device
+    waits when the host ring is full of unreleased entries; releases from another thread work."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    dev = ModelDevice(depth=1024)
+    pool = ThreadPoolExecutor(1)
+    held = []
+    c = RingConsumer.open(dev, 64, doorbell_every=8, manual_release=True, idle_flush=4, health_every=0)
+
+    def on_batch(view):
+        held.append(view.copy())
+        end = int(view["seq"][-1]) + 1            # "journal" completes asynchronously, up to 100
+        pool.submit(c.release, min(end, 100)).result()
+    c.callback = on_batch
+    dev.feed(make_entries(300))
+    c.run(timeout=0.2)
+    assert dev.read(R.HOST_CONSUMED) == 100
+    assert c.next == 164                          # 100 released + one full ring of unreleased
+    assert dev.model.sent == 164 and dev.read(R.STATUS) & 4   # HOST_FULL
+    c.release(164)
+    c.run(count=136, timeout=5)
+    check_stream(np.concatenate(held), make_entries(300))
+    with pytest.raises(RuntimeError, match="manual_release"):
+        RingConsumer(dev, 64).release(5)
+    pool.shutdown()
