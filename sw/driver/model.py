@@ -42,7 +42,7 @@ import numpy as np
 
 from ringgate.contracts.entry import ENTRY_BYTES, ENTRY_DTYPE
 
-from .hostmem import DmaFault, HostMemory
+from .hostmem import HostMemory
 from .regs import (ID_VALUE, MAX_RING_SIZE, REGMAP, STATUS_MPS_SHIFT, VERSION_VALUE, Access, Control,
                    Error, Status, mps_code)
 

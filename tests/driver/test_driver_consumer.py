@@ -12,7 +12,7 @@ from driver_helpers import make_entries
 from ringgate.contracts.entry import ENTRY_DTYPE
 from sw.driver.consumer import RingConsumer, ResyncError, SequenceError, buffer_bytes
 from sw.driver.device import DeviceError, ModelDevice
-from sw.driver.regs import Control, Error, R
+from sw.driver.regs import Control, R
 
 
 class Collector:
@@ -187,7 +187,6 @@ def test_driver_consumer_poll_modes_with_device_thread(mode):
             orig_write(name, value)
     dev.write = locked_write
     t = threading.Thread(target=producer)
-    t0 = time.process_time()
     t.start()
     c.run(count=len(data), timeout=20)
     t.join()

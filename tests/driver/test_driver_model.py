@@ -401,3 +401,26 @@ def test_driver_scoreboard_catches_credit_overrun_and_wrap():
 
 def test_driver_tlp_limit():
     assert tlp_limit(256, 16) == 4 and tlp_limit(1024, 3) == 3 and tlp_limit(128, 16) == 2
+
+
+def test_driver_model_cursor_write_sizes():
+    """24-byte cursor writes (the contract) leave the rest of the line alone; a 64-byte model
+    variant zeroes the reserved words."""
+    for nbytes, rest in ((24, 0xEE), (64, 0)):
+        dev = ModelDevice(depth=64, cursor_bytes=nbytes)
+        buf = dev.alloc(64 * 64 + 4096)
+        buf.array()[64 * 64:] = 0xEE
+        dev.regs.start(buf.bus, 64, buf.bus + 64 * 64)
+        dev.model.push(make_entries(3))
+        dev.model.run()
+        line = buf.array(np.uint8, 64 * 64, 64)
+        assert line.view("<u8")[0] == 3
+        assert (line[24:] == rest).all()
+
+
+def test_driver_scoreboard_cursor_interval():
+    sb = _sb(cursor_interval=2)
+    sb.write(0x10000, _bytes(0, 1))
+    sb.write(0x10000 + 64, _bytes(1, 1))
+    with pytest.raises(ScoreboardError, match="3 data TLPs without a cursor write"):
+        sb.write(0x10000 + 128, _bytes(2, 1))
