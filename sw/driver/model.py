@@ -150,7 +150,8 @@ class FpgaModel:
         self.bram[:] = 0
         self.published = 0              # PUBLISHED: sequences claimed and written into the BRAM
         self.sent = 0                   # SENT: next sequence to send
-        self.doorbell = 0               # HOST_CONSUMED
+        self.doorbell = 0               # HOST_CONSUMED: the consumed sequence in force
+        self.doorbell_reg = 0           # DOORBELL: the last value the host wrote
         self.cursor_written = 0         # CURSOR_WRITTEN
         self.enabled = False
         self.ring_base = self.cursor_addr = self.ring_size = 0
@@ -333,12 +334,13 @@ class FpgaModel:
             err |= Error.CURSOR_IN_RING
         if self.batch_limit == 0 or self.cursor_interval == 0:
             err |= Error.LIMIT_INVALID
-        if not self.doorbell <= self.sent or self.sent - self.doorbell > size:
+        if not self.doorbell_reg <= self.sent or self.sent - self.doorbell_reg > size:
             err |= Error.DOORBELL_RANGE
         if err:
             self.errors |= int(err)
             return
         self.enabled = True
+        self.doorbell = self.doorbell_reg          # the DOORBELL register is what enable uses
         self.cursor_writes = 0
         self._ring_view = self._cursor_view = None
 
@@ -386,7 +388,10 @@ class FpgaModel:
             else:
                 self._stop()
         elif name == "DOORBELL":
-            if value > self.sent or (self.enabled and value < self.doorbell):
+            self.doorbell_reg = value
+            if not self.enabled:
+                return                                  # checked at enable
+            if value > self.sent or value < self.doorbell:
                 self.errors |= int(Error.DOORBELL_RANGE)
                 return
             self.doorbell = value
@@ -497,14 +502,14 @@ _READ = {
     "RING_SIZE": lambda m: m.ring_size,
     "BATCH_LIMIT": lambda m: m.batch_limit,
     "CURSOR_INTERVAL": lambda m: m.cursor_interval,
-    "DOORBELL": lambda m: m.doorbell,
+    "DOORBELL": lambda m: m.doorbell_reg,
     "HOST_CONSUMED": lambda m: m.doorbell,
     "PUBLISHED": lambda m: m.published,
     "SENT": lambda m: m.sent,
     "CURSOR_WRITTEN": lambda m: m.cursor_written,
     "CURSOR_WRITES": lambda m: m.cursor_writes,
     "DATA_TLPS": lambda m: m.data_tlps,
-    "HOST_FULL_CYCLES": lambda m: m.host_full_cycles,
+    "HOST_FULL_CYCLES": lambda m: m.host_full_cycles,   # model: bursts refused for room, not cycles
     "RQ_STALL_CYCLES": lambda m: 0,                    # the model's request stream never stalls
     "RING_FULL_CYCLES": lambda m: m.ring_full_cycles,
     "TIMESTAMP": lambda m: m.now,

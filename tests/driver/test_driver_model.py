@@ -236,8 +236,11 @@ def test_driver_model_config_locked_while_enabled_and_doorbell_rules():
     assert dev.read(R.HOST_CONSUMED) == 8
     dev.write(R.ERROR, 0xFFFF_FFFF)
     dev.write(R.CONTROL, 0)
-    dev.write(R.DOORBELL, 4)                             # while disabled: allowed (host restart)
+    dev.write(R.DOORBELL, 4)                             # while disabled: stored, checked at enable
+    assert dev.read(R.DOORBELL) == 4 and dev.read(R.HOST_CONSUMED) == 8 and not dev.read(R.ERROR)
+    dev.write(R.CONTROL, Control.ENABLE)                 # a host restart may step back within a ring
     assert dev.read(R.HOST_CONSUMED) == 4 and not dev.read(R.ERROR)
+    dev.write(R.CONTROL, 0)
     dev.write(R.RING_BASE, buf.bus)                       # unlocked when idle
     assert not dev.read(R.ERROR)
 
