@@ -1,0 +1,9 @@
+"""Host driver of the FPGA ring: Device backends, golden model, ring consumer (docs/driver.md)."""
+from .consumer import ResyncError, RingConsumer, SequenceError, buffer_bytes
+from .device import Device, DeviceError, DmaBuffer, ModelDevice, file_buffer
+from .hostmem import DmaFault, HostMemory
+from .model import FpgaModel, Scoreboard, ScoreboardError
+
+__all__ = ["Device", "DeviceError", "DmaBuffer", "ModelDevice", "file_buffer", "RingConsumer",
+           "SequenceError", "ResyncError", "buffer_bytes", "FpgaModel", "Scoreboard", "ScoreboardError",
+           "HostMemory", "DmaFault"]
