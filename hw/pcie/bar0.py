@@ -5,8 +5,8 @@ the known-offset decode and the lock rules all come from iterating over ``REGMAP
 Ports per register (``<n>`` is the register name in lower case):
 
 - RO:  ``<n>`` In -- the value hardware presents.
-- RW:  ``<n>`` Out (the stored value) and ``<n>_w`` Out (one-cycle strobe when a write
-  commits; for 64-bit registers, when the high half or the whole register is written).
+- RW:  ``<n>`` Out (the stored value) and ``<n>_w`` Out (one-cycle strobe in the first cycle
+  the new value is out; for 64-bit registers, after the high half or the whole register is written).
 - CMD: ``<n>`` Out (the written value) and ``<n>_w`` Out (strobe); ``<n>_r`` In (read value).
 - W1C: ``<n>`` Out (the sticky bits), ``<n>_set`` In (bits to set), ``<n>_clear`` In (clear all).
 
@@ -14,6 +14,8 @@ Requests come from the hard-block adapter as a vendor-neutral stream of dword ac
 (``REG_REQ``: dword index, write, 1 or 2 dwords, data); reads answer on ``resp``. A request
 is latched in one cycle and executed in the next, so requests are at least two cycles apart
 (the DMA core's doorbell check relies on it) and the read mux is one register stage.
+``hold`` stops accepting requests while a command's effect is still being computed (enable
+validation, doorbell check), so a read that follows a write always sees its outcome.
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ class Bar0(wiring.Component):
             "req": In(stream.Signature(REG_REQ)),
             "resp": Out(stream.Signature(REG_RESP)),
             "locked": In(1),       # configuration writes refused (DMA busy)
+            "hold": In(1),         # accept no request: a command's effect is not visible yet
             "bad": Out(1),         # pulse: an access to nothing, or a write to a read-only register
         }
         for r in regmap:
@@ -85,7 +88,6 @@ class Bar0(wiring.Component):
         # Stage 1: latch the request.
         q_valid = Signal()
         q = Signal(REG_REQ)
-        m.d.comb += self.req.ready.eq(~q_valid & ~self.resp.valid)
         with m.If(self.req.valid & self.req.ready):
             m.d.sync += [q_valid.eq(1), q.eq(self.req.payload)]
         with m.If(q_valid):
@@ -162,6 +164,7 @@ class Bar0(wiring.Component):
         with m.If(wr):
             m.d.comb += bad.eq(bad_dw | ro_hit[0] | (q.two & ro_hit[1]))
         locked_hit = Signal()
+        strobes = []
         for r in regs:
             if r.access is Access.RO:
                 continue
@@ -205,9 +208,12 @@ class Bar0(wiring.Component):
             else:
                 m.d.comb += ok.eq(hit)
             if r.access is Access.RW:
+                # The strobe comes with the new value (the cycle after the write), so
+                # hardware that latches on the strobe latches the new value.
                 with m.If(ok):
                     m.d.sync += target.eq(new)
-                m.d.comb += getattr(self, a + "_w").eq(ok)
+                m.d.sync += getattr(self, a + "_w").eq(ok)
+                strobes.append(getattr(self, a + "_w"))
             elif r.access is Access.CMD:
                 m.d.comb += [target.eq(new), getattr(self, a + "_w").eq(ok)]
             elif r.access is Access.W1C:
@@ -223,5 +229,7 @@ class Bar0(wiring.Component):
                     m.d.sync += target.eq((target & ~clr) | getattr(self, a + "_set") | extra)
 
         m.d.comb += self.bad.eq(bad)
+        # No new request while a strobe is out: its effect becomes visible (``hold``) first.
+        m.d.comb += self.req.ready.eq(~q_valid & ~self.resp.valid & ~self.hold & ~Cat(*strobes).any())
         assert Error.CONFIG_LOCKED == 1 << 6 and Error.BAD_ACCESS == 1 << 7
         return m

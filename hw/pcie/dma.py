@@ -109,6 +109,7 @@ class DmaWriter(wiring.Component):
             # state
             "enabled": Out(1),
             "busy": Out(1),
+            "settling": Out(1),           # validation or a doorbell check in progress
             "host_full": Out(1),
             "cursor_current": Out(1),
             "err_set": Out(32),
@@ -317,7 +318,9 @@ class DmaWriter(wiring.Component):
                             emit_cursor()
                     with m.Else():
                         m.d.sync += state.eq(State.OFF)
-                with m.Elif(can_send & fresh[1]):
+                # cap lags a doorbell by two cycles (it can read 0 just after room went
+                # from 0 to positive): start only on a non-zero cap.
+                with m.Elif(can_send & fresh[1] & (cap != 0)):
                     m.d.sync += [n.eq(_min(fill_e, cap)), state.eq(State.HEAD)]
                 with m.Elif(dirty & ~can_send & out_free & self.bus_master):
                     emit_cursor()
@@ -373,6 +376,8 @@ class DmaWriter(wiring.Component):
 
         m.d.comb += [
             self.enabled.eq(running & ~stop_req),
+            self.settling.eq(state.as_value().matches(State.CHECK1, State.CHECK2, State.CHECK3)
+                             | db_pend | db_chk),
             self.busy.eq((state != State.OFF) | self.req.valid | self.downstream_busy | reset_req),
             self.host_full.eq(running & self.entries.valid & (room == 0)),
             self.cursor_current.eq(cursor_written == sent),

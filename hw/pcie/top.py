@@ -98,7 +98,7 @@ class PcieTop(wiring.Component):
             dma.control.eq(bar.control), dma.control_w.eq(bar.control_w),
             dma.doorbell.eq(bar.doorbell), dma.doorbell_w.eq(bar.doorbell_w),
             dma.downstream_busy.eq(rq.busy),
-            bar.locked.eq(dma.busy),
+            bar.locked.eq(dma.busy), bar.hold.eq(dma.settling),
             # BAR0 status
             bar.control_r.eq(dma.enabled),
             bar.status.eq(Cat(dma.enabled, dma.busy, dma.host_full, bme, dma.cursor_current,

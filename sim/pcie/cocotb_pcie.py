@@ -36,7 +36,7 @@ def rq_pause(rng, p):
         yield int(rng.random() < p)
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=2000, timeout_unit="us")
 async def registers(dut):
     """Enumeration, bus mastering, every register, access rules, unknown offsets, UR."""
     tb = await setup(dut)
@@ -113,7 +113,7 @@ async def registers(dut):
     assert not tb.monitor.tlps, "no DMA write may happen in this test"
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=2000, timeout_unit="us")
 async def config_errors(dut):
     """Each invalid configuration is refused with its error bit; nothing reaches host memory."""
     tb = await setup(dut)
@@ -189,7 +189,7 @@ async def run_traffic(tb, *, n, ring_size, batch=16, interval=1, p_gap=0.0, rq_p
     return ring, cmem, base, caddr, first
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=2000, timeout_unit="us")
 async def end_to_end(dut):
     """>= 5 laps of a 64-entry host ring, slow lagging doorbell, random RQ back-pressure,
     random producer gaps; host memory and cursor line byte-exact."""
@@ -222,7 +222,7 @@ def data_tlps(tb):
     return [t for t in tb.monitor.tlps if t[0] == "data"]
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=2000, timeout_unit="us")
 async def mps_split(dut):
     """Backlog at the negotiated MPS: TLPs are exactly min(MPS, batch, 4 KiB, wrap) long; the
     wrap point and 4 KiB boundary cut TLPs; the batch limit applies."""
@@ -271,7 +271,7 @@ async def mps_split(dut):
     assert len(curs) <= 40 // 3 // 4 + 3, f"{len(curs)} cursor writes with interval 4"
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=2000, timeout_unit="us")
 async def latency_and_throughput(dut):
     """Exact idle latency in cycles and backlog throughput in entries per cycle."""
     tb = await setup(dut)
@@ -332,7 +332,7 @@ async def latency_and_throughput(dut):
         fh.write(f"{tb.width} {results!r}\n")
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=2000, timeout_unit="us")
 async def reconfigure_and_reset(dut):
     """Disable, move the ring, RESET, and re-enable while entries keep arriving: every write
     lands in the ring configured at that moment or its cursor line, and no entry is lost."""

@@ -1,0 +1,231 @@
+"""amaranth.sim harness for the DMA writer core (RingBuffer -> DmaWriter -> request stream)
+and the Python reference of its TLP splitting decisions."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.sim import Simulator
+
+from hw.pcie.dma import CURSOR_DWORDS, DmaWriter, MAX_TLP_ENTRIES, REQ_LAYOUT
+from hw.ringbuf import RingBuffer
+from ringgate.contracts.entry import CURSOR_LINE, ENTRY
+
+LAYOUT = ENTRY.layout()
+
+
+def split_limit(seq: int, size: int, mps: int, batch: int, room: int) -> int:
+    """Reference: the most entries one data TLP starting at sequence ``seq`` may carry."""
+    slot = seq % size
+    page = min(size, 64)
+    return min(mps // 64, page - slot % page, size - slot, batch, room, MAX_TLP_ENTRIES)
+
+
+def plan_backlog(first: int, count: int, size: int, mps: int, batch: int, consumed: int) -> list[tuple[int, int]]:
+    """Reference split of a backlog of ``count`` entries from ``first`` with the host room
+    fixed by ``consumed``: [(first sequence, entries), ...]."""
+    out, seq, left = [], first, count
+    while left:
+        room = size - (seq - consumed)
+        if room <= 0:
+            break
+        k = min(split_limit(seq, size, mps, batch, room), left)
+        out.append((seq, k))
+        seq += k
+        left -= k
+    return out
+
+
+class DmaHarness(wiring.Component):
+    def __init__(self, depth=64):
+        self.depth = depth
+        super().__init__({
+            "i": In(stream.Signature(LAYOUT)),
+            "req": Out(stream.Signature(REQ_LAYOUT)),
+            "ring_base": In(64), "ring_size": In(32), "cursor_addr": In(64),
+            "batch_limit": In(32), "cursor_interval": In(32), "mps": In(3), "bus_master": In(1),
+            "control": In(32), "control_w": In(1), "doorbell": In(64), "doorbell_w": In(1),
+            "enabled": Out(1), "busy": Out(1), "err_set": Out(32), "sent": Out(64),
+            "consumed": Out(64), "take": Out(1), "timestamp": In(64),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.ring = ring = RingBuffer(self.depth, LAYOUT)
+        m.submodules.dma = dma = DmaWriter(self.depth)
+        wiring.connect(m, wiring.flipped(self.i), ring.i)
+        wiring.connect(m, ring.o, dma.entries)
+        wiring.connect(m, dma.req, wiring.flipped(self.req))
+        m.d.comb += dma.fill.eq(ring.fill)
+        for name in ("ring_base", "ring_size", "cursor_addr", "batch_limit", "cursor_interval", "mps",
+                     "bus_master", "control", "control_w", "doorbell", "doorbell_w", "timestamp"):
+            m.d.comb += getattr(dma, name).eq(getattr(self, name))
+        for name in ("enabled", "busy", "err_set", "sent", "consumed", "take"):
+            m.d.comb += getattr(self, name).eq(getattr(dma, name))
+        return m
+
+
+@dataclass
+class Tlp:
+    cursor: bool
+    addr: int
+    ndw: int
+    lines: list = field(default_factory=list)
+    first_cycle: int = 0
+
+
+class Scenario:
+    """Drive the core: configure, push entries (optionally all before enable), consume the
+    request stream with random back-pressure, ring the doorbell like a host would."""
+
+    def __init__(self, *, size=64, mps=256, batch=16, interval=1, base=0x10000, cursor=0x80000,
+                 n=100, backlog=False, p_ready=1.0, p_push=1.0, host_lag=None, seed=0, depth=64,
+                 max_cycles=20000):
+        self.dut = DmaHarness(depth)
+        self.cfg = dict(size=size, mps=mps, batch=batch, interval=interval, base=base, cursor=cursor)
+        self.n, self.backlog, self.p_ready, self.p_push = n, backlog, p_ready, p_push
+        self.host_lag = host_lag            # None: doorbell follows the cursor at once
+        self.rng = random.Random(seed)
+        self.tlps: list[Tlp] = []
+        self.cycle = 0
+        self.take_cycles = []
+        self.errors = []
+        self.max_cycles = max_cycles
+        self.doorbell_value = 0
+        self.doorbell_history = []
+
+    async def config(self, ctx, enable=True):
+        c, d = self.cfg, self.dut
+        ctx.set(d.ring_base, c["base"])
+        ctx.set(d.ring_size, c["size"])
+        ctx.set(d.cursor_addr, c["cursor"])
+        ctx.set(d.batch_limit, c["batch"])
+        ctx.set(d.cursor_interval, c["interval"])
+        ctx.set(d.mps, {128: 0, 256: 1, 512: 2, 1024: 3}[c["mps"]])
+        ctx.set(d.bus_master, 1)
+        if enable:
+            await self.command(ctx, 1)
+
+    async def command(self, ctx, value):
+        ctx.set(self.dut.control, value)
+        ctx.set(self.dut.control_w, 1)
+        await ctx.tick()
+        ctx.set(self.dut.control_w, 0)
+        for _ in range(4):
+            await ctx.tick()
+
+    async def producer(self, ctx):
+        d, rng = self.dut, random.Random(self.rng.random())
+        for k in range(self.n):
+            while rng.random() > self.p_push:
+                ctx.set(d.i.valid, 0)
+                await ctx.tick()
+            ctx.set(d.i.payload, LAYOUT.const({"uid": k, "price": rng.getrandbits(62)}))
+            ctx.set(d.i.valid, 1)
+            await ctx.tick().until(d.i.ready)
+        ctx.set(d.i.valid, 0)
+
+    async def consumer(self, ctx):
+        d, rng = self.dut, random.Random(self.rng.random())
+        cur = None
+        while self.cycle < self.max_cycles:
+            ctx.set(d.req.ready, rng.random() < self.p_ready)
+            _, _, valid, ready, p, take, ts = await ctx.tick().sample(
+                d.req.valid, d.req.ready, d.req.payload, d.take, d.timestamp)
+            self.cycle += 1
+            ctx.set(d.timestamp, self.cycle)
+            if take:
+                self.take_cycles.append(self.cycle)
+            if not (valid and ready):
+                continue
+            if p.first:
+                cur = Tlp(bool(p.cursor), p.addr, p.ndw, first_cycle=self.cycle)
+            cur.lines.append(int(p.line))
+            if p.last:
+                self.tlps.append(cur)
+                if cur.cursor:
+                    self.on_cursor(CURSOR_LINE.from_int(cur.lines[0])["cursor"])
+                cur = None
+            if self.done():
+                return
+
+    def on_cursor(self, c):
+        if self.host_lag is None:
+            self.doorbell_value = c
+
+    def done(self):
+        curs = [t for t in self.tlps if t.cursor]
+        return bool(curs) and CURSOR_LINE.from_int(curs[-1].lines[0])["cursor"] >= self.n
+
+    async def doorbeller(self, ctx):
+        d = self.dut
+        last = 0
+        while self.cycle < self.max_cycles and not self.done():
+            await ctx.tick()
+            if self.host_lag is not None:
+                curs = [t for t in self.tlps if t.cursor]
+                if curs and self.rng.random() < 1 / self.host_lag:
+                    self.doorbell_value = CURSOR_LINE.from_int(curs[-1].lines[0])["cursor"]
+            if self.doorbell_value != last:
+                last = self.doorbell_value
+                self.doorbell_history.append((self.cycle, last))
+                ctx.set(d.doorbell, last)
+                ctx.set(d.doorbell_w, 1)
+                await ctx.tick()
+                ctx.set(d.doorbell_w, 0)
+
+    async def main(self, ctx):
+        await self.config(ctx, enable=not self.backlog)
+        if self.backlog:
+            await self.producer(ctx)
+            for _ in range(5):
+                await ctx.tick()
+            await self.command(ctx, 1)
+        else:
+            await self.producer(ctx)
+
+    def run(self):
+        sim = Simulator(self.dut)
+        sim.add_clock(4e-9)
+        sim.add_testbench(self.main)
+        sim.add_testbench(self.consumer, background=True)
+        sim.add_testbench(self.doorbeller, background=True)
+        sim.run_until(self.max_cycles * 4e-9)
+        return self
+
+    # -- checks against the reference ------------------------------------------------------
+    def data_tlps(self):
+        return [t for t in self.tlps if not t.cursor]
+
+    def check_rules(self):
+        """Every TLP obeys the splitting rules; entries in order, at their slots; the cursor
+        never ahead of the data; flow control against the doorbell."""
+        c = self.cfg
+        size, base = c["size"], c["base"]
+        seen = 0
+        writes = 0
+        for t in self.tlps:
+            if t.cursor:
+                line = CURSOR_LINE.from_int(t.lines[0])
+                assert t.addr == c["cursor"] and t.ndw == CURSOR_DWORDS and len(t.lines) == 1
+                assert line["cursor"] <= seen, "cursor ahead of data"
+                writes += 1
+                assert line["writes"] == writes
+                continue
+            k = t.ndw // 16
+            assert t.ndw == 16 * k and len(t.lines) == k >= 1
+            assert k * 64 <= c["mps"], f"{k} entries above MPS {c['mps']}"
+            assert k <= c["batch"]
+            assert (t.addr & 0xFFF) + k * 64 <= 4096, "crosses 4 KiB"
+            slot = (t.addr - base) // 64
+            assert 0 <= slot and slot + k <= size, "outside the ring / past the wrap"
+            for j, line in enumerate(t.lines):
+                e = ENTRY.from_int(line)
+                assert e["seq"] == seen, f"entry {e['seq']} where {seen} expected"
+                assert e["uid"] == seen
+                assert e["seq"] % size == slot + j
+                seen += 1
+        return seen
