@@ -83,8 +83,9 @@ class RingConsumer:
     doorbell_every : int
         Write the doorbell after this many consumed entries (at the latest at half ring).
     idle_flush : int
-        In :meth:`run`, also write it after this many consecutive empty polls (the ring went
-        quiet), so the device's HOST_CONSUMED does not lag behind for long.
+        In :meth:`run`, also write it every this many consecutive empty polls if it moved (the
+        ring went quiet, or releases arrived from another thread), so the device's
+        HOST_CONSUMED never lags for long and a full ring of released entries cannot stall.
     manual_release : bool
         The doorbell never passes what the application released with :meth:`release` (e.g.
         once a batch is journaled), instead of everything delivered. The device waits (the BRAM ring
@@ -388,8 +389,10 @@ class RingConsumer:
                 idle_polls = 0
                 continue
             idle_polls += 1
-            if idle_polls == self.idle_flush:
-                self._ring_doorbell()            # the ring went quiet: tell the device, once
+            if idle_polls % self.idle_flush == 0:
+                # The ring is quiet: tell the device what was consumed (or released meanwhile, from
+                # another thread); writes only if the value moved, so a quiet ring costs no MMIO.
+                self._ring_doorbell()
             if stop is not None and stop():
                 break
             if deadline is not None and idle_polls % 64 == 0 and time.monotonic() > deadline:

@@ -31,6 +31,7 @@ class Collector:
 
 
 def check_stream(got, data, first_seq=0):
+    assert len(got) == len(data), f"{len(got)} entries delivered, {len(data)} expected"
     np.testing.assert_array_equal(got["seq"], np.arange(first_seq, first_seq + len(got)))
     for f in ("uid", "order_id", "price", "size", "symbol", "user_cookie", "cmd"):
         np.testing.assert_array_equal(got[f], data[f][:len(got)])
@@ -402,20 +403,22 @@ def test_driver_consumer_manual_release_holds_the_doorbell():
     dev = ModelDevice(depth=1024)
     pool = ThreadPoolExecutor(1)
     held = []
+    journaled = [100]                             # the "journal" completes only up to here for now
     c = RingConsumer.open(dev, 64, doorbell_every=8, manual_release=True, idle_flush=4, health_every=0)
 
     def on_batch(view):
         held.append(view.copy())
-        end = int(view["seq"][-1]) + 1            # "journal" completes asynchronously, up to 100
-        pool.submit(c.release, min(end, 100)).result()
+        end = int(view["seq"][-1]) + 1
+        pool.submit(c.release, min(end, journaled[0])).result()     # released from another thread
     c.callback = on_batch
     dev.feed(make_entries(300))
     c.run(timeout=0.2)
     assert dev.read(R.HOST_CONSUMED) == 100
     assert c.next == 164                          # 100 released + one full ring of unreleased
     assert dev.model.sent == 164 and dev.read(R.STATUS) & 4   # HOST_FULL
+    journaled[0] = 300
     c.release(164)
-    c.run(count=136, timeout=5)
+    assert c.run(count=136, timeout=5) == 136
     check_stream(np.concatenate(held), make_entries(300))
     with pytest.raises(RuntimeError, match="manual_release"):
         RingConsumer(dev, 64).release(5)
@@ -455,3 +458,48 @@ def test_driver_consumer_through_32bit_bar_words_only():
     check_stream(col.all, data)
     assert c.resyncs == 1 and not dev.read(R.ERROR)
     assert dev.read(R.HOST_CONSUMED) == 1000 and dev.read(R.SENT) == 1000
+
+
+def test_driver_consumer_into_gateway_ring_feed_with_release_on_durability():
+    """The wiring of docs/driver.md: batches into the gateway's RingFeed, ring slots released only
+    when the feed's future (durability) completes, from the sequencer's thread."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from sim.traffic import make_traffic
+    from sw.exchange.engine import Engine
+    from sw.gateway.feed import RingFeed
+
+    tr = make_traffic(4000, users=50, symbols=1, resting=200, seed=3)
+    eng = Engine()
+    for i, cmd in enumerate(tr.setup, 1):
+        eng.apply(i, 0, cmd)
+    pool = ThreadPoolExecutor(1)                 # stands in for the sequencer + journal thread
+    seq = [len(tr.setup)]
+    codes = []
+
+    class Bridge:
+        def submit_batch(self, commands) -> Future:
+            def apply():
+                out = []
+                for cmd in commands:
+                    seq[0] += 1
+                    out.append(eng.apply(seq[0], 0, cmd))
+                codes.extend(r.result_code for r in out)
+                return out
+            return pool.submit(apply)
+
+    feed = RingFeed(Bridge())
+    dev = ModelDevice(depth=1024)
+    c = RingConsumer.open(dev, 256, manual_release=True, doorbell_every=64, idle_flush=8)
+
+    def on_batch(view):
+        end = int(view["seq"][-1]) + 1
+        feed.submit(view).add_done_callback(lambda f, end=end: c.release(end))
+    c.callback = on_batch
+    dev.feed(tr.entries, tr.cycles)
+    c.run(count=len(tr), timeout=30)
+    pool.shutdown(wait=True)
+    c.run(timeout=0.05)                          # quiet: the last releases reach the doorbell
+    assert feed.entries == len(tr) and feed.refused == 0
+    assert codes.count(100) / len(codes) > 0.99
+    assert dev.read(R.HOST_CONSUMED) == len(tr)
