@@ -26,6 +26,14 @@ async def setup(dut, mps=MPS):
     return tb
 
 
+async def stop(tb):
+    await tb.regs.write("CONTROL", 0)
+    for _ in range(100):
+        if not await tb.regs.read("STATUS") & Status.BUSY:
+            return
+    raise AssertionError("writer still busy after disable")
+
+
 async def clocks(dut, n):
     for _ in range(n):
         await RisingEdge(dut.clk)
@@ -235,7 +243,7 @@ async def mps_split(dut):
     await tb.push(tb.new_entries(60))
     await tb.wait_cursor(first + 60)
     await tb.doorbell(first + 60)
-    await tb.regs.write("CONTROL", 0)
+    await stop(tb)
     await tb.push(tb.new_entries(100))           # backlog of 100 queued while disabled
     await tb.regs.write("CONTROL", Control.ENABLE)
     await tb.wait_cursor(first + 160)
@@ -256,8 +264,7 @@ async def mps_split(dut):
     assert got == expect, f"splits {got} != expected {expect}"
     # Batch limit 3, cursor interval 4.
     await tb.doorbell(first + 160)
-    await tb.regs.write("CONTROL", 0)
-    await clocks(tb.dut, 20)
+    await stop(tb)
     await tb.regs.write("BATCH_LIMIT", 3)
     await tb.regs.write("CURSOR_INTERVAL", 4)
     await tb.push(tb.new_entries(40))
@@ -284,25 +291,17 @@ async def latency_and_throughput(dut):
     # Idle latency: one entry; cycles from ring handshake (ring_take) to the first RQ beat
     # of its data TLP and to the last beat of the cursor TLP.
     lat_first, lat_cursor, lat_push = [], [], []
+    mon = tb.monitor
     for k in range(5):
         await clocks(dut_, 30)
-        t_push = tb.cycle
-        take = {}
-
-        async def watch():
-            while True:
-                await RisingEdge(dut_.clk)
-                if dut_.ring_take.value:
-                    take["c"] = tb.cycle
-                    return
-        w = cocotb.start_soon(watch())
         await tb.push(tb.new_entries(1))
         await tb.wait_cursor(first + k + 1)
         d = data_tlps(tb)[-1]
-        cur = tb.monitor.cursor_writes[-1][0]
-        lat_first.append(d[3] - take["c"])
-        lat_cursor.append(cur - take["c"])
-        lat_push.append(d[3] - t_push)
+        cur = mon.cursor_writes[-1][0]
+        take, push = mon.take_cycles[-1], mon.push_cycles[-1]
+        lat_first.append(d[3] - take)
+        lat_cursor.append(cur - take)
+        lat_push.append(d[3] - push)
     assert len(set(lat_first)) == 1 and len(set(lat_cursor)) == 1, (lat_first, lat_cursor)
     results["take_to_first_beat"] = lat_first[0]
     results["take_to_cursor_last_beat"] = lat_cursor[0]
@@ -311,8 +310,7 @@ async def latency_and_throughput(dut):
     assert (lat_first[0], lat_cursor[0], lat_push[0]) == exp, (lat_first[0], lat_cursor[0], lat_push[0])
     # Backlog throughput: queue N entries while disabled, enable, count RQ cycles.
     await tb.doorbell(first + 5)
-    await tb.regs.write("CONTROL", 0)
-    await clocks(dut_, 20)
+    await stop(tb)
     N = 256
     await tb.push(tb.new_entries(N))
     n0 = len(tb.monitor.tlps)

@@ -51,6 +51,8 @@ class RqMonitor:
         self.seen_upto = None   # all entries below this sequence seen in data TLPs (this config)
         self.cursor_writes = []
         self.entries_seen = 0
+        self.push_cycles = []   # cycles of producer handshakes into the ring
+        self.take_cycles = []   # cycles an entry left the ring into the DMA writer
         self._task = cocotb.start_soon(self._run())
 
     def fail(self, msg):
@@ -68,6 +70,10 @@ class RqMonitor:
         while True:
             await RisingEdge(dut.clk)
             cycle = self.tb.cycle
+            if dut.i__valid.value and dut.i__ready.value:
+                self.push_cycles.append(cycle)
+            if dut.ring_take.value:
+                self.take_cycles.append(cycle)
             if not (dut.s_axis_rq_tvalid.value and dut.s_axis_rq_tready.value):
                 continue
             data = int(dut.s_axis_rq_tdata.value)
