@@ -161,8 +161,8 @@ class FpgaModel:
         self._clear_counters()
         self.errors = 0
         self._ring_view = self._cursor_view = None
-        self._stage: dict[str, int] = {}     # low halves of 64-bit registers written by 32-bit writes
-        self._latch: dict[str, int] = {}     # high halves latched by 32-bit reads of the low half
+        self._stage: tuple[str, int] | None = None   # low half of a 64-bit register, 32-bit written
+        self._latch: tuple[str, int] | None = None   # high half latched by a 32-bit low-half read
 
     def _clear_counters(self) -> None:
         self.cursor_writes = 0          # CURSOR_WRITES (since enable; the line's ``writes``)
@@ -330,11 +330,16 @@ class FpgaModel:
             err |= Error.RING_SIZE_INVALID
         if self.cursor_addr % 64:
             err |= Error.CURSOR_ADDR_UNALIGNED
-        if self.ring_base - 64 < self.cursor_addr < self.ring_base + size * ENTRY_BYTES:
+        # As the RTL compares (64-bit unsigned, size as a 27-bit count), and reporting only the
+        # first cause where one check depends on another field being valid.
+        m64 = (1 << 64) - 1
+        ring_end = (self.ring_base + ((size & (MAX_RING_SIZE * 2 - 1)) << 6)) & m64
+        if (self.cursor_addr > (self.ring_base - 64) & m64 and self.cursor_addr < ring_end
+                and not err & Error.RING_BASE_UNALIGNED):
             err |= Error.CURSOR_IN_RING
         if self.batch_limit == 0 or self.cursor_interval == 0:
             err |= Error.LIMIT_INVALID
-        if not self.doorbell_reg <= self.sent or self.sent - self.doorbell_reg > size:
+        if ((self.sent - self.doorbell_reg) & m64 > size) and not err & Error.RING_SIZE_INVALID:
             err |= Error.DOORBELL_RANGE
         if err:
             self.errors |= int(err)
@@ -417,8 +422,9 @@ class FpgaModel:
     # -- BAR0 by 32-bit words (what a mapped BAR or a register mailbox carries) ---------
 
     def read32(self, offset: int) -> int:
-        """A 1-DW read. The low half of a 64-bit register latches the high half for the next
-        read of it; unknown offsets read as zero and count as bad accesses."""
+        """A 1-DW read. Reading the low half of a 64-bit register latches its high half (one
+        latch, as in the RTL) for the next read of that high half; unknown offsets read as zero
+        and count as bad accesses."""
         hit = REGMAP.dword(offset) if offset % 4 == 0 else None
         if hit is None:
             self._bad_access()
@@ -428,13 +434,16 @@ class FpgaModel:
             return self.read(reg.name)
         if half == 0:
             value = self.read(reg.name)
-            self._latch[reg.name] = value >> 32
+            self._latch = (reg.name, value >> 32)
             return value & 0xFFFF_FFFF
-        return self._latch.pop(reg.name, self.read(reg.name) >> 32)
+        if self._latch is not None and self._latch[0] == reg.name:
+            value, self._latch = self._latch[1], None
+            return value
+        return self.read(reg.name) >> 32
 
     def write32(self, offset: int, value: int) -> None:
-        """A 1-DW write. The low half of a 64-bit register is staged; the register takes the
-        64-bit value when the high half is written."""
+        """A 1-DW write. The low half of a 64-bit register is staged (one staging register, as
+        in the RTL); the register takes the 64-bit value when its high half is written."""
         hit = REGMAP.dword(offset) if offset % 4 == 0 else None
         if hit is None:
             self._bad_access()
@@ -447,24 +456,37 @@ class FpgaModel:
             if reg.access is Access.RO:
                 self._bad_access()
             else:
-                self._stage[reg.name] = value
+                self._stage = (reg.name, value)
         else:
-            self.write(reg.name, self._stage.pop(reg.name, self.read(reg.name) & 0xFFFF_FFFF) | value << 32)
+            staged, self._stage = self._stage, None
+            low = staged[1] if staged is not None and staged[0] == reg.name else self.read(reg.name) & 0xFFFF_FFFF
+            self.write(reg.name, low | value << 32)
 
     def read64(self, offset: int) -> int:
-        """A 2-DW read of an 8-byte aligned row (atomic for a 64-bit register)."""
+        """A 2-DW read of an 8-byte aligned row: atomic for a 64-bit register, else both 32-bit
+        registers of the row (one bad access if either dword is unknown)."""
         reg = REGMAP.at(offset)
-        if offset % 8 == 0 and reg is not None and reg.width == 64:
+        if reg is not None and reg.width == 64:
             return self.read(reg.name)
-        return self.read32(offset) | self.read32(offset + 4) << 32
+        halves = (REGMAP.dword(offset), REGMAP.dword(offset + 4))
+        if None in halves:
+            self._bad_access()
+        return sum(self.read(h[0].name) << (32 * k) for k, h in enumerate(halves) if h is not None)
 
     def write64(self, offset: int, value: int) -> None:
+        """A 2-DW write of an 8-byte aligned row (one bad access if a dword is unknown or
+        read-only; the writable dwords are written)."""
         reg = REGMAP.at(offset)
-        if offset % 8 == 0 and reg is not None and reg.width == 64:
+        if reg is not None and reg.width == 64:
+            self._stage = None
             self.write(reg.name, value)
-        else:
-            self.write32(offset, value & 0xFFFF_FFFF)
-            self.write32(offset + 4, value >> 32)
+            return
+        halves = (REGMAP.dword(offset), REGMAP.dword(offset + 4))
+        if any(h is None or h[0].access is Access.RO for h in halves):
+            self._bad_access()
+        for k, h in enumerate(halves):
+            if h is not None and h[0].access is not Access.RO:
+                self.write(h[0].name, (value >> (32 * k)) & 0xFFFF_FFFF)
 
     # -- golden images for RTL scoreboards ------------------------------------------------
 
