@@ -117,6 +117,7 @@ class Gateway:
         self._seed_from_engine()
         self._routes = self._build_routes()
         self._static = {}
+        self._match_cache: dict = {}
         self._dynamic: dict[int, list[Route]] = {}
         for r in self._routes:
             if "{" in r.template:
@@ -247,6 +248,18 @@ class Gateway:
             return error_response(GwCode.SERVICE_UNAVAILABLE, f"journal write failed: {exc}")
 
     def _match(self, req: Request):
+        # clients hit the same few paths (their uid, their symbols) over and over
+        key = (req.method, req.path)
+        hit = self._match_cache.get(key)
+        if hit is not None:
+            return hit[0], dict(hit[1])
+        route, params = self._match_slow(req)
+        if len(self._match_cache) >= 8192:
+            self._match_cache.clear()
+        self._match_cache[key] = (route, dict(params))
+        return route, params
+
+    def _match_slow(self, req: Request):
         path = req.path
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
