@@ -503,3 +503,24 @@ def test_driver_consumer_into_gateway_ring_feed_with_release_on_durability():
     assert feed.entries == len(tr) and feed.refused == 0
     assert codes.count(100) / len(codes) > 0.99
     assert dev.read(R.HOST_CONSUMED) == len(tr)
+
+
+def test_driver_consumer_callback_error_redelivers_the_batch():
+    """A callback that raises loses nothing: the batch is delivered again by the next poll."""
+    dev = ModelDevice(depth=64)
+    fail = [True]
+    got = []
+
+    def cb(view):
+        if fail[0]:
+            fail[0] = False
+            raise RuntimeError("downstream not ready")
+        got.append(view.copy())
+    c = RingConsumer.open(dev, 32, callback=cb)
+    dev.model.push(make_entries(10))
+    dev.model.run()
+    with pytest.raises(RuntimeError, match="downstream"):
+        c.poll()
+    assert c.next == 0 and dev.read(R.HOST_CONSUMED) == 0
+    assert c.poll() == 10
+    check_stream(np.concatenate(got), make_entries(10))
