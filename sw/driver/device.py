@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ __all__ = ["DmaBuffer", "Device", "ModelDevice", "DeviceError", "describe_errors
            "anonymous_buffer"]
 
 HUGE_PAGE = 2 << 20
+# Python's mmap module does not export it; 0x40000 in the Linux uapi (asm-generic/mman-common.h).
+MAP_HUGETLB = getattr(mmap, "MAP_HUGETLB", 0x40000)
 
 
 class DeviceError(RuntimeError):
@@ -64,11 +67,11 @@ class DmaBuffer:
 def anonymous_buffer(nbytes: int, *, hugepage: bool = True) -> tuple[mmap.mmap, bool]:
     """Page-aligned anonymous memory; 2 MiB huge pages when the system has them (fewer IOMMU
     and TLB entries), else ordinary pages."""
-    if hugepage and hasattr(mmap, "MAP_HUGETLB"):
+    if hugepage and sys.platform == "linux":
         size = -(-nbytes // HUGE_PAGE) * HUGE_PAGE
         try:
-            return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_HUGETLB), True
-        except OSError:
+            return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_HUGETLB), True
+        except OSError:                 # no huge pages reserved (vm.nr_hugepages = 0)
             pass
     size = -(-nbytes // mmap.PAGESIZE) * mmap.PAGESIZE
     return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS), False

@@ -190,3 +190,32 @@ def test_driver_file_backed_bar_buffers():
     assert a.bus % 4096 == 0 and b.bus >= a.bus + 10_000 and a.nbytes == 10_000
     a.array()[:] = 3
     assert bytes(a.mv[:2]) == b"\x03\x03"
+
+
+def test_driver_dma_buffers_try_huge_pages_then_fall_back(monkeypatch):
+    import mmap as mmap_mod
+
+    from sw.driver import device
+
+    calls = []
+    real = mmap_mod.mmap
+
+    def fake(fd, size, flags=0, **kw):
+        calls.append((size, flags))
+        if flags & device.MAP_HUGETLB:
+            raise OSError(12, "Cannot allocate memory")
+        return real(fd, size, flags=flags, **kw)
+    monkeypatch.setattr(device.mmap, "mmap", fake)
+    mem, huge = device.anonymous_buffer(5000)
+    assert not huge and len(mem) == 8192
+    assert calls[0] == (2 << 20, mmap_mod.MAP_PRIVATE | mmap_mod.MAP_ANONYMOUS | 0x40000)
+    assert not calls[1][1] & 0x40000
+
+
+def test_driver_vfio_map_hugetlb_matches_the_kernel_header():
+    header = Path("/usr/include/asm-generic/mman-common.h")
+    if not header.exists():
+        pytest.skip("no kernel uapi headers")
+    from sw.driver.device import MAP_HUGETLB
+    m = re.search(r"#define MAP_HUGETLB\s+(0x[0-9a-fA-F]+)", header.read_text())
+    assert m and int(m.group(1), 16) == MAP_HUGETLB
