@@ -10,6 +10,7 @@ import random
 
 import cocotb
 from cocotb.triggers import RisingEdge, Timer
+from cocotb.utils import get_sim_time
 
 from ringgate.contracts.entry import CURSOR_LINE
 from ringgate.contracts.regmap import (Access, BAR0_SIZE, Control,
@@ -104,13 +105,30 @@ async def registers(dut):
     await regs.write("SCRATCH", 0x1111_1111)
     await bar.write_byte(REGMAP.offset("SCRATCH"), 0x22)
     assert await regs.read("SCRATCH") == 0x1111_1111
-    # A 3-DW read gets an Unsupported Request completion (never hangs).
-    got = None
-    try:
-        got = await bar.read(0x20, 12, timeout=2000, timeout_unit="ns")
-    except Exception as e:             # the RC reports the failed completion
-        got = e
-    assert not isinstance(got, bytes) or len(got) != 12 or True
+    # A 3-DW read, and a 2-DW read not 8-byte aligned, get an Unsupported Request
+    # completion at once (never a hang, never a timeout).
+    statuses = []
+
+    async def cc_watch():
+        while True:
+            await RisingEdge(dut.clk)
+            if dut.s_axis_cc_tvalid.value and dut.s_axis_cc_tready.value:
+                statuses.append((int(dut.s_axis_cc_tdata.value) >> 43) & 7)
+    watcher = cocotb.start_soon(cc_watch())
+    for off, n in ((0x20, 12), (0x24, 8)):
+        statuses.clear()
+        t0 = get_sim_time("ns")
+        try:
+            await bar.read(off, n, timeout=5000, timeout_unit="ns")
+        except Exception as e:          # the RC raises on a non-SC completion
+            assert "Unsuccessful completion" in str(e), e
+        else:
+            raise AssertionError(f"{n}-byte read at {off:#x} completed successfully")
+        assert get_sim_time("ns") - t0 < 1000, "unsupported read not answered promptly"
+        assert 1 in statuses, f"no UR completion for a {n}-byte read at {off:#x}: {statuses}"
+    statuses.clear()
+    assert await regs.read("ID") == ID_VALUE and statuses == [0]
+    watcher.cancel()
     # the device answered: a following read works
     assert await regs.read("ID") == ID_VALUE
     # Status/Control: RESET clears the sticky errors and the bad-access counter.
@@ -311,6 +329,8 @@ async def latency_and_throughput(dut):
     # Backlog throughput: queue N entries while disabled, enable, count RQ cycles.
     await tb.doorbell(first + 5)
     await stop(tb)
+    interval = int(os.environ.get("PCIE_INTERVAL", "1"))
+    await tb.regs.write("CURSOR_INTERVAL", interval)
     N = 256
     await tb.push(tb.new_entries(N))
     n0 = len(tb.monitor.tlps)
@@ -324,6 +344,9 @@ async def latency_and_throughput(dut):
     results["rq_beats"] = beats
     results["entries_per_cycle"] = N / cycles
     results["mps"] = MPS
+    results["cursor_interval"] = interval
+    results["data_tlps"] = sum(1 for t in tl if t[0] == "data")
+    results["cursor_tlps"] = sum(1 for t in tl if t[0] == "cursor")
     dut._log.info("PCIE_RESULTS %r", results)
     assert beats == cycles, f"RQ idle inside a backlog: {beats} beats in {cycles} cycles"
     with open(os.environ.get("PCIE_RESULTS", "/dev/null"), "a") as fh:
