@@ -10,7 +10,8 @@ cycle is gateware compiled into the Verilator model with the design under test:
 - a host sink for the request stream with programmable random back-pressure (LFSR), which
   checks every data line against the sequence it expects and the address
   ``base + (seq mod size) * 64``, checks cursor lines never run ahead of the data, and
-  rings the doorbell with the cursor after a programmable delay (a slow or fast consumer);
+  releases up to a cursor it saw after a programmable delay, one release in flight at a
+  time (a host polling every ``delay`` cycles: a slow or fast consumer);
 - a latency histogram (cycles from ring accept to the line on the request stream, one bin
   per cycle, the last bin saturating), read out after the run through a read port.
 
@@ -146,9 +147,12 @@ class ThroughputHarness(wiring.Component):
         countdown = Signal(16)
         armed = Signal()
         m.d.comb += [dma.doorbell.eq(pending), dma.doorbell_w.eq(0)]
-        with m.If(take & Mux(req.first, req.cursor, in_cursor) & req.last):
-            m.d.sync += [pending.eq(req.line[_SEQ]), countdown.eq(self.doorbell_delay), armed.eq(1)]
-        with m.Elif(armed):
+        # The host sees a cursor and releases up to it ``doorbell_delay`` cycles later; cursors
+        # arriving meanwhile wait for the next round (a host polling every ``delay`` cycles).
+        with m.If(~armed):
+            with m.If(take & Mux(req.first, req.cursor, in_cursor) & req.last):
+                m.d.sync += [pending.eq(req.line[_SEQ]), countdown.eq(self.doorbell_delay), armed.eq(1)]
+        with m.Else():
             with m.If(countdown == 0):
                 m.d.comb += dma.doorbell_w.eq(1)
                 m.d.sync += armed.eq(0)
