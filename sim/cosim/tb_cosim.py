@@ -1,0 +1,388 @@
+"""cocotb side of the co-simulation: hw/pcie/top.py on Verilator with the cocotbext-pcie
+RootComplex + UltraScale+ model, driven by other processes through the shared files of
+``sim/cosim/shm.py``. Started by ``sim.cosim.session.CoSim`` (never by hand).
+
+What runs in the simulator process:
+
+- the RootComplex, whose host memory at ``HOST_BASE`` is the shared ``hostmem`` file
+  (:class:`ShmRegion`: every Memory Write the link model delivers is stored into the file);
+- the mailbox server: every ``COSIM_POLL`` cycles it executes the clients' BAR0 requests in
+  order as real 1-DW Memory Reads / Writes through the RootComplex (CQ/CC TLPs in the RTL);
+- the traffic feeder: once a client enabled the DMA writer, the entries of ``traffic.npz``
+  enter the ring's producer stream at their offered cycles (a full ring holds them: the feeder
+  waits, counting stall cycles, and nothing is dropped); ``ts`` is the cycle each one was
+  offered (``T0 + cycles``, T0 published in the mailbox header);
+- the RQ monitor: cycle stamps of every ring accept, every data TLP's first beat, every cursor
+  TLP's last beat (exact), and of every cursor line landing in host memory (link model);
+- the scoreboard (``sw.driver.model.Scoreboard``, the golden model's rules): every Memory Write
+  that reaches host memory is checked (MPS, 4 KiB, wrap, batch limit, order, bytes, credit,
+  cursor after data, cursor interval). The configuration comes from the BAR writes it executed.
+
+Environment: COSIM_DIR (mailbox, hostmem, traffic.npz; results.npz and results.json are
+written there), COSIM_MPS, COSIM_HOST_BYTES, COSIM_POLL (cycles), COSIM_RQ_PAUSE (probability
+of RQ back-pressure per cycle), COSIM_SEED, COSIM_WALL_TIMEOUT (s), COSIM_OWNER (pid).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import time
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.triggers import Event, FallingEdge, RisingEdge, Timer
+from cocotb.utils import get_sim_time
+from cocotbext.axi import AxiStreamBus
+from cocotbext.axi.address_space import MemoryRegion
+from cocotbext.pcie.core import RootComplex
+from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice
+
+from ringgate.contracts.entry import ENTRY_DTYPE
+from ringgate.contracts.regmap import REGMAP, Control
+from sim.cosim.shm import (H_CYCLE, H_ENABLES, H_ERRORS, H_FED, H_MPS, H_PUSH_STALLS, H_SIM_PS, H_STATE,
+                           H_STOP, H_T0, H_TOTAL, H_WALL_START, H_WIDTH, HOST_BASE, Mailbox, Op, State,
+                           map_file)
+from sw.driver.model import Scoreboard, ScoreboardError
+
+PERIOD_NS = 4                    # user_clk 250 MHz (the UltraScale+ model's Gen3 configurations)
+MPS_CODES = {128: 0, 256: 1, 512: 2, 1024: 3}
+_OFF = {r.name: r.offset for r in REGMAP}
+
+
+def _now() -> int:
+    return int(round(get_sim_time("ns")))
+
+
+class ShmRegion(MemoryRegion):
+    """Host memory backed by the shared file; records cursor-line landings and feeds the
+    scoreboard with every Memory Write the link model delivers."""
+
+    def __init__(self, bench, mem, size):
+        super().__init__(size, mem=mem)
+        self.bench = bench
+
+    async def _write(self, address, data, **kwargs):
+        b = self.bench
+        wall = time.perf_counter_ns()          # before the store: a reader cannot see it earlier
+        self.mem[address:address + len(data)] = data
+        b.on_host_write(HOST_BASE + address, bytes(data), wall)
+
+
+class Bench:
+    def __init__(self, dut):
+        self.dut = dut
+        d = Path(os.environ["COSIM_DIR"])
+        self.dir = d
+        self.mps = int(os.environ.get("COSIM_MPS", "256"))
+        self.poll_ns = PERIOD_NS * int(os.environ.get("COSIM_POLL", "8"))
+        self.host_bytes = int(os.environ.get("COSIM_HOST_BYTES", str(64 << 20)))
+        self.wall_timeout = float(os.environ.get("COSIM_WALL_TIMEOUT", "600"))
+        self.owner = int(os.environ.get("COSIM_OWNER", "0"))
+        self.rq_pause = float(os.environ.get("COSIM_RQ_PAUSE", "0"))
+        self.rng = random.Random(int(os.environ.get("COSIM_SEED", "1")))
+        self.width = len(dut.s_axis_rq_tdata)
+        self.mb = Mailbox.create(d / "mailbox", host_bytes=self.host_bytes, owner=self.owner)
+        self.mb[H_MPS] = self.mps
+        self.mb[H_WIDTH] = self.width
+        self.mb[H_WALL_START] = time.perf_counter_ns()
+        tr = d / "traffic.npz"
+        if tr.exists():
+            z = np.load(tr)
+            self.entries = np.frombuffer(z["entries"].tobytes(), ENTRY_DTYPE).copy()
+            rel = z["cycles"].astype(np.int64)
+            self.rel = rel - (rel[0] if len(rel) else 0)
+        else:
+            self.entries = np.zeros(0, ENTRY_DTYPE)
+            self.rel = np.zeros(0, np.int64)
+        self.mb[H_TOTAL] = len(self.entries)
+        # shadow of the BAR words the clients wrote (the configuration the scoreboard checks)
+        self.shadow: dict[int, int] = {}
+        self.cfg = None                  # (ring_base, ring_size, cursor_addr)
+        self.sb: Scoreboard | None = None
+        self.sb_sent = 0
+        self.errors: list[str] = []
+        self.enabled_event = Event()
+        self.stamped = bytearray()       # entries as offered (seq 0, ts stamped), in push order
+        # monitor records (sim ns)
+        self.accept_ns: list[int] = []
+        self.data_first_ns: list[int] = []
+        self.data_n: list[int] = []
+        self.cursor_last_ns: list[int] = []
+        self.cursor_val: list[int] = []
+        self.land_ns: list[int] = []
+        self.land_cursor: list[int] = []
+        self.land_wall: list[int] = []
+        self.push_stalls = 0
+        self.fed = 0
+        self.t0_ns = None
+        self.stop = False
+
+        self.rc = RootComplex()
+        self.rc.max_payload_size = MPS_CODES[self.mps]
+        self.rc.max_read_request_size = 2
+        w512 = self.width == 512
+        kw = dict(
+            pcie_generation=3, pcie_link_width=16 if w512 else 8, user_clk_frequency=250e6,
+            alignment="dword", pf_count=1, max_payload_size=1024, enable_client_tag=True,
+            user_clk=dut.clk, user_reset=dut.rst,
+            rq_bus=AxiStreamBus.from_prefix(dut, "s_axis_rq"),
+            pcie_rq_seq_num0=dut.pcie_rq_seq_num0, pcie_rq_seq_num_vld0=dut.pcie_rq_seq_num_vld0,
+            cq_bus=AxiStreamBus.from_prefix(dut, "m_axis_cq"), pcie_cq_np_req=dut.pcie_cq_np_req,
+            cc_bus=AxiStreamBus.from_prefix(dut, "s_axis_cc"),
+            cfg_max_payload=dut.cfg_max_payload, cfg_function_status=dut.cfg_function_status,
+        )
+        if w512:
+            kw.update(pcie_rq_seq_num1=dut.pcie_rq_seq_num1, pcie_rq_seq_num_vld1=dut.pcie_rq_seq_num_vld1)
+        self.dev = UltraScalePlusPcieDevice(**kw)
+        self.dev.functions[0].configure_bar(0, 4096)
+        self.rc.make_port().connect(self.dev)
+        for name in ("s_axis_rq", "m_axis_cq", "s_axis_cc"):
+            logging.getLogger(f"cocotb.{dut._name}.{name}").setLevel(logging.WARNING)
+        self.host_mm = map_file(d / "hostmem", self.host_bytes, create=True)
+        self.region = ShmRegion(self, self.host_mm, self.host_bytes)
+        self.rc.mem_address_space.register_region(self.region, HOST_BASE)
+        dut.i__valid.value = 0
+        dut.i__payload.value = 0
+
+    # -- host memory -----------------------------------------------------------------------
+    def on_host_write(self, addr: int, data: bytes, wall: int) -> None:
+        cfg = self.cfg
+        if cfg is not None and addr == cfg[2] and len(data) >= 8:
+            self.land_ns.append(_now())
+            self.land_cursor.append(int.from_bytes(data[:8], "little"))
+            self.land_wall.append(wall)
+        if self.sb is None:
+            self.fail(f"Memory Write of {len(data)} B at {addr:#x} while no configuration was enabled")
+            return
+        try:
+            self.sb.write(addr, data)
+        except ScoreboardError as e:
+            self.fail(f"scoreboard: {e}")
+
+    def fail(self, msg: str) -> None:
+        if len(self.errors) < 20:
+            self.errors.append(msg)
+        self.mb[H_ERRORS] = len(self.errors)
+        self.dut._log.error(msg)
+
+    # -- mailbox ---------------------------------------------------------------------------
+    def _shadow64(self, name: str, default: int = 0) -> int:
+        o = _OFF[name]
+        return self.shadow.get(o, default & 0xFFFF_FFFF) | self.shadow.get(o + 4, default >> 32) << 32
+
+    def snoop_write(self, offset: int, value: int) -> None:
+        self.shadow[offset] = value
+        if offset == _OFF["CONTROL"] and value & Control.ENABLE:
+            base, caddr = self._shadow64("RING_BASE"), self._shadow64("CURSOR_ADDR")
+            size = self.shadow.get(_OFF["RING_SIZE"], 0)
+            if self.sb is not None:
+                self.sb_sent = self.sb.sent
+            self.cfg = (base, size, caddr)
+            if size and not size & (size - 1):
+                self.sb = Scoreboard(ring_base=base, ring_size=size, cursor_addr=caddr, max_payload=self.mps,
+                                     batch_limit=self.shadow.get(_OFF["BATCH_LIMIT"], 16),
+                                     cursor_interval=self.shadow.get(_OFF["CURSOR_INTERVAL"], 1),
+                                     first_seq=self.sb_sent)
+                self.sb.credit = self._shadow64("DOORBELL")
+                if len(self.stamped) > self.sb_sent * 64:
+                    self.sb.expect(np.frombuffer(bytes(self.stamped[self.sb_sent * 64:]), ENTRY_DTYPE))
+            self.mb[H_ENABLES] = self.mb[H_ENABLES] + 1
+            self.enabled_event.set()
+        elif offset == _OFF["DOORBELL"] + 4 and self.sb is not None:
+            self.sb.doorbell(self._shadow64("DOORBELL"))
+
+    async def serve(self):
+        mb, bar = self.mb, self.bar
+        wall0 = time.monotonic()
+        polls = 0
+        while True:
+            await Timer(self.poll_ns, "ns")
+            polls += 1
+            now = _now()
+            mb[H_SIM_PS] = now * 1000
+            mb[H_CYCLE] = now // PERIOD_NS
+            for idx, op, off, value in list(mb.pending()):
+                if op == Op.READ32:
+                    mb.complete(idx, await bar.read_dword(off, timeout=10_000, timeout_unit="ns"))
+                elif op == Op.WRITE32:
+                    await bar.write_dword(off, value)
+                    self.snoop_write(off, value)
+                    mb.complete(idx)
+                else:
+                    self.fail(f"mailbox: unknown op {op} at offset {off:#x}")
+                    mb.complete(idx, 0xFFFF_FFFF)
+            if mb[H_STOP]:
+                return "stop"
+            if polls % 512 == 0:
+                if time.monotonic() - wall0 > self.wall_timeout:
+                    self.fail(f"wall-clock timeout of {self.wall_timeout} s")
+                    return "timeout"
+                if self.owner:
+                    try:
+                        os.kill(self.owner, 0)
+                    except ProcessLookupError:
+                        self.fail(f"owner process {self.owner} is gone")
+                        return "orphaned"
+
+    # -- traffic ---------------------------------------------------------------------------
+    async def feed(self):
+        dut, clk = self.dut, self.dut.clk
+        n = len(self.entries)
+        if not n:
+            return
+        await self.enabled_event.wait()
+        await RisingEdge(clk)
+        start = _now() + 16 * PERIOD_NS                  # first entry 16 cycles from now
+        t0 = int(dut.timestamp.value) + 16
+        self.mb[H_T0] = t0
+        self.t0_ns = start
+        ts = (np.uint64(t0) + self.rel.astype(np.uint64)) & np.uint64(0xFFFF_FFFF)
+        ent = self.entries.copy()
+        ent["seq"] = 0
+        ent["ts"] = ts
+        raw = ent.tobytes()
+        valid = dut.i__valid
+        payload = dut.i__payload
+        ready = dut.i__ready
+        for i in range(n):
+            if self.stop:
+                break
+            target = start + int(self.rel[i]) * PERIOD_NS       # the edge that should take it
+            wait = target - PERIOD_NS - _now()
+            if wait > 0:
+                valid.value = 0
+                await Timer(wait - 1, "ns")
+                await RisingEdge(clk)
+            rec = raw[64 * i:64 * i + 64]
+            self.stamped += rec
+            if self.sb is not None:
+                self.sb.expect(np.frombuffer(rec, ENTRY_DTYPE))
+            payload.value = int.from_bytes(rec, "little")
+            valid.value = 1
+            await RisingEdge(clk)
+            while not ready.value:
+                self.push_stalls += 1
+                await RisingEdge(clk)
+            self.fed = i + 1
+            self.mb[H_FED] = i + 1
+            self.mb[H_PUSH_STALLS] = self.push_stalls
+        valid.value = 0
+
+    # -- RQ monitor ------------------------------------------------------------------------
+    async def monitor(self):
+        dut = self.dut
+        edge = RisingEdge(dut.clk)
+        iv, ir = dut.i__valid, dut.i__ready
+        tv, tr, tl, td = dut.s_axis_rq_tvalid, dut.s_axis_rq_tready, dut.s_axis_rq_tlast, dut.s_axis_rq_tdata
+        in_tlp = False
+        is_cursor = False
+        first_ns = 0
+        cursor = 0
+        mask64 = (1 << 64) - 1
+        while True:
+            await edge
+            if iv.value and ir.value:
+                self.accept_ns.append(_now())
+            if not (tv.value and tr.value):
+                continue
+            now = _now()
+            if not in_tlp:
+                data = int(td.value)
+                addr = data & mask64 & ~3
+                ndw = (data >> 64) & 0x7FF
+                cfg = self.cfg
+                is_cursor = cfg is not None and addr == cfg[2]
+                first_ns = now
+                if is_cursor:
+                    cursor = (data >> 128) & mask64
+                else:
+                    self.data_first_ns.append(now)
+                    self.data_n.append(ndw // 16)
+                in_tlp = True
+            if tl.value:
+                in_tlp = False
+                if is_cursor:
+                    self.cursor_last_ns.append(now)
+                    self.cursor_val.append(cursor)
+
+    # -- end of run ------------------------------------------------------------------------
+    async def final_registers(self) -> dict:
+        regs = {}
+        for name in ("SENT", "PUBLISHED", "CURSOR_WRITTEN", "CURSOR_WRITES", "DATA_TLPS", "HOST_FULL_CYCLES",
+                     "RQ_STALL_CYCLES", "RING_FULL_CYCLES", "ERROR", "BAD_ACCESSES"):
+            r = REGMAP[name]
+            lo = await self.bar.read_dword(r.offset, timeout=10_000, timeout_unit="ns")
+            hi = await self.bar.read_dword(r.offset + 4, timeout=10_000, timeout_unit="ns") if r.width == 64 else 0
+            regs[name] = lo | hi << 32
+        return regs
+
+
+def rq_pause(rng, p):
+    while True:
+        yield int(rng.random() < p)
+
+
+@cocotb.test(timeout_time=10**12, timeout_unit="ns")
+async def cosim(dut):
+    b = Bench(dut)
+    wall0 = time.perf_counter()
+    try:
+        await FallingEdge(dut.rst)
+        await Timer(100, "ns")
+        await b.rc.enumerate()
+        pdev = b.rc.find_device(b.dev.functions[0].pcie_id)
+        await pdev.enable_device()
+        await pdev.set_master()
+        b.bar = pdev.bar_window[0]
+        if b.rq_pause:
+            b.dev.rq_sink.set_pause_generator(rq_pause(b.rng, b.rq_pause))
+        cocotb.start_soon(b.monitor())
+        feeder = cocotb.start_soon(b.feed())
+        sim0, wall_ready = _now(), time.perf_counter()
+        b.mb[H_STATE] = State.READY
+        why = await b.serve()
+        b.stop = True
+        wall_end = time.perf_counter()
+        sim_end = _now()
+        if b.rq_pause:
+            b.dev.rq_sink.clear_pause_generator()
+        regs = await b.final_registers()
+        feeder.cancel()
+    except BaseException as e:
+        b.fail(f"co-simulation aborted: {e!r}")
+        b.mb[H_STATE] = State.FAILED
+        raise
+    cycles = (sim_end - sim0) // PERIOD_NS
+    serve_wall = max(wall_end - wall_ready, 1e-9)
+    summary = {
+        "stopped_by": why, "mps": b.mps, "width": b.width, "period_ns": PERIOD_NS, "t0": b.mb[H_T0],
+        "t0_ns": b.t0_ns, "fed": b.fed, "total": len(b.entries), "push_stall_cycles": b.push_stalls,
+        "sim_cycles": cycles, "serve_wall_s": serve_wall, "startup_wall_s": wall_ready - wall0,
+        "sim_cycles_per_s": cycles / serve_wall, "registers": regs, "errors": b.errors,
+        "scoreboard": None if b.sb is None else {"sent": b.sb.sent, "cursor": b.sb.cursor,
+                                                 "data_tlps": b.sb.data_tlps, "writes": b.sb.writes},
+        "config": b.cfg,
+    }
+    if b.sb is not None and b.cfg is not None:
+        # Final host memory against the image the scoreboard rebuilt from the writes it accepted.
+        base, size, caddr = b.cfg
+        ring = b.host_mm[base - HOST_BASE:base - HOST_BASE + size * 64]
+        line = b.host_mm[caddr - HOST_BASE:caddr - HOST_BASE + 64]
+        try:
+            b.sb.check_memory(ring, line)
+            summary["host_memory_matches_scoreboard"] = True
+        except ScoreboardError as e:
+            b.fail(f"host memory: {e}")
+            summary["host_memory_matches_scoreboard"] = False
+        summary["errors"] = b.errors
+    np.savez(b.dir / "results.npz",
+             accept_ns=np.array(b.accept_ns, np.int64), data_first_ns=np.array(b.data_first_ns, np.int64),
+             data_n=np.array(b.data_n, np.int64), cursor_last_ns=np.array(b.cursor_last_ns, np.int64),
+             cursor_val=np.array(b.cursor_val, np.uint64), land_ns=np.array(b.land_ns, np.int64),
+             land_cursor=np.array(b.land_cursor, np.uint64), land_wall=np.array(b.land_wall, np.int64))
+    (b.dir / "results.json").write_text(json.dumps(summary, indent=2, default=int))
+    b.mb[H_STATE] = State.FAILED if b.errors else State.STOPPED
+    assert not b.errors, "; ".join(b.errors)
