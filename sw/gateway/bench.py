@@ -35,6 +35,7 @@ __all__ = ["main"]
 
 SYM = "XBTC_USDT"
 N_USERS = 64
+SWITCH_INTERVAL = 0.0002     # as `ringgate serve` sets it: the sequencer thread hand-off
 
 
 def _pin(core: int):
@@ -57,6 +58,7 @@ def _rss_mb(pid: int) -> float:
 def serve_child(fsync: str, core: int):
     """The gateway under test (``python -m sw.gateway.bench --child``)."""
     _pin(core)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     import uvloop
 
     from sw.exchange import (AddAsset, AddSymbol, AddUser, AdjustBalance, Exchange, FsyncPolicy, SymbolType)
@@ -119,6 +121,71 @@ def serve_child(fsync: str, core: int):
         cProfile.runctx("uvloop.run(main())", globals(), locals(), os.environ["RG_BENCH_PROFILE"])
     else:
         uvloop.run(main())
+
+
+def _bench_gateway(fsync: str = "memory"):
+    from sw.exchange import (AddAsset, AddSymbol, AddUser, AdjustBalance, Exchange, FsyncPolicy, SymbolType)
+
+    from .app import Gateway
+    tmp = None
+    if fsync == "memory":
+        ex = Exchange.in_memory()
+    else:
+        tmp = tempfile.mkdtemp(prefix="rg-bench-")
+        ex = Exchange.open(tmp, fsync=FsyncPolicy(fsync))
+    cmds = [AddAsset(1, "XBTC", 8), AddAsset(2, "USDT", 2),
+            AddSymbol(10, SymbolType.CURRENCY_EXCHANGE_PAIR, 1, 2, 10**5, 1, 8, 3)]
+    for uid in range(1, N_USERS + 1):
+        cmds += [AddUser(uid), AdjustBalance(uid, 1, 10**15, 1), AdjustBalance(uid, 2, 10**15, 2)]
+    ex.submit_many(cmds)
+    gw = Gateway(ex, meta_dir=tmp)
+    s = gw.symbols.pop("S10")                      # created below the gateway: give it its code
+    s.code = SYM
+    gw._add_symbol_meta(s)
+    for uid in range(1, N_USERS + 1):
+        gw.keys.add(uid, "user", f"bench{uid}", f"secret{uid}")
+    return gw, ex, tmp
+
+
+def cpu_per_order(n: int, depth: int, core: int, q: Queue):
+    """Server CPU per place order without the network: the real connection protocol object fed
+    the request bytes, replies captured by a stub transport. Process CPU time, so other jobs on
+    the machine do not inflate it (they inflate wall time)."""
+    _pin(core)
+    import uvloop
+
+    from .http import _Conn
+    gw, ex, _ = _bench_gateway("memory")
+
+    class Sink:
+        replies = 0
+
+        def write(self, d):
+            Sink.replies += d.count(b"HTTP/1.1 ")
+
+        def close(self):
+            pass
+
+        pause_reading = resume_reading = close
+
+        def get_extra_info(self, *a):
+            return None
+
+    async def main():
+        await gw.start("127.0.0.1", 0)
+        reqs = _orders(1, n, 0)
+        conn = _Conn(gw.http)
+        conn.connection_made(Sink())
+        t0, c0 = time.perf_counter(), time.process_time()
+        for i in range(0, n, depth):
+            k = min(depth, n - i)
+            conn.data_received(b"".join(reqs[i:i + k]))
+            while Sink.replies < i + k:
+                await asyncio.sleep(0)
+        t1, c1 = time.perf_counter(), time.process_time()
+        await gw.stop()
+        q.put({"cpu_us": (c1 - c0) / n * 1e6, "wall_rate": n / (t1 - t0), "errors": gw.http.errors})
+    uvloop.run(main())
 
 
 # ============================================================================ HTTP load
@@ -192,7 +259,7 @@ def http_closed_loop(port: int, conns: int, depth: int, seconds: float, core: in
         def more(c, k):
             r = reqs[c]
             if len(r) < k:
-                r.extend(_orders(users[c], 2000, counts["n"]))
+                r.extend(_orders(users[c], 200, counts["n"]))   # fresh timestamps: the auth window is 5 s
             c.transport.write(b"".join(r.pop() for _ in range(k)))
 
         def on_resp(c, now):
@@ -300,13 +367,15 @@ def http_open_loop(port: int, rate: float, seconds: float, conns: int, core: int
         seen = set()
 
         def on_msg(payload, now):
-            m = json.loads(payload)
-            d = m.get("data")
-            if m.get("type") == "update" and isinstance(d, dict):
-                ck = d.get("userCookie")
-                if ck in due_by_cookie and ck not in seen:
-                    seen.add(ck)
-                    upd.append(now - due_by_cookie[ck])
+            # no JSON decode per message (the client must not be the bottleneck): find the cookie
+            i = payload.find(b'"userCookie":')
+            if i < 0 or not payload.startswith(b'{"topic":"orders.'):
+                return
+            j = payload.find(b",", i)
+            ck = int(payload[i + 13:j])
+            if ck in due_by_cookie and ck not in seen:
+                seen.add(ck)
+                upd.append(now - due_by_cookie[ck])
         _, w = await loop.create_connection(lambda: _WsCounter(on_msg), "127.0.0.1", port)
         await w.opened
         ts = int(time.time() * 1000)
@@ -425,6 +494,11 @@ def main(argv=None):
         time.sleep(0.5)
         res["idle_rss_mb"] = round(_rss_mb(pid), 1)
         print(f"server pid {pid} port {port}, fsync={a.fsync}; idle RSS {res['idle_rss_mb']} MB", flush=True)
+        for depth in (1, 16):
+            r = _run(cpu_per_order, 2000 if quick else 10000, depth, 0)
+            res[f"cpu_us_per_order_d{depth}"] = round(r["cpu_us"], 1)
+            print(f"server CPU per place order (no network, {depth} per read): {r['cpu_us']:.1f} us "
+                  f"= {1e6 / r['cpu_us']:.0f} orders/s per core", flush=True)
         for conns, depth in ((1, 1), (16, 16), (64, 8)) if not quick else ((16, 16),):
             r = _run(http_closed_loop, port, conns, depth, secs, 1)
             res[f"closed_c{conns}_d{depth}_rps"] = round(r["rps"])

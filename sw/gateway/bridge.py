@@ -39,12 +39,14 @@ class Bridge:
         instead of in the sequencer thread. Handing a batch to another thread and back costs up
         to CPython's GIL switch interval (5 ms) each way under load, which dominates latency;
         inline avoids it, and is right whenever the journal write does not block for long (no
-        journal, INTERVAL or NEVER fsync). Default: inline unless the journal fsyncs every batch,
-        where the thread lets the loop go on serving while the disk syncs. Ring batches always
+        journal, or NEVER fsync). With BATCH or INTERVAL fsync the thread lets the loop go on serving
+        while the disk syncs. Ring batches always
         come through the thread (they arrive from the driver's thread)."""
         if inline is None:
             from sw.exchange import FsyncPolicy
-            inline = exchange.journal is None or exchange.fsync is not FsyncPolicy.BATCH
+            # INTERVAL fsyncs inside the write that finds the interval elapsed: a 4 ms fsync on
+            # the loop thread would stall every connection, so only NEVER runs inline
+            inline = exchange.journal is None or exchange.fsync is FsyncPolicy.NEVER
         self.inline = inline
         self.ex = exchange
         self.loop = loop

@@ -93,6 +93,9 @@ def serve(host, port, journal_dir, fsync, backend, demo, admin_key, admin_secret
     from .demo import DEMO_USERS, install_demo
 
     opener = resolve_backend(backend)
+    # the sequencer thread (BATCH / INTERVAL fsync) hands results back to the loop: with the default
+    # 5 ms GIL switch interval each hand-off can wait that long under load
+    sys.setswitchinterval(0.0002)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if (admin_key is None) != (admin_secret is None):
         raise click.UsageError("give both --admin-key and --admin-secret, or neither (one is generated)")
