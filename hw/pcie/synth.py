@@ -60,18 +60,58 @@ def lut_levels(netlist: dict, top: str) -> int:
         return memo[cell]
 
     sys.setrecursionlimit(100000)
-    return max((level(c) for c in cells), default=0)
+    best = max(cells, key=level, default=None)
+    if best is None:
+        return 0
+    if _TRACE:
+        # walk the deepest path back to its start, for reports
+        path, cur = [], best
+        while cur is not None:
+            path.append(cur)
+            c = cells[cur]
+            nxt = None
+            for port, bits in c["connections"].items():
+                if c["port_directions"].get(port) != "input":
+                    continue
+                for b in bits:
+                    d = driver.get(b)
+                    if d is not None and not cells[d]["type"].startswith(SEQ_PREFIXES) \
+                            and memo.get(d, 0) == memo[cur] - (1 if c["type"].startswith("LUT") else 0) \
+                            and (nxt is None):
+                        nxt = d
+            cur = nxt
+            if len(path) > 50:
+                break
+        names = {}
+        for n, info in mod["netnames"].items():
+            for b in info["bits"]:
+                if not n.startswith("$"):
+                    names.setdefault(b, n)
+        def nets(cell, direction):
+            c = cells[cell]
+            out = []
+            for port, bits in c["connections"].items():
+                if c["port_directions"].get(port) == direction:
+                    out += [names.get(b, "?") for b in bits]
+            return out
+        print("  start:", nets(path[-1], "input"), file=sys.stderr)
+        for name in reversed(path):
+            print("   ", cells[name]["type"], nets(name, "output")[:3], file=sys.stderr)
+    return memo[best]
+
+
+_TRACE = False
 
 
 def synth(component, name: str) -> dict:
     v = verilog.convert(component, name=name, emit_src=False)
     with tempfile.TemporaryDirectory() as d:
-        src = Path(d) / f"{name}.v"
-        src.write_text(v)
+        # YoWASP tools see the working directory: use relative paths inside it.
+        (Path(d) / f"{name}.v").write_text(v)
         js = Path(d) / f"{name}.json"
-        script = (f"read_verilog {src}; synth_xilinx -family xcup -top {name} -noiopad -flatten; "
-                  f"stat -tech xilinx; write_json {js}")
-        out = subprocess.run([_yosys(), "-q", "-p", script, "-l", str(Path(d) / "log")],
+        script = (f"read_verilog {name}.v; synth_xilinx -family xcup -top {name} -noiopad -flatten; "
+                  f"stat -tech xilinx; write_json {name}.json")
+        out = subprocess.run([_yosys(), "-q", "-p", script, "-l", "log"], cwd=d,
                              capture_output=True, text=True)
         if out.returncode:
             raise RuntimeError(out.stderr[-4000:])
@@ -105,7 +145,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--width", type=int, default=256, choices=(256, 512))
     ap.add_argument("--depth", type=int, default=1024)
+    ap.add_argument("--trace", action="store_true", help="print the deepest LUT path to stderr")
+    ap.add_argument("--only", default=None, help="only the block whose name starts with this")
     args = ap.parse_args(argv)
+    global _TRACE
+    _TRACE = args.trace
     from hw.pcie.bar0 import Bar0
     from hw.pcie.dma import DmaWriter
     from hw.pcie.top import PcieTop
@@ -120,6 +164,8 @@ def main(argv=None):
     print(f"| block | LUT | FF | CARRY | RAMB | LUTRAM | LUT levels |")
     print(f"|---|---:|---:|---:|---:|---:|---:|")
     for label, comp, name in rows:
+        if args.only and not name.startswith(args.only):
+            continue
         r = synth(comp, name)
         print(f"| {label} | {r['LUT']} | {r['FF']} | {r['CARRY']} | {r['RAMB']} | {r['LUTRAM']} "
               f"| {r['LUT levels']} |", flush=True)
