@@ -504,7 +504,7 @@ def main(argv=None):
             res[f"closed_c{conns}_d{depth}_rps"] = round(r["rps"])
             print(f"closed loop  c={conns:3d} depth={depth:3d}: {r['rps']:9.0f} orders/s  (non-2xx {r['bad']})",
                   flush=True)
-        for rate in ((5000, 20000) if not quick else (2000,)):
+        for rate in ((1000, 2500, 5000, 20000) if not quick else (2000,)):
             r = _run(http_open_loop, port, rate, secs, 32, 1, 1)
             lat = [x * 1e3 for x in r["lat"]]
             upd = [x * 1e3 for x in r["upd"]]
