@@ -230,22 +230,37 @@ class Gateway:
                 key = self._authenticate(req)
                 self._authorize(route, params, key)
             res = route.handler(req, params, key)
-            if asyncio.iscoroutine(res):
-                return self._finish(res)
-            return res
+            if type(res) is Response or isinstance(res, asyncio.Future):
+                return res
+            return self._finish(res)
         except ApiError as exc:
             return error_response(exc.code, exc.message, exc.status)
 
     async def _finish(self, coro):
         try:
             return await coro
-        except ApiError as exc:
+        except Exception as exc:
+            return self._error_for(exc)
+
+    @staticmethod
+    def _error_for(exc: BaseException) -> Response:
+        if isinstance(exc, ApiError):
             return error_response(exc.code, exc.message, exc.status)
-        except RuntimeError as exc:              # journal failed: the exchange refuses to go on
+        if isinstance(exc, RuntimeError):        # journal failed earlier: the exchange refuses to go on
             _log.error("command failed: %s", exc)
             return error_response(GwCode.SERVICE_UNAVAILABLE, f"exchange unavailable: {exc}")
-        except OSError as exc:
+        if isinstance(exc, OSError):
             return error_response(GwCode.SERVICE_UNAVAILABLE, f"journal write failed: {exc}")
+        raise exc
+
+    def _then(self, cmd, build, on_error=None) -> asyncio.Future:
+        """Submit ``cmd``; a future of ``build(result)``, built by the bridge when the sequencer
+        answers. The hot trading paths use this instead of a coroutine: no Task per request."""
+        def failed(exc):
+            if on_error is not None:
+                on_error()
+            return self._error_for(exc)
+        return self._submit(cmd, build, failed)
 
     def _match(self, req: Request):
         # clients hit the same few paths (their uid, their symbols) over and over
@@ -344,10 +359,10 @@ class Gateway:
         except msgspec.DecodeError as exc:
             raise ApiError(GwCode.INVALID_REQUEST, f"malformed JSON body: {exc}") from None
 
-    def _submit(self, cmd):
+    def _submit(self, cmd, build=None, on_error=None):
         if self.bridge.failed is not None:
             raise ApiError(GwCode.SERVICE_UNAVAILABLE, f"exchange journal failed: {self.bridge.failed}")
-        return self.bridge.submit(cmd)
+        return self.bridge.submit(cmd, build, on_error)
 
     def order_view(self, o: GwOrder, deals: bool = True) -> dict:
         s = self.symbols_by_id.get(o.symbol)
@@ -613,7 +628,7 @@ class Gateway:
                                f"{s.price(s.price_low)} per lot")
         return steps
 
-    async def place_order(self, req, p, key):
+    def place_order(self, req, p, key):
         s = self._symbol(p["symbol"])
         uid = p["uid"]
         b = self._body(req, S.PlaceOrderRequest)
@@ -631,12 +646,10 @@ class Gateway:
         self._next_order_id += 1
         o = GwOrder(oid, s.symbol_id, uid, steps, reserve, b.size, b.userCookie, side, ot)
         self.orders.register_pending(o)           # before submission: no event can beat it
-        try:
-            r = await self._submit(place(uid, s.symbol_id, oid, side, steps, b.size, ot, reserve, b.userCookie))
-        except BaseException:
-            self.orders.take_pending(s.symbol_id, oid)
-            raise
-        return core_response(r, self.order_view(o), 201)
+        sid = s.symbol_id
+        return self._then(place(uid, sid, oid, side, steps, b.size, ot, reserve, b.userCookie),
+                          lambda r: core_response(r, self.order_view(o), 201),
+                          lambda: self.orders.take_pending(sid, oid))
 
     def get_order(self, req, p, key):
         s = self._symbol(p["symbol"])
@@ -650,28 +663,30 @@ class Gateway:
         o = self.orders.find(uid, s.symbol_id, oid)
         return self.order_view(o) if o is not None else None
 
-    async def move_order(self, req, p, key):
+    def move_order(self, req, p, key):
         s = self._symbol(p["symbol"])
         oid = self._order_id(p["orderId"])
         b = self._body(req, S.MoveOrderRequest)
         o = self.orders.get(s.symbol_id, oid)
         budget = o is not None and o.order_type in (2, 4)
         steps = self._price(s, b.price, b.unitPrice, budget)
-        r = await self._submit(move(p["uid"], s.symbol_id, oid, steps))
-        return core_response(r, self._owned(p["uid"], s, oid), 200)
+        uid = p["uid"]
+        return self._then(move(uid, s.symbol_id, oid, steps),
+                          lambda r: core_response(r, self._owned(uid, s, oid), 200))
 
-    async def cancel_order(self, req, p, key):
+    def cancel_order(self, req, p, key):
         s = self._symbol(p["symbol"])
         oid = self._order_id(p["orderId"])
-        r = await self._submit(cancel(p["uid"], s.symbol_id, oid))
-        return core_response(r, self._owned(p["uid"], s, oid), 200)
+        uid = p["uid"]
+        return self._then(cancel(uid, s.symbol_id, oid), lambda r: core_response(r, self._owned(uid, s, oid), 200))
 
-    async def reduce_order(self, req, p, key):
+    def reduce_order(self, req, p, key):
         s = self._symbol(p["symbol"])
         oid = self._order_id(p["orderId"])
         b = self._body(req, S.ReduceOrderRequest)
-        r = await self._submit(reduce(p["uid"], s.symbol_id, oid, b.reduceSize))
-        return core_response(r, self._owned(p["uid"], s, oid), 200)
+        uid = p["uid"]
+        return self._then(reduce(uid, s.symbol_id, oid, b.reduceSize),
+                          lambda r: core_response(r, self._owned(uid, s, oid), 200))
 
     def _accounts(self, rep) -> list:
         out = []

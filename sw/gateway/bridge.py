@@ -68,9 +68,13 @@ class Bridge:
 
     # ------------------------------------------------------------------ loop side
 
-    def submit(self, command) -> asyncio.Future:
-        """From the loop: a future resolved with the CommandResult once durable and drained."""
+    def submit(self, command, build: Callable | None = None, on_error: Callable | None = None) -> asyncio.Future:
+        """From the loop: a future resolved with the CommandResult once durable and drained, or
+        with ``build(result)`` (the HTTP reply, built right there: no extra loop iteration);
+        ``on_error(exc)`` turns a sequencer failure into the future's result."""
         fut = self.loop.create_future()
+        if build is not None:
+            fut._rg_build = (build, on_error)
         self._cmds.append(command)
         self._futs.append(fut)
         if not self._flush_scheduled:
@@ -101,14 +105,32 @@ class Bridge:
         self._complete(futs, results, None)
 
     def _complete(self, futs: list, results: list | None, exc: BaseException | None):
+        if self._results:                       # inline: results not drained yet, do it first
+            self._drain()
         if exc is not None:
             for f in futs:
-                if not f.done():
+                if f.done():
+                    continue
+                b = getattr(f, "_rg_build", None)
+                if b is not None and b[1] is not None:
+                    try:
+                        f.set_result(b[1](exc))
+                    except Exception as e:
+                        f.set_exception(e)
+                else:
                     f.set_exception(exc)
             return
         for f, r in zip(futs, results):
-            if not f.done():
+            if f.done():
+                continue
+            b = getattr(f, "_rg_build", None)
+            if b is None:
                 f.set_result(r)
+                continue
+            try:
+                f.set_result(b[0](r))
+            except Exception as e:              # the HTTP layer logs it and answers 500
+                f.set_exception(e)
 
     # ------------------------------------------------------------------ any thread
 
@@ -134,7 +156,7 @@ class Bridge:
                 self.loop.call_soon_threadsafe(self._drain)
 
     def _drain(self):
-        self._drain_scheduled = False
+        self._drain_scheduled = False       # (a scheduled drain finding nothing left is harmless)
         dq = self._results
         out = []
         pop = dq.popleft

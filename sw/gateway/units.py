@@ -73,7 +73,7 @@ class AssetMeta:
 class SymbolMeta:
     __slots__ = ("symbol_id", "code", "symbol_type", "base", "quote", "base_scale_k", "quote_scale_k",
                  "taker_fee", "maker_fee", "margin_buy", "margin_sell", "price_high", "price_low",
-                 "lot_size", "step_size", "_step_dec")
+                 "lot_size", "step_size", "_step_dec", "_prices", "_units")
 
     def __init__(self, symbol_id: int, code: str, symbol_type: int, base: AssetMeta, quote: AssetMeta,
                  base_scale_k: int, quote_scale_k: int, taker_fee: int, maker_fee: int,
@@ -94,6 +94,8 @@ class SymbolMeta:
         self.lot_size = Decimal(base_scale_k).scaleb(-base.scale)
         self.step_size = Decimal(quote_scale_k).scaleb(-quote.scale)
         self._step_dec = self.step_size
+        self._prices: dict[int, Decimal] = {}
+        self._units: dict[int, Decimal] = {}
 
     # prices ---------------------------------------------------------------
 
@@ -120,13 +122,25 @@ class SymbolMeta:
         return i
 
     def price(self, steps: int) -> Decimal:
-        return Decimal(steps * self.quote_scale_k).scaleb(-self.quote.scale) if steps else _ZERO
+        d = self._prices.get(steps)           # a book trades around few prices: cache the Decimals
+        if d is None:
+            d = Decimal(steps * self.quote_scale_k).scaleb(-self.quote.scale) if steps else _ZERO
+            if len(self._prices) >= 4096:
+                self._prices.clear()
+            self._prices[steps] = d
+        return d
 
     def unit_price(self, steps: int) -> Decimal:
-        if not steps:
-            return _ZERO
-        q = CTX.divide(self.price(steps), self.lot_size).normalize(CTX)
-        return q.quantize(_ONE) if q.as_tuple().exponent > 0 else q      # 60100, not 6.01E+4
+        d = self._units.get(steps)
+        if d is None:
+            if not steps:
+                return _ZERO
+            q = CTX.divide(self.price(steps), self.lot_size).normalize(CTX)
+            d = q.quantize(_ONE) if q.as_tuple().exponent > 0 else q      # 60100, not 6.01E+4
+            if len(self._units) >= 4096:
+                self._units.clear()
+            self._units[steps] = d
+        return d
 
     def fee(self, minor: int) -> Decimal:
         return self.quote.to_decimal(minor)
