@@ -502,6 +502,7 @@ def main(argv=None):
         for conns, depth in ((1, 1), (16, 16), (64, 8)) if not quick else ((16, 16),):
             r = _run(http_closed_loop, port, conns, depth, secs, 1)
             res[f"closed_c{conns}_d{depth}_rps"] = round(r["rps"])
+            res[f"closed_c{conns}_d{depth}_non2xx"] = r["bad"]
             print(f"closed loop  c={conns:3d} depth={depth:3d}: {r['rps']:9.0f} orders/s  (non-2xx {r['bad']})",
                   flush=True)
         for rate in ((1000, 2500, 5000, 20000) if not quick else (2000,)):
