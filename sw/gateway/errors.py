@@ -44,7 +44,6 @@ class GwCode(enum.IntEnum):
     HEADERS_TOO_LARGE = 1021
     REQUEST_TIMEOUT = 1022
     INTERNAL_ERROR = 1023
-    UNKNOWN_USER = 1024             # (400) a body names a user the engine does not know
 
 
 HTTP_STATUS = {
