@@ -198,3 +198,23 @@ def test_connection_limit(small):
     s = raw(small.port)                            # capacity is back once they are gone
     s.sendall(f"GET {T}/ping HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     assert read_responses(s, 1)[0][0] == 200
+
+
+def test_odd_requests_get_clean_answers(small):
+    cases = [(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+             (f"GET http://x{T}/ping HTTP/1.1\r\nHost: x\r\n\r\n".encode(), 200),          # absolute form
+             (b"GET /\xff\xfe HTTP/1.1\r\n\r\n", 400),
+             (f"POST {T}/ping HTTP/1.1\r\nContent-Length: -5\r\n\r\n".encode(), 400),
+             (f"POST {T}/ping HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".encode(),
+              400),                                                                    # smuggling shape
+             (b"GET /other HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", 404),
+             (f"GET {T}/ping HTTP/1.1\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n".encode(), 200),
+             (b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", 400)]   # no key
+    for req, status in cases:
+        s = raw(small.port)
+        s.sendall(req)
+        s.settimeout(5)
+        head = s.recv(4096)
+        assert head.startswith(b"HTTP/1.1 %d" % status), (req, head[:200])
+        s.close()
+    assert small.gw.http.errors == 0
