@@ -52,13 +52,16 @@ def test_cosim_stage_arithmetic_refuses_inconsistent_stamps():
 
 def test_cosim_throughput_figures():
     s = _stamps()
-    tp = throughput_figures(s, {"width": 256, "sim_cycles_per_s": 1000.0, "registers": {}}, 4,
+    tp = throughput_figures(s, {"width": 256, "sim_cycles_per_s": 1000.0, "sim_cycles_per_cpu_s": 1500.0,
+                                "sim_cpu_s": 1.0, "registers": {}}, 4,
                             clock_mhz=250, offered_load=0.1, wall_s=2.0)
     # 4 entries from accept 0 to the last landing at 116 ns = 29 cycles
     assert tp["achieved"].startswith("0.1379 entries/cycle")
     # 4 * 64 + 2 data TLPs * 24 + 2 cursor TLPs * (24 + 24) = 400 bytes
     assert tp["bytes on the link"].startswith("400 ")
     assert tp["data TLPs / cursor TLPs"] == "2 / 2 (2.00 entries per data TLP)"
+    # 256-bit beats: 16 + 192 B -> 7, 16 + 64 B -> 3, two cursors of 16 + 24 B -> 2 each: 14 / 4 entries
+    assert tp["RQ datapath (256-bit) beats per entry"].startswith("3.50 (limit 71.4 M entries/s)")
 
 
 @pytest.mark.parametrize("args,hint", [(["--load", "2"], "--load"), (["--load", "fast"], "--load"),
