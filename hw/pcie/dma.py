@@ -159,6 +159,7 @@ class DmaWriter(wiring.Component):
         room_e = Signal(5)
         cap = Signal(5)
         fresh = Signal(2)                    # shift register: cap reflects the current slot/room
+        cap_ok = Signal()
         small = Signal()                     # ring smaller than one 4 KiB page
         m.d.sync += small.eq(~size[6:].any())
         to_page = Signal(7)
@@ -170,6 +171,8 @@ class DmaWriter(wiring.Component):
             room_e.eq(_sat(room, 4, ROOM_BITS + 1)),
             cap.eq(_min(_min(mps_e, batch_e), _min(bound_e, room_e))),
             fresh.eq(Cat(1, fresh[0])),
+            # cap_ok == fresh[1] & (cap != 0), one register instead of a compare on the FSM path
+            cap_ok.eq(fresh[0] & (mps_e != 0) & (batch_e != 0) & (bound_e != 0) & (room_e != 0)),
         ]
         fill_e = Signal(5)
         m.d.comb += fill_e.eq(_sat(self.fill, 4, len(self.fill)))
@@ -260,8 +263,14 @@ class DmaWriter(wiring.Component):
                 dirty.eq(0),
             ]
 
+        # Registered helpers keep wide compares off the FSM's enable paths. room_nz lags room by
+        # a cycle; it only steers the POST choice (another TLP or the cursor now) and the
+        # cursor in IDLE, while starting a TLP also needs the fresh, non-zero cap.
+        room_nz = Signal()
+        m.d.sync += room_nz.eq(room != 0)
+        under = Signal()                     # fewer than CURSOR_INTERVAL data TLPs since the cursor
         can_send = Signal()
-        m.d.comb += can_send.eq(self.entries.valid & (room != 0) & self.bus_master)
+        m.d.comb += can_send.eq(self.entries.valid & room_nz & self.bus_master)
 
         with m.Switch(state):
             with m.Case(State.OFF):
@@ -308,7 +317,7 @@ class DmaWriter(wiring.Component):
                         writes.eq(0),
                         tlps_since.eq(0),
                         dirty.eq(0),
-                        fresh.eq(0),
+                        fresh.eq(0), cap_ok.eq(0),
                     ]
 
             with m.Case(State.IDLE):
@@ -320,11 +329,11 @@ class DmaWriter(wiring.Component):
                         m.d.sync += state.eq(State.OFF)
                 # cap lags a doorbell by two cycles (it can read 0 just after room went
                 # from 0 to positive): start only on a non-zero cap.
-                with m.Elif(can_send & fresh[1] & (cap != 0)):
+                with m.Elif(can_send & cap_ok):
                     m.d.sync += [n.eq(_min(fill_e, cap)), state.eq(State.HEAD)]
                 with m.Elif(dirty & ~can_send & out_free & self.bus_master):
                     emit_cursor()
-                with m.If(self.entries.valid & (room == 0)):
+                with m.If(self.entries.valid & ~room_nz):
                     m.d.sync += host_full_cycles.eq(host_full_cycles + 1)
 
             with m.Case(State.HEAD):
@@ -348,8 +357,9 @@ class DmaWriter(wiring.Component):
                         next_addr.eq(Mux(wrap, self.ring_base, next_addr + (n << 6))),
                         data_tlps.eq(data_tlps + 1),
                         tlps_since.eq(tlps_since + 1),
+                        under.eq((tlps_since + 1) < self.cursor_interval),
                         dirty.eq(1),
-                        fresh.eq(0),
+                        fresh.eq(0), cap_ok.eq(0),
                         state.eq(Mux(n == 1, State.POST, State.DATA)),
                     ]
 
@@ -368,8 +378,13 @@ class DmaWriter(wiring.Component):
 
             with m.Case(State.POST):
                 # Another data TLP right away, or the cursor write now.
-                with m.If(~stop_req & can_send & (tlps_since < self.cursor_interval)):
-                    m.d.sync += state.eq(State.IDLE)
+                with m.If(~stop_req & can_send & under):
+                    # The next TLP's decision right here when the limits are fresh (a TLP
+                    # of 3+ lines), else in IDLE once they are.
+                    with m.If(cap_ok):
+                        m.d.sync += [n.eq(_min(fill_e, cap)), state.eq(State.HEAD)]
+                    with m.Else():
+                        m.d.sync += state.eq(State.IDLE)
                 with m.Elif(out_free & self.bus_master):
                     emit_cursor()
                     m.d.sync += state.eq(State.IDLE)

@@ -97,6 +97,15 @@ def lut_levels(netlist: dict, top: str) -> int:
         print("  start:", nets(path[-1], "input"), file=sys.stderr)
         for name in reversed(path):
             print("   ", cells[name]["type"], nets(name, "output")[:3], file=sys.stderr)
+        end_bits = set()
+        for port, bits in cells[path[0]]["connections"].items():
+            if cells[path[0]]["port_directions"].get(port) == "output":
+                end_bits.update(bits)
+        for n, c in cells.items():
+            if c["type"].startswith(SEQ_PREFIXES):
+                for port, bits in c["connections"].items():
+                    if c["port_directions"].get(port) == "input" and end_bits & set(bits):
+                        print("  end:", c["type"], port, nets(n, "output")[:2], file=sys.stderr)
     return memo[best]
 
 
@@ -109,7 +118,7 @@ def synth(component, name: str) -> dict:
         # YoWASP tools see the working directory: use relative paths inside it.
         (Path(d) / f"{name}.v").write_text(v)
         js = Path(d) / f"{name}.json"
-        script = (f"read_verilog {name}.v; synth_xilinx -family xcup -top {name} -noiopad -flatten; "
+        script = (f"read_verilog {name}.v; synth_xilinx -family xcup -top {name} -noiopad -flatten -abc9; "
                   f"stat -tech xilinx; write_json {name}.json")
         out = subprocess.run([_yosys(), "-q", "-p", script, "-l", "log"], cwd=d,
                              capture_output=True, text=True)

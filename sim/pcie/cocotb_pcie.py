@@ -348,7 +348,22 @@ async def latency_and_throughput(dut):
     results["data_tlps"] = sum(1 for t in tl if t[0] == "data")
     results["cursor_tlps"] = sum(1 for t in tl if t[0] == "cursor")
     dut._log.info("PCIE_RESULTS %r", results)
-    assert beats == cycles, f"RQ idle inside a backlog: {beats} beats in {cycles} cycles"
+    results["rq_idle_cycles"] = cycles - beats
+    # The split limits settle 3 cycles after a data TLP's header, so a data TLP plus the
+    # cursor TLP after it (if any) shorter than 4 RQ beats leaves 4 - beats idle cycles
+    # (a one-entry TLP cut by a 4 KiB boundary, or MPS 128 at 512 bits without cursor).
+    # Nothing else may idle RQ during a backlog.
+    width_b = tb.width // 8
+    slack = 0
+    for k, t in enumerate(tl):
+        if t[0] != "data" or k == len(tl) - 1:
+            continue
+        b = -(-(16 + t[2] * 4) // width_b)
+        if tl[k + 1][0] == "cursor":
+            b += -(-(16 + 24) // width_b)
+        slack += max(0, 4 - b)
+    results["rq_idle_bound"] = slack
+    assert 0 <= cycles - beats <= slack, f"RQ idle inside a backlog: {beats} beats in {cycles} cycles (allowed {slack})"
     with open(os.environ.get("PCIE_RESULTS", "/dev/null"), "a") as fh:
         fh.write(f"{tb.width} {results!r}\n")
 
