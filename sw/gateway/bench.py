@@ -45,6 +45,12 @@ def _pin(core: int):
         pass
 
 
+def tune_gc():
+    """As `ringgate serve` does: see sw.gateway.cli.tune_gc."""
+    from .cli import tune_gc as t
+    t()
+
+
 def _rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -82,6 +88,9 @@ def serve_child(fsync: str, core: int):
     gw._add_symbol_meta(s)
     for uid in range(1, N_USERS + 1):
         gw.keys.add(uid, "user", f"bench{uid}", f"secret{uid}")
+
+    if os.environ.get("RG_BENCH_GC") != "default":
+        tune_gc()
 
     async def main():
         port = await gw.start("127.0.0.1", 0)
@@ -389,6 +398,7 @@ def http_open_loop(port: int, rate: float, seconds: float, conns: int, core: int
             reqs.append((watch_uid, _orders(watch_uid, 1, i)[0]))
         await asyncio.sleep(0.3)
         t0 = time.perf_counter() + 0.05
+        cpu0 = time.process_time()
         sent = 0
         while sent < total:
             now = time.perf_counter()
@@ -408,6 +418,7 @@ def http_open_loop(port: int, rate: float, seconds: float, conns: int, core: int
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.1)
         q.put({"lat": lat, "upd": upd, "sent": total, "done": len(lat),
+               "client_cpu": (time.process_time() - cpu0) / max(1e-9, time.perf_counter() - t0),
                "achieved": len(lat) / max(1e-9, (time.perf_counter() - t0)),
                "bad": sum(c.bad for c in cs)})
         for c in cs:
@@ -515,11 +526,12 @@ def main(argv=None):
             row["update_p50"] = round(_pct(upd, 50), 3)
             row["update_p99"] = round(_pct(upd, 99), 3)
             row["updates"] = len(upd)
+            row["client_cpu"] = round(r["client_cpu"], 2)      # share of a core the generator used
             res[f"open_{rate}"] = row
             print(f"open loop {rate:6d}/s: p50 {row['p50']:.3f} p90 {row['p90']:.3f} p99 {row['p99']:.3f} "
                   f"p99.9 {row['p999']:.3f} max {row['max']:.3f} ms ({row['done']}/{row['sent']} answered); "
                   f"private update p50 {row['update_p50']:.3f} p99 {row['update_p99']:.3f} ms "
-                  f"({row['updates']} updates)", flush=True)
+                  f"({row['updates']} updates); load generator used {row['client_cpu']:.0%} of a core", flush=True)
         for subs, msgs, per_tick in (((100, 20000, 100), (1000, 2000, 100)) if not quick else ((10, 2000, 100),)):
             q, ready = Queue(), Queue()
             pr = Process(target=ws_fanout, args=(port, subs, subs * msgs, 1, q, ready))

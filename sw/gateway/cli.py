@@ -51,6 +51,21 @@ def attach_backend(gateway, backend: str, opener, stop: threading.Event) -> str:
     return f"FPGA ring feed: {backend} backend"
 
 
+def tune_gc():
+    """Fewer, cheaper cyclic-GC passes for a long-running server.
+
+    The engine and the registry keep one Python object per resting order (and more), none of them
+    in reference cycles that need collecting; with CPython's default thresholds (700, 10, 10) a
+    large book triggers full collections that scan every one of them again and again: under
+    load, loop iterations stretched to hundreds of milliseconds (measured with the open-loop
+    benchmark). Objects alive at start-up are frozen out of collection, and the young generation
+    is collected every 50,000 allocations instead of 700."""
+    import gc
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def _curl_help(host: str, port: int, key: dict) -> str:
     base = f"http://{host}:{port}"
     return f"""
@@ -96,6 +111,7 @@ def serve(host, port, journal_dir, fsync, backend, demo, admin_key, admin_secret
     # the sequencer thread (BATCH / INTERVAL fsync) hands results back to the loop: with the default
     # 5 ms GIL switch interval each hand-off can wait that long under load
     sys.setswitchinterval(0.0002)
+    tune_gc()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if (admin_key is None) != (admin_secret is None):
         raise click.UsageError("give both --admin-key and --admin-secret, or neither (one is generated)")
