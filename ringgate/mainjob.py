@@ -284,7 +284,7 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
         host.dev = dev
         consumer = RingConsumer.open(dev, host_ring, callback=host, poll=poll, doorbell_every=max(1, host_ring // 8),
                                      batch_limit=batch_limit, cursor_interval=cursor_interval, idle_sleep=20e-6,
-                                     health_every=1.0)
+                                     health_every=5.0)
         host.consumer = consumer
         t_run = time.perf_counter()
         with Progress(TextColumn("[bold]orders through the RTL"), BarColumn(), MofNCompleteColumn(),
@@ -296,7 +296,11 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
                 el = time.perf_counter() - t_run
                 prog.update(_t, advance=k, rate=f"{host.checked / max(el, 1e-9):,.0f} entries/s")
             host.advance = advance
-            consumer.run(count=n, timeout=120 + n / 20)
+            # Stop early (checked while idle) if the simulator's scoreboard failed or it stopped.
+            consumer.run(count=n, timeout=120 + n / 20, stop=lambda: bool(dev.errors) or not dev.running)
+        if dev.errors or not dev.running:
+            summary = sim.stop()                  # raises CoSimError with the simulator's messages
+            raise MainJobError(f"the co-simulation stopped early: {summary}")
         wall_run = time.perf_counter() - t_run
         if host.checked != n:
             raise MainJobError(f"only {host.checked} of {n} entries reached the host "

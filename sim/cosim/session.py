@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .shm import H_MAGIC, MAGIC, Mailbox, SimStopped, State, default_dir
+from .shm import H_ERRORS, Mailbox, SimStopped, State, default_dir
 
 __all__ = ["CoSim", "build_top", "CoSimError"]
 
@@ -48,7 +48,8 @@ def build_top(width: int = 256, depth: int = 256):
 class CoSim:
     def __init__(self, directory: str | os.PathLike | None = None, *, width: int = 256, depth: int = 256,
                  mps: int = 256, poll_cycles: int = 8, host_bytes: int = 64 << 20, rq_pause: float = 0.0,
-                 seed: int = 1, wall_timeout: float = 900.0, traffic: tuple | None = None, keep: bool = False):
+                 seed: int = 1, wall_timeout: float = 900.0, traffic: tuple | None = None, keep: bool = False,
+                 extra_env: dict | None = None):
         if mps not in (128, 256, 512, 1024):
             raise ValueError(f"MPS must be 128, 256, 512 or 1024 bytes, not {mps}")
         if width not in (256, 512):
@@ -64,10 +65,22 @@ class CoSim:
         self.poll_cycles, self.host_bytes, self.rq_pause = poll_cycles, host_bytes, rq_pause
         self.seed, self.wall_timeout, self.keep = seed, wall_timeout, keep
         self.traffic = traffic
+        self.extra_env = dict(extra_env or {})
         self.proc: subprocess.Popen | None = None
         self.build = None
         self.summary: dict | None = None
         self._log = None
+
+    def errors(self) -> int:
+        """Checks the simulator has failed so far (scoreboard, protocol); readable while it runs."""
+        try:
+            mb = Mailbox(self.directory / "mailbox")
+        except (SimStopped, FileNotFoundError, ValueError):
+            return 0
+        try:
+            return mb[H_ERRORS]
+        finally:
+            mb.close()
 
     @property
     def log_path(self) -> Path:
@@ -91,7 +104,7 @@ class CoSim:
                 "env": {"COSIM_DIR": str(d), "COSIM_MPS": str(self.mps), "COSIM_POLL": str(self.poll_cycles),
                         "COSIM_HOST_BYTES": str(self.host_bytes), "COSIM_RQ_PAUSE": str(self.rq_pause),
                         "COSIM_SEED": str(self.seed), "COSIM_WALL_TIMEOUT": str(self.wall_timeout),
-                        "COSIM_OWNER": str(os.getpid())}}
+                        "COSIM_OWNER": str(os.getpid()), **self.extra_env}}
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
         self._log = open(self.launcher_log, "w")

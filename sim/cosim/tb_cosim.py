@@ -20,7 +20,8 @@ What runs in the simulator process:
 
 Environment: COSIM_DIR (mailbox, hostmem, traffic.npz; results.npz and results.json are
 written there), COSIM_MPS, COSIM_HOST_BYTES, COSIM_POLL (cycles), COSIM_RQ_PAUSE (probability
-of RQ back-pressure per cycle), COSIM_SEED, COSIM_WALL_TIMEOUT (s), COSIM_OWNER (pid).
+of RQ back-pressure per cycle), COSIM_SEED, COSIM_WALL_TIMEOUT (s), COSIM_OWNER (pid), COSIM_CHECK_MPS (fault injection: the MPS the
+scoreboard enforces), COSIM_MONITOR=0 (speed experiments: no RQ monitor).
 """
 from __future__ import annotations
 
@@ -77,6 +78,8 @@ class Bench:
         d = Path(os.environ["COSIM_DIR"])
         self.dir = d
         self.mps = int(os.environ.get("COSIM_MPS", "256"))
+        # Fault injection for the tests: the MPS the scoreboard enforces (default: the negotiated one).
+        self.check_mps = int(os.environ.get("COSIM_CHECK_MPS", str(self.mps)))
         self.poll_ns = PERIOD_NS * int(os.environ.get("COSIM_POLL", "8"))
         self.host_bytes = int(os.environ.get("COSIM_HOST_BYTES", str(64 << 20)))
         self.wall_timeout = float(os.environ.get("COSIM_WALL_TIMEOUT", "600"))
@@ -182,7 +185,7 @@ class Bench:
                 self.sb_sent = self.sb.sent
             self.cfg = (base, size, caddr)
             if size and not size & (size - 1):
-                self.sb = Scoreboard(ring_base=base, ring_size=size, cursor_addr=caddr, max_payload=self.mps,
+                self.sb = Scoreboard(ring_base=base, ring_size=size, cursor_addr=caddr, max_payload=self.check_mps,
                                      batch_limit=self.shadow.get(_OFF["BATCH_LIMIT"], 16),
                                      cursor_interval=self.shadow.get(_OFF["CURSOR_INTERVAL"], 1),
                                      first_seq=self.sb_sent)

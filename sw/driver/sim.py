@@ -22,8 +22,8 @@ import os
 import time
 from pathlib import Path
 
-from sim.cosim.shm import (H_CYCLE, H_ENABLES, H_FED, H_HOST_BYTES, H_MPS, H_PUSH_STALLS, H_SIM_PS, H_T0, H_TOTAL,
-                           H_WIDTH, HOST_BASE, Mailbox, MailboxTimeout, SimStopped, State)
+from sim.cosim.shm import (H_CYCLE, H_ENABLES, H_ERRORS, H_FED, H_HOST_BYTES, H_MPS, H_PUSH_STALLS, H_SIM_PS,
+                           H_T0, H_TOTAL, H_WIDTH, HOST_BASE, Mailbox, MailboxTimeout, SimStopped, State)
 
 from .device import Device, DmaBuffer, file_buffer
 
@@ -107,6 +107,11 @@ class SimDevice(Device):
     def traffic_t0(self) -> int:
         """Device cycle of traffic cycle 0 (entries carry ``ts = t0 + cycle``); 0 before traffic starts."""
         return self.mb[H_T0]
+
+    @property
+    def errors(self) -> int:
+        """Checks the simulator has failed so far (its scoreboard, protocol); 0 in a good run."""
+        return self.mb[H_ERRORS]
 
     @property
     def fed(self) -> int:

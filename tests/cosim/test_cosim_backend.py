@@ -103,6 +103,25 @@ def test_cosim_consumer_in_other_processes_byte_exact_with_backpressure_and_rest
     assert summary["scoreboard"]["data_tlps"] < n, "backlog never batched entries into one TLP"
 
 
+def test_cosim_scoreboard_is_live(tmp_path):
+    """Fault injection: the simulator's scoreboard told the MPS is 128 B sees the RTL's 256-byte
+    TLPs (a backlog batches 4 entries) and fails the run with its reason; the host sees it while
+    the simulation runs, and stop() raises."""
+    from sw.driver.consumer import RingConsumer
+
+    tr = make_traffic(60, users=10, symbols=1, resting=4, load=1.0, seed=4)
+    with CoSim(tmp_path / "sim", traffic=(tr.entries, tr.cycles), extra_env={"COSIM_CHECK_MPS": "128"}) as sim:
+        sim.start()
+        dev = SimDevice(sim.directory)
+        c = RingConsumer.open(dev, 256, poll="sleep", health_every=0)
+        c.run(count=len(tr), timeout=60)
+        assert c.delivered == len(tr)                  # the RTL itself is right: everything arrived
+        assert dev.errors > 0 and sim.errors() == dev.errors
+        dev.close()
+        with pytest.raises(CoSimError, match="exceeds MPS 128"):
+            sim.stop()
+
+
 def test_cosim_failure_is_reported_with_the_log(tmp_path):
     """A simulator that cannot start (bad MPS reaching the bench) fails start() with its log."""
     sim = CoSim(tmp_path / "sim")
