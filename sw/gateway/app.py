@@ -28,7 +28,7 @@ from . import schemas as S
 from .auth import HEADER_KEY, HEADER_SIG, HEADER_TS, KeyStore
 from .bars import TIME_FRAMES, Bars
 from .bridge import Bridge
-from .errors import ApiError, GwCode, encode, envelope, error_response, protocol_error
+from .errors import ApiError, GwCode, envelope, error_response, protocol_error
 from .feed import RingFeed
 from .http import HttpServer, Limits, Request, Response
 from .orders import (ACTIVE, CANCELLED, COMPLETED, FINAL, PARTIALLY_FILLED, REJECTED, GwOrder,

@@ -3,7 +3,7 @@ description). Field names are exchange-gateway-rest's (camelCase) so its clients
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta

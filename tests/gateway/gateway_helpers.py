@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
 
 from sw.exchange import Exchange
 from sw.gateway.app import Gateway, run_in_thread
