@@ -8,10 +8,11 @@ A signed request carries three headers::
     X-RG-SIGNATURE: hex HMAC-SHA256(secret, timestamp + METHOD + path[?query] + body)
 
 The server recomputes the signature over the exact bytes it received and refuses a timestamp
-more than ``window_ms`` away from its clock, so a captured request cannot be replayed later
-(within the window a replayed order would still need a new order id from the gateway: order ids
-are assigned by the server, so a replay places a second order; clients that care add a
-``userCookie`` and check it). Secrets are compared in constant time.
+more than ``window_ms`` away from its clock, so a captured request cannot be replayed later; a
+state-changing request (anything but GET/HEAD) whose signature was already seen inside the window
+is refused as a replay, so it cannot be replayed sooner either. Two identical requests therefore
+need different timestamps: clients keep their timestamps strictly increasing per key (the
+bundled client does). Signatures are compared in constant time.
 
 A WebSocket client authenticates with one message ``{"op": "auth", "apiKey", "timestamp",
 "signature"}`` where the signature is over ``timestamp + "GET" + "/ws"``.
@@ -22,6 +23,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections import deque
 
 from .errors import ApiError, GwCode
 
@@ -66,6 +68,9 @@ class KeyStore:
         self.window_ms = window_ms
         self.clock = clock
         self.failures = 0
+        self.replays = 0
+        self._seen: set[str] = set()            # signatures of state-changing requests in the window
+        self._expiry: deque = deque()           # (expiry ms, signature), oldest first
 
     def add(self, uid: int, role: str = "user", api_key: str | None = None, secret: str | None = None) -> Key:
         k = Key(api_key or "rg" + secrets.token_hex(10), secret or secrets.token_urlsafe(32), uid, role)
@@ -101,4 +106,14 @@ class KeyStore:
             self._fail(f"timestamp {ts} is outside the {self.window_ms} ms window around server time {now}")
         if not key.check(f"{timestamp}{method}{path}".encode() + body, str(signature)):
             self._fail("bad signature: expected hex HMAC-SHA256(secret, timestamp + METHOD + path + body)")
+        if method != "GET" and method != "HEAD":
+            exp = self._expiry
+            while exp and exp[0][0] < now:
+                self._seen.discard(exp.popleft()[1])
+            if signature in self._seen:
+                self.replays += 1
+                self._fail("replayed request: this signature was already used; sign each request with a "
+                           "new (strictly increasing) timestamp")
+            self._seen.add(signature)
+            exp.append((ts + self.window_ms, signature))
         return key

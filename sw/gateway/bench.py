@@ -261,14 +261,15 @@ def http_closed_loop(port: int, conns: int, depth: int, seconds: float, core: in
     import uvloop
 
     async def main():
-        counts = {"n": 0}
+        counts = {"n": 0, "g": 0}
         users = {}
         reqs = {}
 
         def more(c, k):
             r = reqs[c]
-            if len(r) < k:
-                r.extend(_orders(users[c], 200, counts["n"]))   # fresh timestamps: the auth window is 5 s
+            if len(r) < k:                          # fresh timestamps (the auth window is 5 s) and
+                counts["g"] += 200                      # unique cookies (a repeated signature is a replay)
+                r.extend(_orders(users[c], 200, counts["g"]))
             c.transport.write(b"".join(r.pop() for _ in range(k)))
 
         def on_resp(c, now):

@@ -15,9 +15,18 @@ from .auth import sign
 __all__ = ["Client", "signed_headers"]
 
 
+_last_ts: dict[str, int] = {}
+
+
 def signed_headers(api_key: str, secret: str, method: str, path: str, body: bytes = b"",
                    timestamp: int | None = None) -> dict:
-    ts = int(time.time() * 1000) if timestamp is None else timestamp
+    """Signing headers; timestamps are kept strictly increasing per key, so two identical
+    requests within one millisecond are not refused as a replay."""
+    if timestamp is None:
+        ts = max(int(time.time() * 1000), _last_ts.get(api_key, 0) + 1)
+        _last_ts[api_key] = ts
+    else:
+        ts = timestamp
     return {"X-RG-APIKEY": api_key, "X-RG-TIMESTAMP": str(ts),
             "X-RG-SIGNATURE": sign(secret, ts, method, path, body)}
 

@@ -89,3 +89,22 @@ def test_admin_credential(env):
     assert b["data"] == 1
     st, b = u.get(f"{T}/users/{u.uid}/state")
     assert st == 401 and "unknown API key" in b["description"]
+
+
+def test_replayed_order_is_refused(env):
+    c = env.user()
+    path = f"{T}/symbols/{SYM}/trade/{c.uid}/orders"
+    body = b'{"price":"5.00","size":1,"action":"BID"}'
+    h = {**signed_headers(c.api_key, c.secret, "POST", path, body), "Content-Type": "application/json"}
+    st, b = env.public.post(path, raw=body, headers=h)
+    assert st == 201
+    st, b = env.public.post(path, raw=body, headers=h)            # the same signed bytes again
+    assert st == 401 and "replayed" in b["description"]
+    st, s = c.get(f"{T}/users/{c.uid}/state")
+    assert len(s["data"]["activeOrders"]) == 1                    # one order, not two
+    # reads may be repeated (nothing changes), and new timestamps are fine
+    gpath = f"{T}/users/{c.uid}/state"
+    gh = signed_headers(c.api_key, c.secret, "GET", gpath)
+    assert env.public.get(gpath, headers=gh)[0] == 200 and env.public.get(gpath, headers=gh)[0] == 200
+    for _ in range(3):                                             # identical bodies, client timestamps
+        assert c.post(path, {"price": "5.00", "size": 1, "action": "BID"})[0] == 201
