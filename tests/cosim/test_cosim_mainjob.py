@@ -87,12 +87,13 @@ def test_cosim_main_job_tiny_run_writes_the_report(tmp_path):
     # Idle entries: 4 cycles ring accept -> first RQ beat and 8 to the cursor TLP's last beat at
     # 256 bits (the same figures the PCIe bench asserts); queueing only adds.
     assert first["min_cycles"] == 4 and cursor["min_cycles"] == 8
-    assert first["p50_cycles"] <= cursor["p50_cycles"] <= cursor["max_cycles"] < 2000
-    assert land["min_ns"] > cursor["min_ns"] and land["max_ns"] < 20_000
+    cos = json.loads((out / "cosim.json").read_text())
+    assert first["p50_cycles"] <= cursor["p50_cycles"] <= cursor["max_cycles"] < cos["sim_cycles"]
+    assert cursor["min_ns"] < land["min_ns"] < cursor["min_ns"] + 200      # the link model adds tens of ns
+    assert land["max_ns"] < cos["sim_cycles"] * 4
     assert seen["min_ns"] > 0
     for lbl in ("min", "p50", "p99", "max"):
         assert proj[f"{lbl}_ns"] == pytest.approx(cursor[f"{lbl}_ns"] + ALLOWANCE["ns"])
-    cos = json.loads((out / "cosim.json").read_text())
     assert cos["errors"] == [] and cos["fed"] == 300 and cos["registers"]["SENT"] == 300
     assert cos["registers"]["RQ_STALL_CYCLES"] > 0
     md = (out / "summary.md").read_text()
