@@ -42,7 +42,10 @@ def resolve_backend(backend: str):
 def attach_backend(gateway, backend: str, opener, stop: threading.Event) -> str:
     if opener is None:
         return "no FPGA feed (sw.driver.open_ring not available): REST orders only"
-    consumer = opener(backend, gateway.feed.submit)
+    try:
+        consumer = opener(backend, gateway.feed.submit)
+    except Exception as e:          # device missing or misconfigured: the driver says why
+        raise click.UsageError(f"backend {backend!r}: {e}") from None
 
     def run():
         while not stop.is_set():
