@@ -11,7 +11,7 @@ def _readme_commands():
 
 def test_readme_has_install_and_test_commands():
     main_cmd, test_cmd = _readme_commands()[:2]
-    assert "pip install -e ." in main_cmd and "ringgate simulate" in main_cmd
+    assert "pip install -e ." in main_cmd and "ringgate run" in main_cmd
     assert "pip install -e '.[test]'" in test_cmd and "pytest -n auto" in test_cmd
 
 
