@@ -229,7 +229,8 @@ def _git_rev() -> str:
 @click.option("--consumer-delay-us", default=0.0, show_default=True, help="Sleep after each batch (a slow host).")
 @click.option("--poll", type=click.Choice(["sleep", "busy"]), default="sleep", show_default=True,
               help="Consumer poll mode (busy spins a core the simulator would use).")
-@click.option("--keep", is_flag=True, help="Keep the co-simulation directory (logs, shared files).")
+@click.option("--keep", is_flag=True, help="Keep the co-simulation directory (logs, shared files; "
+              "with RINGGATE_WAVES=1 also the waveform dump.fst).")
 def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_mhz, batch_limit, cursor_interval,
         rq_pause, consumer_delay_us, poll, keep):
     """Build the RTL (cached), run N orders through it, consume them with the driver in a separate
@@ -274,6 +275,7 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
         b = build_top(width, depth)
     console.print(f"RTL build: {'built' if b.rebuilt else 'cached'} in {time.perf_counter() - t0:.1f} s ({b.directory.name})")
 
+    keep = keep or b.waves                        # RINGGATE_WAVES=1: keep the run's dump.fst
     sim = CoSim(width=width, depth=depth, mps=mps, rq_pause=rq_pause, seed=seed, keep=keep,
                 traffic=(tr.entries, tr.cycles), host_bytes=max(16 << 20, 2 * buffer_bytes(host_ring)))
     host = _Host(traffic=tr, delay_s=consumer_delay_us * 1e-6)
@@ -357,6 +359,10 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
     console.print(f"{tp['achieved']}; link limit for this TLP mix {tp['link limit for this TLP mix']}; "
                   f"simulation {summary['sim_cycles_per_s']:,.0f} cycles/s")
     console.print(f"report: {paths['html']} (+ summary.md, report.json, PNGs)")
+    if keep:
+        waves = sim.directory / "run" / "dump.fst"
+        console.print(f"co-simulation files kept in {sim.directory}"
+                      + (f"; waveform: {waves} (gtkwave)" if waves.exists() else ""))
     click.echo(str(paths["markdown"]))
 
 
