@@ -134,6 +134,14 @@ class RqMonitor:
             c = line["cursor"]
             if self.seen_upto is None or c > self.seen_upto:
                 self.fail(f"cursor {c} written before its data (data seen up to {self.seen_upto})")
+            if self.cursor_writes:
+                prev = self.cursor_writes[-1][1]
+                if line["writes"] not in (prev["writes"] + 1, 1):    # 1: a new enable
+                    self.fail(f"cursor write count {line['writes']} after {prev['writes']}")
+                if line["timestamp"] <= prev["timestamp"]:
+                    self.fail("cursor timestamp not increasing")
+                if line["writes"] != 1 and c < prev["cursor"]:
+                    self.fail(f"cursor went back from {prev['cursor']} to {c}")
             self.cursor_writes.append((cycle, line))
             self.tlps.append(("cursor", addr, ndw, t["first"], cycle, payload))
             return
