@@ -29,6 +29,7 @@ def main(argv=None):
     ap.add_argument("--delay-us", type=float, default=0.0)
     ap.add_argument("--doorbell-every", type=int, default=8)
     ap.add_argument("--attach", action="store_true")
+    ap.add_argument("--health", type=float, default=1.0, help="idle health-check period (s)")
     a = ap.parse_args(argv)
     out = Path(a.out)
     state = Path(a.out + ".state")
@@ -41,7 +42,7 @@ def main(argv=None):
             time.sleep(a.delay_us * 1e-6)
 
     kw = dict(callback=on_batch, poll="sleep", doorbell_every=a.doorbell_every, idle_sleep=20e-6,
-              health_every=1.0, batch_limit=16, cursor_interval=2)
+              health_every=a.health, batch_limit=16, cursor_interval=2)
     if a.attach:
         prev = json.loads(state.read_text())
         buf = dev.buffer(prev["bus"], buffer_bytes(a.ring))
