@@ -96,7 +96,7 @@ class CoSim:
             (d / f).unlink(missing_ok=True)
         if self.traffic is not None:
             entries, cycles = self.traffic
-            np.savez(d / "traffic.npz", entries=np.asarray(entries).view(np.uint8).reshape(len(entries), -1),
+            np.savez(d / "traffic.npz", entries=np.asarray(entries).view(np.uint8).reshape(len(entries), 64),
                      cycles=np.asarray(cycles, np.uint64))
         self.build = b = build_top(self.width, self.depth)
         spec = {"name": b.name, "directory": str(b.directory), "waves": b.waves,
