@@ -65,10 +65,12 @@ def _first_covering(values: np.ndarray, n: int) -> np.ndarray:
 
 
 def compute_stages(res: dict, n: int, seen_end: np.ndarray, seen_ns: np.ndarray, *, clock_mhz: float,
-                   width: int = 256):
+                   width: int = 256, host_cycles: np.ndarray | None = None):
     """Per-entry stages from the simulator's stamps (``res``: accept_ns, data_first_ns, data_n,
     cursor_last_ns, cursor_val, land_ns, land_cursor, land_wall) and the consumer's batches
-    (``seen_end[i]``: sequence after batch i, ``seen_ns[i]``: wall clock when it was seen)."""
+    (``seen_end[i]``: sequence after batch i, ``seen_ns[i]``: wall clock when it was seen) and,
+    optionally, what the host computed from host memory alone per entry (``host_cycles``: the
+    cursor line's timestamp minus the entry's ``ts``, i.e. offered -> cursor write issued)."""
     from ringgate.report import Stage
 
     ns_per_cycle = 1000.0 / clock_mhz
@@ -97,6 +99,18 @@ def compute_stages(res: dict, n: int, seen_end: np.ndarray, seen_ns: np.ndarray,
               "RTL cycles (Verilator), RQ handshakes sampled every cycle"),
         Stage("ring accept -> last RQ beat of the cursor TLP", c_cursor, "cycles", "exact",
               "RTL cycles (Verilator); the entry is announced by this cursor write"),
+    ]
+    if host_cycles is not None:
+        hc = np.asarray(host_cycles)[:n]
+        if len(hc) != n or (hc < 0).any():
+            raise ValueError("host-side latencies missing or negative")
+        stages.append(Stage(
+            "offered at ingress (entry ts) -> cursor write issued (cursor line timestamp), host's view", hc,
+            "cycles", "exact", "device cycle counter: the cursor line's 64-bit timestamp minus the entry's "
+            "32-bit ts (extend_timestamp), both read by the consumer from host memory, as on hardware; "
+            "includes waiting to enter a full BRAM ring; when one poll takes entries announced by several "
+            "cursor writes, the earlier ones are measured to the latest (an upper bound)"))
+    stages += [
         Stage("ring accept -> cursor line written to host memory", c_cursor * ns_per_cycle + link_ns, "ns",
               "modelled", f"exact RTL cycles at {ns_c} + cocotbext-pcie UltraScale+ / link model "
               f"({LINK_NAME[width]} serialisation + 10 ns link delay; hard-IP pipeline not modelled)"),
@@ -158,6 +172,7 @@ class _Host:
     consumer: object = None
     ends: list = field(default_factory=list)
     seen: list = field(default_factory=list)
+    host_cycles: list = field(default_factory=list)
     checked: int = 0
     delay_s: float = 0.0
     advance: object = None
@@ -176,6 +191,8 @@ class _Host:
             bad = next((i for i in range(k) if i >= len(want) or not np.array_equal(got[i], want[i])), 0)
             raise MainJobError(f"entry {s0 + bad} in host memory differs from the golden model")
         self.checked += k
+        ref = np.uint64(self.consumer.cursor_timestamp if self.consumer is not None else 0)
+        self.host_cycles.append((ref - view["ts"].astype(np.uint64)) & np.uint64(0xFFFF_FFFF))
         self.ends.append(s0 + k)
         # the wall clock of the poll that found this batch (perf_counter_ns, CLOCK_MONOTONIC)
         self.seen.append(self.consumer.seen_ns if self.consumer is not None else time.perf_counter_ns())
@@ -325,7 +342,9 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
     finally:
         sim.close()
 
-    stages = compute_stages(res, n, np.array(host.ends), np.array(host.seen), clock_mhz=clock_mhz, width=width)
+    host_cycles = np.concatenate(host.host_cycles).astype(np.int64)
+    stages = compute_stages(res, n, np.array(host.ends), np.array(host.seen), clock_mhz=clock_mhz, width=width,
+                            host_cycles=host_cycles)
     tp = throughput_figures(res, summary, n, clock_mhz=clock_mhz, offered_load=offered, wall_s=wall_run)
     meta = {
         "title": "ringgate main job: orders through the RTL to the host driver",
@@ -343,6 +362,10 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
     paths = write_report(out_dir, stages, clock_mhz=clock_mhz, throughput=tp, meta=meta,
                          end_to_end=stages[-1].name)
     (out_dir / "cosim.json").write_text(json.dumps(summary, indent=2, default=int))
+    # The raw material, for one's own analysis: per-event stamps of the simulator (sim ns, wall ns)
+    # and the consumer's batches.
+    np.savez_compressed(out_dir / "stamps.npz", **res, seen_end=np.array(host.ends), seen_wall=np.array(host.seen),
+                        host_cycles=host_cycles)
 
     t = Table(title=f"{n} orders, {width}-bit, MPS {mps}, {load} offered; latency from ring accept")
     t.add_column("stage")

@@ -30,6 +30,13 @@ def test_cosim_stage_arithmetic():
     # entry 2 was announced by cursor 3 (landed at wall 1000) but seen in the second batch (2100)
     assert st[3].samples.tolist() == [500, 500, 1100, 100]
     assert st[4].samples.tolist() == [x * 4 + ALLOWANCE["ns"] for x in (10, 9, 8, 9)]
+    # with the host's own view (cursor line timestamp - ts) as an extra exact stage after the RTL ones
+    st3 = compute_stages(_stamps(), 4, np.array([2, 4]), np.array([1_500, 2_100]), clock_mhz=250,
+                         host_cycles=np.array([7, 6, 9, 5]))
+    assert [s.kind for s in st3] == ["exact", "exact", "exact", "modelled", "wall clock", "projected"]
+    assert st3[2].samples.tolist() == [7, 6, 9, 5] and st3[2].unit == "cycles"
+    with pytest.raises(ValueError, match="host-side"):
+        compute_stages(_stamps(), 4, np.array([4]), np.array([3000]), clock_mhz=250, host_cycles=np.array([1, 2]))
     # another clock scales the RTL part only; the link model's ns stay
     st2 = compute_stages(_stamps(), 4, np.array([2, 4]), np.array([1_500, 2_100]), clock_mhz=500)
     assert st2[2].samples.tolist() == [60, 58, 56, 58]
@@ -78,12 +85,15 @@ def test_cosim_main_job_tiny_run_writes_the_report(tmp_path):
     r = CliRunner().invoke(run, ["--orders", "300", "--load", "0.25", "--burst", "8", "--rq-pause", "0.2",
                                  "--host-ring", "64", "--seed", "2", "--out", str(out)], catch_exceptions=False)
     assert r.exit_code == 0, r.output
-    for f in ("report.json", "summary.md", "report.html", "cosim.json", *(f"stage{i}.png" for i in range(5))):
+    for f in ("report.json", "summary.md", "report.html", "cosim.json", "stamps.npz",
+              *(f"stage{i}.png" for i in range(6))):
         assert (out / f).stat().st_size > 100, f
     rep = json.loads((out / "report.json").read_text())
-    assert [s["kind"] for s in rep["stages"]] == ["exact", "exact", "modelled", "wall clock", "projected"]
+    assert [s["kind"] for s in rep["stages"]] == ["exact", "exact", "exact", "modelled", "wall clock", "projected"]
     assert all(s["count"] == 300 for s in rep["stages"])
-    first, cursor, land, seen, proj = rep["stages"]
+    first, cursor, host, land, seen, proj = rep["stages"]
+    # the host's own view: the device's cycle counter in the cursor line minus the entry's ts
+    assert 0 < host["min_cycles"] <= cursor["min_cycles"]
     # Idle entries: 4 cycles ring accept -> first RQ beat and 8 to the cursor TLP's last beat at
     # 256 bits (the same figures the PCIe bench asserts); queueing only adds.
     assert first["min_cycles"] == 4 and cursor["min_cycles"] == 8
