@@ -119,6 +119,7 @@ class Bench:
         self.land_cursor: list[int] = []
         self.land_wall: list[int] = []
         self.push_stalls = 0
+        self.ts_first_accept = None
         self.fed = 0
         self.t0_ns = None
         self.stop = False
@@ -278,6 +279,8 @@ class Bench:
                 self.push_stalls += 1
                 await RisingEdge(clk)
             self.accept_ns.append(_now())        # the handshake: valid and ready at this edge
+            if i == 0:                           # read as the monitor reads: after the edge
+                self.ts_first_accept = int(dut.timestamp.value)
             self.fed = i + 1
             self.mb[H_FED] = i + 1
             self.mb[H_PUSH_STALLS] = self.push_stalls
@@ -373,7 +376,7 @@ async def cosim(dut):
     serve_wall = max(wall_end - wall_ready, 1e-9)
     summary = {
         "stopped_by": why, "mps": b.mps, "width": b.width, "period_ns": PERIOD_NS, "t0": b.mb[H_T0],
-        "t0_ns": b.t0_ns, "fed": b.fed, "total": len(b.entries), "push_stall_cycles": b.push_stalls,
+        "t0_ns": b.t0_ns, "timestamp_after_first_accept": b.ts_first_accept, "fed": b.fed, "total": len(b.entries), "push_stall_cycles": b.push_stalls,
         "sim_cycles": cycles, "serve_wall_s": serve_wall, "startup_wall_s": wall_ready - wall0,
         "sim_cycles_per_s": cycles / serve_wall, "sim_cpu_s": cpu_end - cpu_ready,
         "sim_cycles_per_cpu_s": cycles / max(cpu_end - cpu_ready, 1e-9), "registers": regs, "errors": b.errors,

@@ -105,6 +105,7 @@ def test_cosim_main_job_tiny_run_writes_the_report(tmp_path):
     for lbl in ("min", "p50", "p99", "max"):
         assert proj[f"{lbl}_ns"] == pytest.approx(cursor[f"{lbl}_ns"] + ALLOWANCE["ns"])
     assert cos["errors"] == [] and cos["fed"] == 300 and cos["registers"]["SENT"] == 300
+    assert cos["timestamp_after_first_accept"] == cos["t0"]     # ts = the device's cycle at ring accept
     assert cos["registers"]["RQ_STALL_CYCLES"] > 0
     md = (out / "summary.md").read_text()
     assert "300 entries byte-exact" in md and "| FPGA |" in md and "ringgate (this run)" in md
