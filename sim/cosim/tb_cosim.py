@@ -34,7 +34,7 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.triggers import Event, FallingEdge, ReadOnly, RisingEdge, Timer
+from cocotb.triggers import Event, FallingEdge, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiStreamBus
 from cocotbext.axi.address_space import MemoryRegion
