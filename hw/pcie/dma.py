@@ -29,7 +29,7 @@ Timing (cycles of the user clock, no back-pressure):
 - the split limits pass through two register stages (no 64-bit or min-of-five chain in one
   cycle); after a TLP's header the next decision waits until they are fresh again.
 
-Configuration is validated when ``CONTROL.ENABLE`` is written (three cycles, all 64-bit
+Configuration is validated when ``CONTROL.ENABLE`` is written (four cycles, all 64-bit
 compares registered). Refusals set sticky error bits (``err_set`` pulses) and leave the
 writer off: nothing is written to host memory.
 """
@@ -58,11 +58,12 @@ REQ_LAYOUT = data.StructLayout({
 })
 
 
-class State(enum.Enum, shape=3):
+class State(enum.Enum, shape=4):
     OFF = 0
     CHECK1 = 1
     CHECK2 = 2
     CHECK3 = 3
+    CHECK4 = 8
     IDLE = 4
     HEAD = 5
     DATA = 6
@@ -76,6 +77,11 @@ def _sat(value, limit_log2: int, width: int):
 
 def _min(a, b):
     return Mux(a < b, a, b)
+
+
+def _min3(a, b, c):
+    """Three comparators side by side, then one 6-input select per bit (3 LUT levels)."""
+    return Mux((a <= b) & (a <= c), a, Mux(b <= c, b, c))
 
 
 class DmaWriter(wiring.Component):
@@ -128,7 +134,7 @@ class DmaWriter(wiring.Component):
     def elaborate(self, platform):
         m = Module()
 
-        state = Signal(State)
+        state = Signal(State, attrs={"fsm_encoding": "one-hot"})   # yosys: recode one-hot
         sent = Signal(64)
         consumed = Signal(64)
         room = Signal(ROOM_BITS + 1)         # free host slots, 0 .. size
@@ -158,6 +164,7 @@ class DmaWriter(wiring.Component):
         bound_e = Signal(5)
         room_e = Signal(5)
         cap = Signal(5)
+        cfg_e = Signal(5)
         fresh = Signal(2)                    # shift register: cap reflects the current slot/room
         cap_ok = Signal()
         small = Signal()                     # ring smaller than one 4 KiB page
@@ -169,11 +176,18 @@ class DmaWriter(wiring.Component):
             batch_e.eq(_sat(self.batch_limit, 4, 32)),
             bound_e.eq(_sat(to_page, 4, 7)),
             room_e.eq(_sat(room, 4, ROOM_BITS + 1)),
-            cap.eq(_min(_min(mps_e, batch_e), _min(bound_e, room_e))),
+            cfg_e.eq(_min(mps_e, batch_e)),       # configuration only: one more stage is free
+            cap.eq(_min3(cfg_e, bound_e, room_e)),
             fresh.eq(Cat(1, fresh[0])),
             # cap_ok == fresh[1] & (cap != 0), one register instead of a compare on the FSM path
-            cap_ok.eq(fresh[0] & (mps_e != 0) & (batch_e != 0) & (bound_e != 0) & (room_e != 0)),
+            cap_ok.eq(fresh[0] & (cfg_e != 0) & (bound_e != 0) & (room_e != 0)),
         ]
+        # Entries to the wrap point, saturated (31 = "more than a TLP can carry"): the header
+        # cycle compares it with n instead of adding and testing slot + n.
+        wrap_e = Signal(5)
+        to_wrap = Signal(ROOM_BITS + 1)
+        m.d.comb += to_wrap.eq(size[:ROOM_BITS + 1] - slot)
+        m.d.sync += wrap_e.eq(Mux(to_wrap[5:].any(), 31, to_wrap[:5]))
         fill_e = Signal(5)
         m.d.comb += fill_e.eq(_sat(self.fill, 4, len(self.fill)))
 
@@ -199,13 +213,14 @@ class DmaWriter(wiring.Component):
         db_delta = Signal(64)
         db_ahead = Signal(64)
         db_add = Signal(ROOM_BITS + 1)
+        db_add_v = Signal()
         with m.If(self.doorbell_w):
             m.d.sync += [db_val.eq(self.doorbell), db_pend.eq(1)]
         running = Signal()
         m.d.comb += running.eq(state.as_value().matches(State.IDLE, State.HEAD, State.DATA, State.POST))
         # While off, the DOORBELL register itself is what enable uses; a doorbell written
         # during validation stays pending and is checked once running.
-        with m.If(db_pend & ~db_chk & ~self.doorbell_w & running):
+        with m.If(db_pend & ~db_chk & ~db_add_v & ~self.doorbell_w & running):
             m.d.sync += [db_chk.eq(1), db_pend.eq(0), db_cand.eq(db_val),
                          db_delta.eq(db_val - consumed), db_ahead.eq(sent - db_val)]
         with m.If((state == State.OFF) & ~self.doorbell_w):
@@ -218,11 +233,17 @@ class DmaWriter(wiring.Component):
             m.d.comb += err.eq(Error.DOORBELL_RANGE)
         with m.If(db_ok):
             m.d.sync += consumed.eq(db_cand)
-        m.d.comb += db_add.eq(Mux(db_ok, db_delta[:ROOM_BITS + 1], 0))
+        with m.If(db_ok):
+            m.d.sync += [db_add.eq(db_delta[:ROOM_BITS + 1]), db_add_v.eq(1)]
 
-        # Room bookkeeping: the header cycle subtracts n, an accepted doorbell adds.
-        room_sub = Signal.like(n)
-        m.d.sync += room.eq(room - room_sub + db_add)
+        # Room bookkeeping, one two-operand add per cycle: the header cycle subtracts n; an
+        # accepted doorbell's credit is added in the next cycle without a header (headers
+        # are never back to back). Room lags a doorbell by a cycle or two: never too high.
+        room_sub = Signal()
+        with m.If(room_sub):
+            m.d.sync += room.eq(room - n)
+        with m.Elif(db_add_v):
+            m.d.sync += [room.eq(room + db_add), db_add_v.eq(0)]
 
         # -- commands ----------------------------------------------------------------------
         with m.If(self.control_w):
@@ -242,6 +263,8 @@ class DmaWriter(wiring.Component):
         v_base_lo = Signal(64)
         v_in_ring = Signal()
         v_diff_bad = Signal()
+        v_bad = Signal(6)
+        v_next_addr = Signal(64)
 
         # -- cursor line -------------------------------------------------------------------
         cline = Signal(CURSOR_LINE.layout())
@@ -302,18 +325,22 @@ class DmaWriter(wiring.Component):
                     state.eq(State.CHECK3),
                 ]
             with m.Case(State.CHECK3):
-                bad = Signal(32)
-                m.d.comb += bad.eq(Cat(v_base_bad, v_size_bad, v_curs_bad, v_in_ring & ~v_base_bad,
-                                       v_limit_bad, v_diff_bad & ~v_size_bad))
-                m.d.comb += err.eq(bad)
-                with m.If(bad.any() | stop_req):
+                m.d.sync += [
+                    v_bad.eq(Cat(v_base_bad, v_size_bad, v_curs_bad, v_in_ring & ~v_base_bad,
+                                 v_limit_bad, v_diff_bad & ~v_size_bad)),
+                    v_next_addr.eq(self.ring_base + (slot << 6)),
+                    state.eq(State.CHECK4),
+                ]
+            with m.Case(State.CHECK4):
+                m.d.comb += err.eq(v_bad)
+                with m.If(v_bad.any() | stop_req):
                     m.d.sync += [state.eq(State.OFF)]
                 with m.Else():
                     m.d.sync += [
                         state.eq(State.IDLE),
-                        room.eq(size - v_diff[:ROOM_BITS + 1]),
+                        room.eq(size - v_diff[:ROOM_BITS + 1]), db_add_v.eq(0),
                         consumed.eq(v_db),
-                        next_addr.eq(self.ring_base + (slot << 6)),
+                        next_addr.eq(v_next_addr),
                         writes.eq(0),
                         tlps_since.eq(0),
                         dirty.eq(0),
@@ -321,28 +348,20 @@ class DmaWriter(wiring.Component):
                     ]
 
             with m.Case(State.IDLE):
-                with m.If(stop_req):
-                    with m.If(dirty):
-                        with m.If(out_free & self.bus_master):
-                            emit_cursor()
-                    with m.Else():
-                        m.d.sync += state.eq(State.OFF)
+                with m.If(stop_req & ~dirty):
+                    m.d.sync += state.eq(State.OFF)
                 # cap lags a doorbell by two cycles (it can read 0 just after room went
                 # from 0 to positive): start only on a non-zero cap.
-                with m.Elif(can_send & cap_ok):
+                with m.Elif(~stop_req & can_send & cap_ok):
                     m.d.sync += [n.eq(_min(fill_e, cap)), state.eq(State.HEAD)]
-                with m.Elif(dirty & ~can_send & out_free & self.bus_master):
-                    emit_cursor()
                 with m.If(self.entries.valid & ~room_nz):
                     m.d.sync += host_full_cycles.eq(host_full_cycles + 1)
 
             with m.Case(State.HEAD):
                 with m.If(out_free):
-                    m.d.comb += [take.eq(1), room_sub.eq(n)]
-                    slot_next = Signal(ROOM_BITS + 1)
-                    m.d.comb += slot_next.eq(slot + n)
+                    m.d.comb += [take.eq(1), room_sub.eq(1)]
                     wrap = Signal()
-                    m.d.comb += wrap.eq((slot_next & size).any())
+                    m.d.comb += wrap.eq(n == wrap_e)
                     m.d.sync += [
                         self.req.valid.eq(1),
                         self.req.payload.addr.eq(next_addr),
@@ -353,7 +372,7 @@ class DmaWriter(wiring.Component):
                         self.req.payload.line.eq(self.entries.payload.as_value()),
                         remaining.eq(n - 1),
                         sent.eq(sent + n),
-                        slot.eq(Mux(wrap, 0, slot_next)),
+                        slot.eq(Mux(wrap, 0, slot + n)),
                         next_addr.eq(Mux(wrap, self.ring_base, next_addr + (n << 6))),
                         data_tlps.eq(data_tlps + 1),
                         tlps_since.eq(tlps_since + 1),
@@ -377,22 +396,33 @@ class DmaWriter(wiring.Component):
                         m.d.sync += state.eq(State.POST)
 
             with m.Case(State.POST):
-                # Another data TLP right away, or the cursor write now.
+                # Another data TLP right away (decided here when the limits are fresh, i.e.
+                # after a TLP of 3+ lines, else in IDLE once they are), or the cursor write.
                 with m.If(~stop_req & can_send & under):
-                    # The next TLP's decision right here when the limits are fresh (a TLP
-                    # of 3+ lines), else in IDLE once they are.
                     with m.If(cap_ok):
                         m.d.sync += [n.eq(_min(fill_e, cap)), state.eq(State.HEAD)]
                     with m.Else():
                         m.d.sync += state.eq(State.IDLE)
-                with m.Elif(out_free & self.bus_master):
-                    emit_cursor()
-                    m.d.sync += state.eq(State.IDLE)
+
+        # The cursor write, as one flat condition (not a priority chain) to keep the request
+        # register's enable shallow: in IDLE when data is uncovered and nothing can follow
+        # (or stopping), in POST unless another data TLP follows at once.
+        emit = Signal()
+        no_next = Signal()
+        m.d.comb += [
+            no_next.eq(stop_req | ~can_send),
+            emit.eq(out_free & self.bus_master
+                    & (((state == State.IDLE) & dirty & no_next)
+                       | ((state == State.POST) & (no_next | ~under)))),
+        ]
+        with m.If(emit):
+            emit_cursor()
+            m.d.sync += state.eq(State.IDLE)
 
         m.d.comb += [
             self.enabled.eq(running & ~stop_req),
-            self.settling.eq(state.as_value().matches(State.CHECK1, State.CHECK2, State.CHECK3)
-                             | db_pend | db_chk),
+            self.settling.eq(state.as_value().matches(State.CHECK1, State.CHECK2, State.CHECK3, State.CHECK4)
+                             | db_pend | db_chk | db_add_v),
             self.busy.eq((state != State.OFF) | self.req.valid | self.downstream_busy | reset_req),
             self.host_full.eq(running & self.entries.valid & (room == 0)),
             self.cursor_current.eq(cursor_written == sent),

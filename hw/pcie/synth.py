@@ -96,7 +96,7 @@ def lut_levels(netlist: dict, top: str) -> int:
             return out
         print("  start:", nets(path[-1], "input"), file=sys.stderr)
         for name in reversed(path):
-            print("   ", cells[name]["type"], nets(name, "output")[:3], file=sys.stderr)
+            print("   ", cells[name]["type"], "in:", nets(name, "input"), file=sys.stderr)
         end_bits = set()
         for port, bits in cells[path[0]]["connections"].items():
             if cells[path[0]]["port_directions"].get(port) == "output":
