@@ -390,3 +390,79 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
 
 if __name__ == "__main__":
     run()
+
+
+@click.command("cosim")
+@click.option("--orders", "-n", default=3000, show_default=True, help="Orders fed once a host enables the ring.")
+@click.option("--depth", default=256, show_default=True, help="BRAM ring depth of the RTL.")
+@click.option("--mps", type=click.Choice(["128", "256", "512", "1024"]), default="256", show_default=True)
+@click.option("--width", type=click.Choice(["256", "512"]), default="256", show_default=True)
+@click.option("--load", default="10G", show_default=True, help="Entries per cycle or 10G/25G/40G/100G.")
+@click.option("--burst", default=1, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--rq-pause", default=0.0, show_default=True, help="Probability of RQ back-pressure per cycle.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory of the shared files (default: a new one under /dev/shm).")
+@click.option("--exit-when-drained", is_flag=True,
+              help="Stop once every order was fed and announced by a cursor write (else: until Ctrl-C).")
+def cosim(orders, depth, mps, width, load, burst, seed, rq_pause, directory, exit_when_drained):
+    """Start a co-simulation and keep it running for host processes (sw.driver.sim.SimDevice,
+    open_ring("sim", ..., sim_dir=DIR), serve --backend sim with RINGGATE_SIM_DIR=DIR).
+
+    The orders are fed once a host has enabled the DMA writer. Ctrl-C (or SIGTERM) stops it and
+    prints the simulator's checks and counters."""
+    import signal
+
+    from rich.console import Console
+
+    from sim.cosim.session import CoSim, CoSimError
+    from sim.traffic import make_traffic
+    from sw.driver.sim import SimDevice
+
+    console = Console(stderr=True)
+    if orders < 2:
+        raise click.BadParameter(f"need at least 2 orders, not {orders}", param_hint="--orders")
+    if depth < 16 or depth > 65536 or depth & (depth - 1):
+        raise click.BadParameter(f"must be a power of two from 16 to 65536, not {depth}", param_hint="--depth")
+    if not 0 <= rq_pause < 1:
+        raise click.BadParameter(f"must be in [0, 1), not {rq_pause}", param_hint="--rq-pause")
+    load_kw, _ = _parse_load(load, 250e6)
+    resting = max(1, min(1000, orders // 10))
+    tr = make_traffic(orders - resting, users=max(10, min(1000, orders // 4)), symbols=1, resting=resting,
+                      burst=burst, seed=seed, **load_kw)
+    sim = CoSim(directory, width=int(width), depth=depth, mps=int(mps), rq_pause=rq_pause, seed=seed,
+                traffic=(tr.entries, tr.cycles), keep=directory is not None)
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt
+    old = signal.signal(signal.SIGTERM, terminate)
+    try:
+        with console.status("building (cached) and starting the co-simulation"):
+            sim.start()
+        click.echo(f"RINGGATE_SIM_DIR={sim.directory}")
+        click.get_text_stream("stdout").flush()
+        watch = SimDevice(sim.directory)
+        try:
+            with console.status("") as st:
+                while True:
+                    time.sleep(0.25)
+                    st.update(f"co-simulation at {sim.directory}: cycle {watch.cycle:,}, fed {watch.fed}/{len(tr)}, "
+                              f"enables {watch.enables}, errors {watch.errors} (Ctrl-C stops)")
+                    if not watch.running:
+                        break
+                    if exit_when_drained and watch.fed == len(tr) and watch.read("CURSOR_WRITTEN") >= len(tr):
+                        break
+        except KeyboardInterrupt:
+            pass
+        watch.close()
+        summary = sim.stop()
+    except CoSimError as e:
+        raise MainJobError(str(e)) from None
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        sim.close()
+    regs = summary["registers"]
+    click.echo(f"stopped: fed {summary['fed']}/{summary['total']}, SENT {regs['SENT']}, data TLPs {regs['DATA_TLPS']}, "
+               f"cursor writes {regs['CURSOR_WRITES']}, scoreboard "
+               f"{'clean' if not summary['errors'] else summary['errors']}, {summary['sim_cycles']:,} cycles "
+               f"at {summary['sim_cycles_per_s']:,.0f} cycles/s", err=True)

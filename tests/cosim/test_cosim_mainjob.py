@@ -1,12 +1,17 @@
 """The main job (ringgate/mainjob.py): the stage arithmetic on synthetic stamps, option errors,
 and a tiny end-to-end run producing every report file with sane numbers."""
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from ringgate.mainjob import ALLOWANCE, compute_stages, run, throughput_figures
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _stamps():
@@ -111,3 +116,56 @@ def test_cosim_main_job_tiny_run_writes_the_report(tmp_path):
     assert "300 entries byte-exact" in md and "| FPGA |" in md and "ringgate (this run)" in md
     achieved = float(rep["throughput"]["achieved"].split()[0])
     assert 0.05 < achieved <= 0.25 + 1e-9, achieved           # at most the offered load
+
+
+def _cosim_cmd(*args):
+    return subprocess.Popen([sys.executable, "-c", "from ringgate.mainjob import cosim; cosim()", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+
+
+def test_cosim_command_serves_open_ring_sim_backend(tmp_path):
+    """`cosim` keeps a co-simulation running for other processes; the driver's open_ring("sim")
+    (what the gateway's serve uses) consumes its orders, byte-exact; it exits once drained."""
+    from ringgate.contracts.entry import ENTRY_DTYPE
+    from sim.traffic import make_traffic
+    from sw.driver.backends import open_ring
+    from sw.driver.model import stamp
+
+    d = tmp_path / "sim"
+    proc = _cosim_cmd("--orders", "200", "--load", "0.2", "--dir", str(d), "--exit-when-drained")
+    try:
+        got = []
+        c = open_ring("sim", lambda v: got.append(v.copy()), sim_dir=str(d), ring_size=256, health_every=0,
+                      device_args={"timeout": 240})
+        c.run(count=200, timeout=120)
+        t0 = c.device.traffic_t0
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+    assert f"RINGGATE_SIM_DIR={d}" in out and "scoreboard clean" in err
+    tr = make_traffic(180, users=50, symbols=1, resting=20, load=0.2, seed=1)     # the command's traffic
+    want = stamp(tr.entries, 0, ts=np.uint64(t0) + (tr.cycles - tr.cycles[0]))
+    assert np.concatenate(got).tobytes() == want.tobytes()
+    assert (d / "run" / "sim.log").exists()                                        # --dir is kept
+
+
+def test_cosim_command_stops_on_sigterm(tmp_path):
+    import signal
+    import time
+
+    from sw.driver.sim import SimDevice
+
+    d = tmp_path / "sim"
+    proc = _cosim_cmd("--orders", "50", "--dir", str(d))
+    try:
+        dev = SimDevice(d, timeout=240)
+        assert dev.read("ID") == 0x5247_4754
+        dev.close()
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+    assert "stopped: fed 0/50" in err and "scoreboard clean" in err
