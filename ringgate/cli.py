@@ -224,8 +224,9 @@ def _register_optional():
     except ImportError:
         pass
     try:
-        from ringgate.mainjob import run
+        from ringgate.mainjob import cosim, run
         main.add_command(run)
+        main.add_command(cosim)
     except ImportError:
         pass
 
