@@ -49,7 +49,12 @@ def attach_backend(gateway, backend: str, opener, stop: threading.Event) -> str:
 
     def run():
         while not stop.is_set():
-            consumer.run(timeout=0.2)
+            try:
+                consumer.run(timeout=0.2)
+            except Exception as e:      # device gone (co-simulation stopped, board reset...)
+                logging.getLogger("ringgate.gateway").error(
+                    "FPGA ring feed (%s backend) stopped: %s; REST keeps serving", backend, e)
+                return
     threading.Thread(target=run, name="ring-feed", daemon=True).start()
     return f"FPGA ring feed: {backend} backend"
 
