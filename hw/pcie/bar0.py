@@ -141,22 +141,29 @@ class Bar0(wiring.Component):
         stage_row = Signal(len(row))
         stage_ok = Signal()
 
+        # Reads answer one cycle after execution: the row multiplexer is registered first.
+        rd2 = Signal()
+        row_val_r = Signal(64)
+        row_is64_r = Signal()
+        m.d.sync += [rd2.eq(q_valid & ~q.write), row_val_r.eq(row_val), row_is64_r.eq(row_is64)]
+
         bad = Signal()
         err = Signal(32)
         with m.If(q_valid & ~q.write):
+            m.d.comb += bad.eq(bad_dw)
+        with m.If(rd2):
             m.d.sync += self.resp.valid.eq(1)
             with m.If(q.two):
-                m.d.sync += self.resp.payload.rdata.eq(row_val)
+                m.d.sync += self.resp.payload.rdata.eq(row_val_r)
             with m.Elif(~hi):
-                m.d.sync += self.resp.payload.rdata.eq(row_val[:32])
-                with m.If(row_is64):
-                    m.d.sync += [shadow.eq(row_val[32:]), shadow_row.eq(row), shadow_ok.eq(1)]
+                m.d.sync += self.resp.payload.rdata.eq(row_val_r[:32])
+                with m.If(row_is64_r):
+                    m.d.sync += [shadow.eq(row_val_r[32:]), shadow_row.eq(row), shadow_ok.eq(1)]
             with m.Else():
-                with m.If(row_is64 & shadow_ok & (shadow_row == row)):
+                with m.If(row_is64_r & shadow_ok & (shadow_row == row)):
                     m.d.sync += [self.resp.payload.rdata.eq(shadow), shadow_ok.eq(0)]
                 with m.Else():
-                    m.d.sync += self.resp.payload.rdata.eq(row_val[32:])
-            m.d.comb += bad.eq(bad_dw)
+                    m.d.sync += self.resp.payload.rdata.eq(row_val_r[32:])
 
         # Write.
         wr = Signal()
@@ -230,6 +237,6 @@ class Bar0(wiring.Component):
 
         m.d.comb += self.bad.eq(bad)
         # No new request while a strobe is out: its effect becomes visible (``hold``) first.
-        m.d.comb += self.req.ready.eq(~q_valid & ~self.resp.valid & ~self.hold & ~Cat(*strobes).any())
+        m.d.comb += self.req.ready.eq(~q_valid & ~rd2 & ~self.resp.valid & ~self.hold & ~Cat(*strobes).any())
         assert Error.CONFIG_LOCKED == 1 << 6 and Error.BAD_ACCESS == 1 << 7
         return m

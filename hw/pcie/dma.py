@@ -188,8 +188,15 @@ class DmaWriter(wiring.Component):
         to_wrap = Signal(ROOM_BITS + 1)
         m.d.comb += to_wrap.eq(size[:ROOM_BITS + 1] - slot)
         m.d.sync += wrap_e.eq(Mux(to_wrap[5:].any(), 31, to_wrap[:5]))
+        # Entries ready, registered: fill minus this cycle's take is a lower bound of the next
+        # cycle's fill (it misses at most that cycle's push), so n never overcounts; a decision
+        # is only taken with an entry on the ring's output, hence at least 1.
+        fill_r = Signal(5)
+        fill_left = Signal(len(self.fill))
+        m.d.comb += fill_left.eq(self.fill - self.take)
+        m.d.sync += fill_r.eq(_sat(fill_left, 4, len(self.fill)))
         fill_e = Signal(5)
-        m.d.comb += fill_e.eq(_sat(self.fill, 4, len(self.fill)))
+        m.d.comb += fill_e.eq(Mux(fill_r == 0, 1, fill_r))
 
         # -- output register (valid never depends on ready) ----------------------------
         out_free = Signal()

@@ -98,7 +98,7 @@ class PcieTop(wiring.Component):
             dma.control.eq(bar.control), dma.control_w.eq(bar.control_w),
             dma.doorbell.eq(bar.doorbell), dma.doorbell_w.eq(bar.doorbell_w),
             dma.downstream_busy.eq(rq.busy),
-            bar.locked.eq(dma.busy), bar.hold.eq(dma.settling),
+            bar.hold.eq(dma.settling),
             # BAR0 status
             bar.control_r.eq(dma.enabled),
             bar.status.eq(Cat(dma.enabled, dma.busy, dma.host_full, bme, dma.cursor_current,
@@ -110,6 +110,10 @@ class PcieTop(wiring.Component):
             bar.ring_full_cycles.eq(ring.full_cycles), bar.timestamp.eq(ts), bar.ring_fill.eq(ring.fill),
             self.timestamp.eq(ts), self.ring_take.eq(dma.take),
         ]
+
+        # Registered lock: config writes are at least two cycles after any command, and BAR0
+        # holds requests while an enable is being validated, so a one-cycle lag is safe.
+        m.d.sync += bar.locked.eq(dma.busy)
 
         bad = Signal(32)
         rq_stall = Signal(64)

@@ -93,6 +93,12 @@ class UspRequester(wiring.Component):
         with m.If(self.tvalid & self.tready & self.tlast):
             m.d.sync += [tlps.eq(tlps + 1), seq.eq(seq + 1)]
         m.d.sync += returned.eq(returned + self.seq_num_vld0 + self.seq_num_vld1)
+        # TLPs not yet returned by the IP: the 32-bit compare is registered; the TLP handed
+        # over in the previous cycle is covered by `just_sent` until the compare sees it.
+        outstanding = Signal()
+        just_sent = Signal()
+        m.d.sync += [outstanding.eq(tlps != returned),
+                     just_sent.eq(self.tvalid & self.tready & self.tlast)]
 
         def keep(n):
             return Const((1 << n) - 1, W // 32)
@@ -131,7 +137,7 @@ class UspRequester(wiring.Component):
                     with m.If(out_free):
                         m.d.sync += [self.tvalid.eq(1), self.tdata.eq(carry), self.tkeep.eq(keep(4)),
                                      self.tlast.eq(1), self.tuser.eq(0), state.eq(S.A)]
-            m.d.comb += self.busy.eq(self.tvalid | (state != S.A) | (tlps != returned))
+            m.d.comb += self.busy.eq(self.tvalid | (state != S.A) | outstanding | just_sent)
         else:
             class S(enum.Enum, shape=1):
                 L = 0
@@ -165,7 +171,7 @@ class UspRequester(wiring.Component):
                         m.d.sync += [self.tvalid.eq(1), self.tdata.eq(carry), self.tkeep.eq(keep(4)),
                                      self.tlast.eq(1), self.tuser.eq(tuser512(0, 1, Const(3, 4))),
                                      state.eq(S.L)]
-            m.d.comb += self.busy.eq(self.tvalid | (state != S.L) | (tlps != returned))
+            m.d.comb += self.busy.eq(self.tvalid | (state != S.L) | outstanding | just_sent)
         m.d.comb += self.tlps.eq(tlps)
         return m
 
@@ -206,6 +212,7 @@ class UspCompleter(wiring.Component):
             ISSUE = 2
             WAIT = 3
             CPL = 4
+            DECODE = 5
 
         state = Signal(S)
         addr = Signal(12)
@@ -222,13 +229,15 @@ class UspCompleter(wiring.Component):
         action = Signal(2)          # 0 drop, 1 read, 2 write, 3 unsupported request
         READ, WRITE, UR, DROP = 1, 2, 3, 0
 
-        # Classify the SOP beat.
-        c_typ = d[75:79]
-        c_ndw = d[64:75]
-        c_addr = d[0:12]
-        c_bar = d[112:115]
-        c_fbe = self.cq_tuser[0:4]
-        c_lbe = self.cq_tuser[4:8] if W == 256 else self.cq_tuser[8:12]
+        # The SOP beat's fields are latched first and classified in the next cycle (DECODE),
+        # so no decision hangs directly off the CQ input.
+        bar_id = Signal(3)
+        c_typ = typ
+        c_ndw = ndw
+        c_addr = addr
+        c_bar = bar_id
+        c_fbe = fbe
+        c_lbe = lbe
         size_ok = Signal()
         m.d.comb += size_ok.eq((c_ndw == 1) | ((c_ndw == 2) & ~c_addr[2]))
         c_action = Signal(2)
@@ -272,17 +281,19 @@ class UspCompleter(wiring.Component):
             with m.Case(S.IDLE):
                 with m.If(beat):
                     m.d.sync += [
-                        addr.eq(c_addr), ndw.eq(c_ndw), typ.eq(c_typ), rid.eq(d[80:96]),
-                        tag.eq(d[96:104]), tc.eq(d[121:124]), attr.eq(d[124:127]),
-                        fbe.eq(c_fbe), lbe.eq(c_lbe), wdata.eq(d[128:192]), action.eq(c_action),
+                        addr.eq(d[0:12]), ndw.eq(d[64:75]), typ.eq(d[75:79]), rid.eq(d[80:96]),
+                        tag.eq(d[96:104]), bar_id.eq(d[112:115]), tc.eq(d[121:124]),
+                        attr.eq(d[124:127]), fbe.eq(self.cq_tuser[0:4]),
+                        lbe.eq(self.cq_tuser[4:8] if W == 256 else self.cq_tuser[8:12]),
+                        wdata.eq(d[128:192]),
+                        state.eq(Mux(self.cq_tlast, S.DECODE, S.DRAIN)),
                     ]
-                    with m.If(self.cq_tlast):
-                        after_request(c_action)
-                    with m.Else():
-                        m.d.sync += state.eq(S.DRAIN)
             with m.Case(S.DRAIN):
                 with m.If(beat & self.cq_tlast):
-                    after_request(action)
+                    m.d.sync += state.eq(S.DECODE)
+            with m.Case(S.DECODE):
+                m.d.sync += action.eq(c_action)
+                after_request(c_action)
             with m.Case(S.ISSUE):
                 m.d.comb += self.reg_req.valid.eq(1)
                 with m.If(self.reg_req.ready):
