@@ -221,7 +221,7 @@ def build(design, name: str, *, ports=None, extra_sources: Iterable[Path | str] 
 
 def run(b: Build, test_module: str, *, testcase: str | Sequence[str] | None = None,
         test_dir: Path | str | None = None, extra_env: Mapping[str, str] | None = None,
-        seed: int | None = None, timeout_s: float | None = None) -> Path:
+        seed: int | None = None) -> Path:
     """Run cocotb tests of ``test_module`` on build ``b``; raise CocotbFailure if any fails."""
     setup_env()
     from cocotb_tools.runner import get_results, get_runner
@@ -236,8 +236,6 @@ def run(b: Build, test_module: str, *, testcase: str | Sequence[str] | None = No
     # The test module must be importable by the simulator's embedded Python.
     repo = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH", "")) if p)
-    if timeout_s is not None:
-        env["RINGGATE_SIM_TIMEOUT_S"] = str(timeout_s)
     runner = get_runner("verilator")
     test_args = ["--trace-file", str(test_dir / "dump.fst")] if b.waves else []
     log = test_dir / "sim.log"

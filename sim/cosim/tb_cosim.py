@@ -26,7 +26,6 @@ scoreboard enforces), COSIM_MONITOR=0 (speed experiments: no RQ monitor).
 from __future__ import annotations
 
 import json
-import logging
 import os
 import random
 import time
@@ -36,20 +35,17 @@ import cocotb
 import numpy as np
 from cocotb.triggers import Event, FallingEdge, RisingEdge, Timer
 from cocotb.utils import get_sim_time
-from cocotbext.axi import AxiStreamBus
 from cocotbext.axi.address_space import MemoryRegion
-from cocotbext.pcie.core import RootComplex
-from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice
 
 from ringgate.contracts.entry import ENTRY_DTYPE
 from ringgate.contracts.regmap import REGMAP, Control
 from sim.cosim.shm import (H_CYCLE, H_ENABLES, H_ERRORS, H_FED, H_MPS, H_PUSH_STALLS, H_SIM_PS, H_STATE,
                            H_STOP, H_T0, H_TOTAL, H_WALL_START, H_WIDTH, HOST_BASE, Mailbox, Op, State,
                            map_file)
+from sim.pcie.tb import attach_pcie_model
 from sw.driver.model import Scoreboard, ScoreboardError
 
 PERIOD_NS = 4                    # user_clk 250 MHz (the UltraScale+ model's Gen3 configurations)
-MPS_CODES = {128: 0, 256: 1, 512: 2, 1024: 3}
 _OFF = {r.name: r.offset for r in REGMAP}
 
 
@@ -124,27 +120,7 @@ class Bench:
         self.t0_ns = None
         self.stop = False
 
-        self.rc = RootComplex()
-        self.rc.max_payload_size = MPS_CODES[self.mps]
-        self.rc.max_read_request_size = 2
-        w512 = self.width == 512
-        kw = dict(
-            pcie_generation=3, pcie_link_width=16 if w512 else 8, user_clk_frequency=250e6,
-            alignment="dword", pf_count=1, max_payload_size=1024, enable_client_tag=True,
-            user_clk=dut.clk, user_reset=dut.rst,
-            rq_bus=AxiStreamBus.from_prefix(dut, "s_axis_rq"),
-            pcie_rq_seq_num0=dut.pcie_rq_seq_num0, pcie_rq_seq_num_vld0=dut.pcie_rq_seq_num_vld0,
-            cq_bus=AxiStreamBus.from_prefix(dut, "m_axis_cq"), pcie_cq_np_req=dut.pcie_cq_np_req,
-            cc_bus=AxiStreamBus.from_prefix(dut, "s_axis_cc"),
-            cfg_max_payload=dut.cfg_max_payload, cfg_function_status=dut.cfg_function_status,
-        )
-        if w512:
-            kw.update(pcie_rq_seq_num1=dut.pcie_rq_seq_num1, pcie_rq_seq_num_vld1=dut.pcie_rq_seq_num_vld1)
-        self.dev = UltraScalePlusPcieDevice(**kw)
-        self.dev.functions[0].configure_bar(0, 4096)
-        self.rc.make_port().connect(self.dev)
-        for name in ("s_axis_rq", "m_axis_cq", "s_axis_cc"):
-            logging.getLogger(f"cocotb.{dut._name}.{name}").setLevel(logging.WARNING)
+        self.rc, self.dev = attach_pcie_model(dut, self.width, self.mps)
         self.host_mm = map_file(d / "hostmem", self.host_bytes, create=True)
         self.region = ShmRegion(self, self.host_mm, self.host_bytes)
         self.rc.mem_address_space.register_region(self.region, HOST_BASE)

@@ -17,6 +17,33 @@ from ringgate.contracts.regmap import AsyncRegisters, REGMAP
 MPS_CODES = {128: 0, 256: 1, 512: 2, 1024: 3}
 
 
+def attach_pcie_model(dut, width: int, mps: int):
+    """A cocotbext-pcie RootComplex and UltraScale+ device bound to a ``PcieTop`` build: Gen3 x8
+    (256-bit) or x16 (512-bit) at 250 MHz, one function with a 4 KiB BAR0, MPS ``mps`` bytes."""
+    rc = RootComplex()
+    rc.max_payload_size = MPS_CODES[mps]
+    rc.max_read_request_size = 2
+    w512 = width == 512
+    kw = dict(
+        pcie_generation=3, pcie_link_width=16 if w512 else 8, user_clk_frequency=250e6,
+        alignment="dword", pf_count=1, max_payload_size=1024, enable_client_tag=True,
+        user_clk=dut.clk, user_reset=dut.rst,
+        rq_bus=AxiStreamBus.from_prefix(dut, "s_axis_rq"),
+        pcie_rq_seq_num0=dut.pcie_rq_seq_num0, pcie_rq_seq_num_vld0=dut.pcie_rq_seq_num_vld0,
+        cq_bus=AxiStreamBus.from_prefix(dut, "m_axis_cq"), pcie_cq_np_req=dut.pcie_cq_np_req,
+        cc_bus=AxiStreamBus.from_prefix(dut, "s_axis_cc"),
+        cfg_max_payload=dut.cfg_max_payload, cfg_function_status=dut.cfg_function_status,
+    )
+    if w512:
+        kw.update(pcie_rq_seq_num1=dut.pcie_rq_seq_num1, pcie_rq_seq_num_vld1=dut.pcie_rq_seq_num_vld1)
+    dev = UltraScalePlusPcieDevice(**kw)
+    dev.functions[0].configure_bar(0, 4096)
+    rc.make_port().connect(dev)
+    for name in ("s_axis_rq", "m_axis_cq", "s_axis_cc"):
+        logging.getLogger(f"cocotb.{dut._name}.{name}").setLevel(logging.WARNING)
+    return rc, dev
+
+
 class BarIO:
     """AsyncRegisterIO over a cocotbext-pcie BAR window; every read has a timeout."""
 
@@ -177,27 +204,7 @@ class TB:
         self.pushed = []              # entry dicts, index = sequence
         self.cfg = None               # (ring_base, ring_size, cursor_addr) the monitor checks against
         self.doorbell_sent = 0
-        self.rc = RootComplex()
-        self.rc.max_payload_size = MPS_CODES[mps]
-        self.rc.max_read_request_size = 2
-        w512 = self.width == 512
-        kw = dict(
-            pcie_generation=3, pcie_link_width=16 if w512 else 8, user_clk_frequency=250e6,
-            alignment="dword", pf_count=1, max_payload_size=1024, enable_client_tag=True,
-            user_clk=dut.clk, user_reset=dut.rst,
-            rq_bus=AxiStreamBus.from_prefix(dut, "s_axis_rq"),
-            pcie_rq_seq_num0=dut.pcie_rq_seq_num0, pcie_rq_seq_num_vld0=dut.pcie_rq_seq_num_vld0,
-            cq_bus=AxiStreamBus.from_prefix(dut, "m_axis_cq"), pcie_cq_np_req=dut.pcie_cq_np_req,
-            cc_bus=AxiStreamBus.from_prefix(dut, "s_axis_cc"),
-            cfg_max_payload=dut.cfg_max_payload, cfg_function_status=dut.cfg_function_status,
-        )
-        if w512:
-            kw.update(pcie_rq_seq_num1=dut.pcie_rq_seq_num1, pcie_rq_seq_num_vld1=dut.pcie_rq_seq_num_vld1)
-        self.dev = UltraScalePlusPcieDevice(**kw)
-        self.dev.functions[0].configure_bar(0, 4096)
-        self.rc.make_port().connect(self.dev)
-        for name in ("s_axis_rq", "m_axis_cq", "s_axis_cc"):
-            logging.getLogger(f"cocotb.{dut._name}.{name}").setLevel(logging.WARNING)
+        self.rc, self.dev = attach_pcie_model(dut, self.width, mps)
         dut.i__valid.value = 0
         dut.i__payload.value = 0
         self.monitor = None
