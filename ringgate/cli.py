@@ -207,6 +207,105 @@ def entry_table():
     click.echo(CURSOR_LINE.markdown())
 
 
+@main.command()
+def regmap():
+    """Print the BAR0 register map (offsets, access, reset values, meaning) as a markdown table."""
+    from ringgate.contracts.regmap import REGMAP
+
+    click.echo(REGMAP.markdown())
+
+
+def _benches():
+    """Named cocotb benches: name -> (build factory, cocotb module, environment)."""
+    from hw.ringbuf import RingBuffer
+    from ringgate.contracts.entry import ENTRY
+    from sim.throughput import CLOCK_NS, ThroughputHarness
+
+    def ring(depth):
+        return lambda waves: verilator_build(RingBuffer(depth, ENTRY.layout()), f"ringbuf{depth}", waves=waves)
+
+    def pcie(width):
+        def make(waves):
+            from hw.pcie.top import PcieTop
+            return verilator_build(PcieTop(width, 256), f"pcie_top_{width}", waves=waves)
+        return make
+
+    return {
+        "ring16": (ring(16), "sim.tb_ringbuf", {"RING_DEPTH": "16"}),
+        "ring1024": (ring(1024), "sim.tb_ringbuf", {"RING_DEPTH": "1024"}),
+        "pcie256": (pcie(256), "sim.pcie.cocotb_pcie", {}),
+        "pcie512": (pcie(512), "sim.pcie.cocotb_pcie", {}),
+        "throughput": (lambda waves: verilator_build(ThroughputHarness(), "tput", clock_ns=CLOCK_NS, waves=waves),
+                       "sim.tb_throughput", {"TP_CYCLES": "100000"}),
+    }
+
+
+def verilator_build(*args, **kw):
+    from sim import verilator
+    return verilator.build(*args, **kw)
+
+
+BENCH_NAMES = ("ring16", "ring1024", "pcie256", "pcie512", "throughput")
+
+
+@main.command()
+@click.argument("name", type=click.Choice(BENCH_NAMES))
+@click.option("--testcase", "-t", multiple=True, help="Run only these cocotb tests (repeatable).")
+@click.option("--waves", is_flag=True, help="Build with FST tracing and write dump.fst.")
+@click.option("--env", "env_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Extra environment for the bench, e.g. PCIE_MPS=512 or RING_LAPS=40.")
+def bench(name, testcase, waves, env_pairs):
+    """Run a named cocotb test bench on Verilator (builds are cached)."""
+    from sim import verilator
+
+    make, module, env = _benches()[name]
+    env = dict(env)
+    for pair in env_pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, not {pair!r}", param_hint="--env")
+        env[key] = value
+    with console.status(f"building {name}{' with waves' if waves else ''}"):
+        b = make(waves)
+    t0 = time.perf_counter()
+    try:
+        run_dir = verilator.run(b, module, testcase=list(testcase) or None, extra_env=env)
+    except verilator.CocotbFailure as e:
+        console.print(f"[red]{name}: failed[/red]\n{e}")
+        sys.exit(1)
+    console.print(f"{name}: passed in {time.perf_counter() - t0:.1f} s; log {run_dir / 'sim.log'}")
+    if waves:
+        console.print(f"waves: {run_dir / 'dump.fst'}  (ringgate waves {run_dir})")
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--viewer", default="gtkwave", show_default=True, help="Waveform viewer to start.")
+def waves(path, viewer):
+    """Open a waveform: PATH (an .fst/.vcd or a run directory), or the newest dump under build/sim."""
+    import shutil
+    import subprocess
+
+    from sim.verilator import cache_dir
+
+    if path is None:
+        dumps = sorted(cache_dir().glob("*/runs/*/dump.fst"), key=lambda p: p.stat().st_mtime)
+        if not dumps:
+            raise click.UsageError("no waveform yet: run a bench with waves first "
+                                   "(ringgate bench ring16 --waves, or pytest --waves)")
+        path = dumps[-1]
+    elif path.is_dir():
+        path = path / "dump.fst"
+        if not path.exists():
+            raise click.UsageError(f"{path} does not exist: was the bench built with --waves?")
+    exe = shutil.which(viewer)
+    if exe is None:
+        click.echo(f"{path}\n({viewer} is not installed: open the file with any FST viewer, e.g. gtkwave or Surfer)")
+        return
+    subprocess.Popen([exe, str(path)])
+    click.echo(f"opened {path} in {viewer}")
+
+
 @main.command("bench-engine", context_settings={"ignore_unknown_options": True})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench_engine(args):

@@ -50,3 +50,32 @@ def test_throughput_run_writes_a_report(tmp_path):
 def test_throughput_refuses_bad_load():
     r = CliRunner().invoke(main, ["throughput", "--load", "1.5"])
     assert r.exit_code == 2 and "--load" in r.output
+
+
+def test_regmap_prints_every_register():
+    from ringgate.contracts.regmap import REGMAP
+
+    r = CliRunner().invoke(main, ["regmap"])
+    assert r.exit_code == 0
+    for reg in REGMAP.regs:
+        assert f"`{reg.name}`" in r.output
+
+
+def test_named_bench_runs_and_records_waves(tmp_path):
+    r = CliRunner().invoke(main, ["bench", "ring16", "-t", "idle_latency", "--waves"])
+    assert r.exit_code == 0, r.output
+    assert "ring16: passed" in r.output
+    r = CliRunner().invoke(main, ["waves", "--viewer", "no-such-viewer"])
+    assert r.exit_code == 0 and "dump.fst" in r.output and "not installed" in r.output
+
+
+def test_named_bench_failure_and_bad_options(tmp_path):
+    r = CliRunner().invoke(main, ["bench", "ring16", "-t", "scoreboard", "--env", "RING_DEPTH=32",
+                                  "--env", "RING_P_READY=0.3", "--env", "RING_LAPS=2"])
+    assert r.exit_code == 1 and "failed" in r.output
+    r = CliRunner().invoke(main, ["bench", "ring16", "--env", "oops"])
+    assert r.exit_code == 2 and "KEY=VALUE" in r.output
+    r = CliRunner().invoke(main, ["bench", "nonesuch"])
+    assert r.exit_code == 2
+    r = CliRunner().invoke(main, ["waves", str(tmp_path)])
+    assert r.exit_code == 2 and "--waves" in r.output
