@@ -10,7 +10,12 @@ Checked against the exchange's own record, the journal (read after the server st
 - the WS trades of each symbol are exactly the trades a fresh engine reports when it replays the
   journal (command seq, price, volume, in order), on two independent clients;
 - the depth topic rebuilds the book the engine ends with, which is also what REST's order book
-  shows; the private topic's last update of each REST order agrees with its status endpoint.
+  shows; the private topic's last update of each REST order agrees with its status endpoint;
+- an operator's client on every ring user's private topic heard of every ring order placed after
+  it subscribed, and each ring order's last update agrees with the gateway's status of it.
+
+Runtime: 8-10 s with a cached Verilator build of the co-simulation, 20-30 s when the build is
+fresh (shared with tests/cosim through the build cache) or both cores are busy.
 
 The ring traffic names users 1..U and symbol 0 (sim/traffic.py); the demo market does not have
 them, and the ring is enabled as soon as `serve --backend sim` starts. So the market is prepared
@@ -223,6 +228,8 @@ def test_gateway_e2e_sim_ring_and_rest_interleaved(tmp_path):
         pub_topics = [f"trades.{RING_CODE}", f"depth.{RING_CODE}", "trades.XBTC_USDT", "depth.XBTC_USDT"]
         ws_pub = WsClient(port, pub_topics)
         ws_priv = WsClient(port, ["orders.1001", f"trades.{RING_CODE}", "trades.XBTC_USDT"], key=trader)
+        ring_uids = sorted({int(u) for u in tr.entries["uid"]})
+        ws_ops = WsClient(port, [f"orders.{u}" for u in ring_uids], key=creds["admin"])    # an operator
 
         # 3. REST orders while the ring flows: 1001 on the ring's book, 1002 against the demo maker
         c1, c2 = Client(host, port, trader["apiKey"], trader["secret"]), Client(host, port, taker["apiKey"], taker["secret"])
@@ -275,7 +282,10 @@ def test_gateway_e2e_sim_ring_and_rest_interleaved(tmp_path):
         while (len(ws_pub.got[f"trades.{RING_CODE}"]), len(ws_pub.got["trades.XBTC_USDT"])) < n:
             assert time.monotonic() < wait, "the public client fell behind"
             time.sleep(0.05)
-        time.sleep(0.3)                              # anything extra (a duplicate) would show up now
+        ops = -1                                     # the operator's feed has long been quiet; make sure
+        while ops != ws_ops.count():
+            ops = ws_ops.count()
+            time.sleep(0.3)                          # anything extra (a duplicate) would show up now too
         st, book = Client(host, port).get(f"{T}/symbols/{RING_CODE}/orderbook?depth=-1")
         assert st == 200
         statuses = {}
@@ -284,8 +294,17 @@ def test_gateway_e2e_sim_ring_and_rest_interleaved(tmp_path):
             st, b = c.get(f"{T}/symbols/{sym}/trade/{uid}/orders/{oid}")
             assert st == 200, b
             statuses[oid] = b["data"]
-        ws_pub.close()
-        ws_priv.close()
+        # every ring order the operator heard of: its status as the gateway reports it (operators may read)
+        adm = Client(host, port, creds["admin"]["apiKey"], creds["admin"]["secret"])
+        ring_status = {}
+        for name, msgs in ws_ops.got.items():
+            for oid in {m["data"]["orderId"] for m in msgs}:
+                st, b = adm.get(f"{T}/symbols/{RING_CODE}/trade/{name.split('.')[1]}/orders/{oid}")
+                assert st == 200, b
+                ring_status[(int(name.split(".")[1]), oid)] = b["data"]
+        adm.close()
+        for ws in (ws_pub, ws_priv, ws_ops):
+            ws.close()
         c1.close()
         c2.close()
         assert gw.stop() == 0, gw.out[-3000:]
@@ -315,7 +334,8 @@ def test_gateway_e2e_sim_ring_and_rest_interleaved(tmp_path):
 
     print(f"E2E ring {len(ring)} ({ok} ok), REST {len(rest)}, switches {switches}")
     # ---- WebSocket: per-topic sequence numbers contiguous from the snapshot's, on every client
-    for ws in (ws_pub, ws_priv):
+    for ws in (ws_pub, ws_priv, ws_ops):
+        assert not ws.other, ws.other[:3]
         for name, msgs in ws.got.items():
             assert [m["seq"] for m in msgs] == list(range(ws.snap[name] + 1, ws.snap[name] + 1 + len(msgs))), name
             assert all(m["type"] == "update" for m in msgs), name
@@ -361,3 +381,18 @@ def test_gateway_e2e_sim_ring_and_rest_interleaved(tmp_path):
     for oid, s in statuses.items():
         if oid in last_upd:
             assert (last_upd[oid]["state"], last_upd[oid]["filled"]) == (s["state"], s["filled"]), oid
+    # ring orders on the operator's private topics: every ring order placed after the operator
+    # subscribed (i.e. after the first REST order) was announced, and the last update of every ring
+    # order agrees with the gateway's status of it
+    first_rest = min(r.seq for r in orders if r.command.order_id >= REST_BASE)
+    later = {(r.command.uid, r.command.order_id) for r in ring if r.command.cmd == 1 and r.seq > first_rest}
+    assert len(later) > 20
+    last_ring = {}
+    for name, msgs in ws_ops.got.items():
+        for m in msgs:
+            last_ring[(int(name.split(".")[1]), m["data"]["orderId"])] = m["data"]
+    assert later <= set(last_ring), sorted(later - set(last_ring))[:5]
+    print(f"E2E ring orders announced after subscribe {len(later)}, statuses checked {len(ring_status)}")
+    for k, s in ring_status.items():
+        assert (last_ring[k]["state"], last_ring[k]["filled"], last_ring[k]["size"]) == \
+            (s["state"], s["filled"], s["size"]), k
