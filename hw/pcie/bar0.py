@@ -98,19 +98,52 @@ class Bar0(wiring.Component):
         row = q.dw[1:]
         hi = q.dw[0]
 
+        # Address decode, registered: computed every cycle from the incoming request, so in
+        # the execution cycle (the one after the handshake) it describes ``q``. Nothing but
+        # ``*_r`` flags and an AND with ``wr`` stays on the write-enable paths.
+        ip = self.req.payload
+
+        def decoded(name, value):
+            r_ = Signal(name=name)
+            m.d.sync += r_.eq(value)
+            return r_
+
+        # Each compare with a dword index is split in two registered halves, the index's
+        # high bits (one flag per 32-dword group) and its low 5 bits (one 6-input LUT each),
+        # ANDed in the execution cycle: one LUT level from registers, whatever the mapper shares.
+        LO = 5
+        groups = sorted({(r.offset // 4 + h) >> LO for r in regs for h in range(r.width // 32)})
+        grp = {g: decoded(f"grp{g}", ip.dw[LO:] == g) for g in groups}
+
+        def dw_is(name, index, lo_value=None):
+            """dw == index (or, given ``lo_value``, that expression of the low bits, same group)."""
+            lo = decoded(f"{name}_lo", ip.dw[:LO] == (index & 31) if lo_value is None else lo_value)
+            return grp[index >> LO] & lo
+
         # Per-dword decode: which dwords exist, which are read-only.
         known = Signal(2)        # dword 0 / dword 1 of the access hits a register
         ro_hit = Signal(2)
         for k in range(2):
-            dw = Signal(DW_BITS, name=f"dw{k}")
-            m.d.comb += dw.eq(q.dw + k)
-            with m.Switch(dw):
-                for r in regs:
-                    for h in range(r.width // 32):
-                        with m.Case(r.offset // 4 + h):
-                            m.d.comb += known[k].eq(1)
-                            if r.access is Access.RO:
-                                m.d.comb += ro_hit[k].eq(1)
+            kn_terms, ro_terms = [], []
+            # dword 1 of a 2-dword access: dw is even (8-byte aligned), so dw + 1 is dw | 1
+            lo_idx = ip.dw[:LO] if k == 0 else Cat(Const(1, 1), ip.dw[1:LO])
+            for g in groups:
+                kn = Signal(name=f"known{k}_g{g}_c")
+                ro = Signal(name=f"ro{k}_g{g}_c")
+                with m.Switch(lo_idx):
+                    for r in regs:
+                        for h in range(r.width // 32):
+                            i = r.offset // 4 + h
+                            if i >> LO == g:
+                                with m.Case(i & 31):
+                                    m.d.comb += kn.eq(1)
+                                    if r.access is Access.RO:
+                                        m.d.comb += ro.eq(1)
+                kn_r = decoded(f"known{k}_g{g}", kn)
+                ro_r = decoded(f"ro{k}_g{g}", ro)
+                kn_terms.append(grp[g] & kn_r)
+                ro_terms.append(grp[g] & ro_r)
+            m.d.comb += [known[k].eq(Cat(*kn_terms).any()), ro_hit[k].eq(Cat(*ro_terms).any())]
         bad_dw = Signal()
         m.d.comb += bad_dw.eq(~known[0] | (q.two & ~known[1]))
 
@@ -172,6 +205,8 @@ class Bar0(wiring.Component):
             m.d.comb += bad.eq(bad_dw | ro_hit[0] | (q.two & ro_hit[1]))
         locked_hit = Signal()
         strobes = []
+        # Decodes over several registers, registered as single flags (stage and lock logic).
+        any_lo_c, any_hit64_c, any_locked_c = [], [], []
         for r in regs:
             if r.access is Access.RO:
                 continue
@@ -181,12 +216,15 @@ class Bar0(wiring.Component):
             if r.width == 32:
                 hit = Signal(name=f"{a}_hit")
                 data32 = Signal(32, name=f"{a}_wdata")
+                at = dw_is(f"{a}_at", base_dw)
                 if base_dw % 2:      # high dword of its row: also hit by a 2-dword row write
-                    m.d.comb += hit.eq(wr & ((q.dw == base_dw) | (q.two & (q.dw == base_dw - 1))))
+                    lo = ip.dw[:LO]
+                    m.d.comb += hit.eq(wr & dw_is(f"{a}_sel", base_dw, (lo == (base_dw & 31))
+                                                  | (ip.two & (lo == ((base_dw - 1) & 31)))))
                 else:
-                    m.d.comb += hit.eq(wr & (q.dw == base_dw))
+                    m.d.comb += hit.eq(wr & at)
                 m.d.comb += [
-                    data32.eq(Mux(q.dw == base_dw, q.wdata[:32], q.wdata[32:])),
+                    data32.eq(Mux(at, q.wdata[:32], q.wdata[32:])),
                 ]
                 new = data32
             else:
@@ -194,24 +232,30 @@ class Bar0(wiring.Component):
                 hit = Signal(name=f"{a}_hit")
                 new = Signal(64, name=f"{a}_wdata")
                 m.d.comb += [
-                    lo_only.eq(wr & ~q.two & (q.dw == base_dw)),
-                    hit.eq(wr & ((q.two & (q.dw == base_dw)) | (~q.two & (q.dw == base_dw + 1)))),
+                    lo_only.eq(wr & ~q.two & dw_is(f"{a}_lo_only", base_dw)),
+                    hit.eq(wr & dw_is(f"{a}_sel", base_dw, (ip.two & (ip.dw[:LO] == (base_dw & 31)))
+                                      | (~ip.two & (ip.dw[:LO] == ((base_dw + 1) & 31))))),
                 ]
+                # stage_* change in an execution cycle, and the next request is latched a
+                # cycle later at the earliest, so this registered match is current.
+                staged = decoded(f"{a}_staged", stage_ok & (stage_row == base_dw // 2))
                 with m.If(q.two):
                     m.d.comb += new.eq(q.wdata)
-                with m.Elif(stage_ok & (stage_row == base_dw // 2)):
+                with m.Elif(staged):
                     m.d.comb += new.eq(Cat(stage_lo, q.wdata[:32]))
                 with m.Else():
                     m.d.comb += new.eq(Cat(target[:32], q.wdata[:32]))
-                with m.If(lo_only):
-                    m.d.sync += [stage_lo.eq(q.wdata[:32]), stage_row.eq(base_dw // 2), stage_ok.eq(1)]
-                with m.If(hit):
-                    m.d.sync += stage_ok.eq(0)
+                any_lo_c.append(~ip.two & (ip.dw == base_dw))
+                any_hit64_c.append((ip.two & (ip.dw == base_dw)) | (~ip.two & (ip.dw == base_dw + 1)))
             ok = Signal(name=f"{a}_ok")
             if r.locked:
                 m.d.comb += ok.eq(hit & ~self.locked)
-                with m.If(hit & self.locked):
-                    m.d.comb += locked_hit.eq(1)
+                if r.width == 32 and base_dw % 2:
+                    any_locked_c.append((ip.dw == base_dw) | (ip.two & (ip.dw == base_dw - 1)))
+                elif r.width == 32:
+                    any_locked_c.append(ip.dw == base_dw)
+                else:
+                    any_locked_c.append((ip.two & (ip.dw == base_dw)) | (~ip.two & (ip.dw == base_dw + 1)))
             else:
                 m.d.comb += ok.eq(hit)
             if r.access is Access.RW:
@@ -220,7 +264,7 @@ class Bar0(wiring.Component):
                 with m.If(ok):
                     m.d.sync += target.eq(new)
                 m.d.sync += getattr(self, a + "_w").eq(ok)
-                strobes.append(getattr(self, a + "_w"))
+                strobes.append(ok)
             elif r.access is Access.CMD:
                 m.d.comb += [target.eq(new), getattr(self, a + "_w").eq(ok)]
             elif r.access is Access.W1C:
@@ -235,8 +279,21 @@ class Bar0(wiring.Component):
                 with m.Else():
                     m.d.sync += target.eq((target & ~clr) | getattr(self, a + "_set") | extra)
 
+        # 32-bit staging of 64-bit registers (low half first) and the lock refusal, from
+        # registered "any register of that kind" decodes.
+        any_lo = decoded("any_lo", Cat(*any_lo_c).any())
+        any_hit64 = decoded("any_hit64", Cat(*any_hit64_c).any())
+        any_locked = decoded("any_locked", Cat(*any_locked_c).any())
+        with m.If(wr & any_lo):
+            m.d.sync += [stage_lo.eq(q.wdata[:32]), stage_row.eq(row), stage_ok.eq(1)]
+        with m.If(wr & any_hit64):
+            m.d.sync += stage_ok.eq(0)
+        m.d.comb += locked_hit.eq(wr & any_locked & self.locked)
         m.d.comb += self.bad.eq(bad)
         # No new request while a strobe is out: its effect becomes visible (``hold``) first.
-        m.d.comb += self.req.ready.eq(~q_valid & ~rd2 & ~self.resp.valid & ~self.hold & ~Cat(*strobes).any())
+        # (any strobe out: registered from the write enables, like the strobes themselves)
+        strobe_out = Signal()
+        m.d.sync += strobe_out.eq(Cat(*strobes).any())
+        m.d.comb += self.req.ready.eq(~q_valid & ~rd2 & ~self.resp.valid & ~self.hold & ~strobe_out)
         assert Error.CONFIG_LOCKED == 1 << 6 and Error.BAD_ACCESS == 1 << 7
         return m

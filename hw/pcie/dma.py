@@ -58,16 +58,19 @@ REQ_LAYOUT = data.StructLayout({
 })
 
 
-class State(enum.Enum, shape=4):
-    OFF = 0
-    CHECK1 = 1
-    CHECK2 = 2
-    CHECK3 = 3
-    CHECK4 = 8
-    IDLE = 4
-    HEAD = 5
-    DATA = 6
-    POST = 7
+class State(enum.Enum, shape=9):
+    """One-hot by construction (one flip-flop per state, decoded by reading its bit), so the
+    synchronous reset stays on the flip-flops' set/reset pins instead of yosys' FSM
+    recoding folding it into the next-state LUTs."""
+    OFF = 1 << 0
+    CHECK1 = 1 << 1
+    CHECK2 = 1 << 2
+    CHECK3 = 1 << 3
+    CHECK4 = 1 << 4
+    IDLE = 1 << 5
+    HEAD = 1 << 6
+    DATA = 1 << 7
+    POST = 1 << 8
 
 
 def _sat(value, limit_log2: int, width: int):
@@ -134,15 +137,26 @@ class DmaWriter(wiring.Component):
     def elaborate(self, platform):
         m = Module()
 
-        state = Signal(State, attrs={"fsm_encoding": "one-hot"})   # yosys: recode one-hot
+        state = Signal(State, init=State.OFF, attrs={"fsm_encoding": "none"})   # hand one-hot
+
+        def is_(*states):
+            """In one of ``states``: an OR of their one-hot bits (never a full compare)."""
+            bits = [state.as_value()[st.value.bit_length() - 1] for st in states]
+            out = bits[0]
+            for b in bits[1:]:
+                out = out | b
+            return out
         sent = Signal(64)
         consumed = Signal(64)
         room = Signal(ROOM_BITS + 1)         # free host slots, 0 .. size
         slot = Signal(ROOM_BITS)             # sent mod size
         next_addr = Signal(64)               # ring_base + slot * 64
         n = Signal(range(MAX_TLP_ENTRIES + 1))
+        n_one = Signal()                     # n == 1 and remaining == 1, registered with them
+        rem_one = Signal()
         remaining = Signal(range(MAX_TLP_ENTRIES + 1))
         tlps_since = Signal(32)
+        current = Signal(init=1)             # cursor_written == sent
         dirty = Signal()                     # data sent that no cursor write covers yet
         writes = Signal(64)
         cursor_written = Signal(64)
@@ -156,6 +170,20 @@ class DmaWriter(wiring.Component):
         size = self.ring_size
         size_mask = Signal(ROOM_BITS)
         m.d.comb += size_mask.eq(size - 1)
+        # Bus master enable, registered: it comes from the IP's configuration space and
+        # would otherwise start the FSM's deepest path; a one-cycle lag is harmless.
+        bus_master = Signal()
+        m.d.sync += bus_master.eq(self.bus_master)
+        # Zero limits, registered: configuration is written at least two cycles before an
+        # enable's validation starts (BAR0 spaces requests), so these are current in CHECK1.
+        batch_zero = Signal()
+        interval_zero = Signal()
+        size_zero = Signal()
+        size_not_pow2 = Signal()
+        size_big = Signal()
+        m.d.sync += [batch_zero.eq(self.batch_limit == 0), interval_zero.eq(self.cursor_interval == 0),
+                     size_zero.eq(size == 0), size_not_pow2.eq((size & size_mask).any()),
+                     size_big.eq(size > MAX_RING_SIZE)]
 
         # -- split limits, two register stages ------------------------------------------
         # Stage 1: each limit saturated at 16.  Stage 2: their minimum with the host room.
@@ -198,11 +226,29 @@ class DmaWriter(wiring.Component):
         fill_e = Signal(5)
         m.d.comb += fill_e.eq(Mux(fill_r == 0, 1, fill_r))
 
-        # -- output register (valid never depends on ready) ----------------------------
+        # -- output register + skid register (valid never depends on ready) ------------
+        # The FSM pushes a line (``push``, ``pl``) whenever the skid register is empty; the
+        # line goes straight to the output register if that one is empty or being taken (no
+        # added latency), else into the skid register. So no decision reads ``req.ready``
+        # (in the top it comes from the IP's tready through the adapter): the FSM's paths
+        # start at registers.
+        push = Signal()
+        pl = Signal(REQ_LAYOUT)
+        skid_valid = Signal()
+        skid = Signal(REQ_LAYOUT)
+        drain = Signal()
+        m.d.comb += drain.eq(~self.req.valid | self.req.ready)
+        # The payload registers load unconditionally (enable = drain, or skid empty); only
+        # the valid flags depend on ``push``. ``pl`` is selected by the state alone.
+        with m.If(drain):
+            m.d.sync += [self.req.payload.eq(Mux(skid_valid, skid, pl)),
+                         self.req.valid.eq(skid_valid | push), skid_valid.eq(0)]
+        with m.Else():
+            m.d.sync += skid_valid.eq(skid_valid | push)
+        with m.If(~skid_valid):
+            m.d.sync += skid.eq(pl)
         out_free = Signal()
-        m.d.comb += out_free.eq(~self.req.valid | self.req.ready)
-        with m.If(self.req.ready):
-            m.d.sync += self.req.valid.eq(0)
+        m.d.comb += out_free.eq(~skid_valid)
         with m.If(self.req.valid & ~self.req.ready):
             m.d.sync += stall_cycles.eq(stall_cycles + 1)
 
@@ -224,13 +270,13 @@ class DmaWriter(wiring.Component):
         with m.If(self.doorbell_w):
             m.d.sync += [db_val.eq(self.doorbell), db_pend.eq(1)]
         running = Signal()
-        m.d.comb += running.eq(state.as_value().matches(State.IDLE, State.HEAD, State.DATA, State.POST))
+        m.d.comb += running.eq(is_(State.IDLE, State.HEAD, State.DATA, State.POST))
         # While off, the DOORBELL register itself is what enable uses; a doorbell written
         # during validation stays pending and is checked once running.
         with m.If(db_pend & ~db_chk & ~db_add_v & ~self.doorbell_w & running):
             m.d.sync += [db_chk.eq(1), db_pend.eq(0), db_cand.eq(db_val),
                          db_delta.eq(db_val - consumed), db_ahead.eq(sent - db_val)]
-        with m.If((state == State.OFF) & ~self.doorbell_w):
+        with m.If(is_(State.OFF) & ~self.doorbell_w):
             m.d.sync += db_pend.eq(0)
         with m.If(db_chk):
             m.d.sync += db_chk.eq(0)
@@ -253,11 +299,19 @@ class DmaWriter(wiring.Component):
             m.d.sync += [room.eq(room + db_add), db_add_v.eq(0)]
 
         # -- commands ----------------------------------------------------------------------
-        with m.If(self.control_w):
-            with m.If(self.control[1]):                   # RESET
-                m.d.sync += [stop_req.eq(1), reset_req.eq(1)]
-            with m.Elif(~self.control[0]):
-                m.d.sync += stop_req.eq(1)
+        # Commands, registered: BAR0's CMD strobe is combinational (decode of the executing
+        # request); ``settling`` covers the extra cycle so BAR0 takes no request before the
+        # command's effect is visible.
+        ctl = Signal(2)
+        ctl_w = Signal()
+        m.d.sync += [ctl.eq(self.control[:2]), ctl_w.eq(self.control_w)]
+        # stop_req's next value is computed here (the ``go`` flag below is registered from it).
+        stop_next = Signal()
+        m.d.comb += stop_next.eq(~is_(State.OFF)
+                                 & (stop_req | (ctl_w & (ctl[1] | ~ctl[0]))))
+        m.d.sync += stop_req.eq(stop_next)
+        with m.If(ctl_w & ctl[1]):      # RESET
+            m.d.sync += reset_req.eq(1)
 
         # -- validation (CHECK1..3) registers ---------------------------------------------
         v_base_bad = Signal()
@@ -271,24 +325,18 @@ class DmaWriter(wiring.Component):
         v_in_ring = Signal()
         v_diff_bad = Signal()
         v_bad = Signal(6)
+        v_fail = Signal()                    # v_bad.any(), registered with it
+        v_room = Signal(ROOM_BITS + 1)
         v_next_addr = Signal(64)
 
         # -- cursor line -------------------------------------------------------------------
         cline = Signal(CURSOR_LINE.layout())
 
         def emit_cursor():
-            m.d.comb += [cline.cursor.eq(sent), cline.timestamp.eq(self.timestamp),
-                         cline.writes.eq(writes + 1)]
+            m.d.comb += push.eq(1)
             m.d.sync += [
-                self.req.valid.eq(1),
-                self.req.payload.addr.eq(self.cursor_addr),
-                self.req.payload.ndw.eq(CURSOR_DWORDS),
-                self.req.payload.cursor.eq(1),
-                self.req.payload.first.eq(1),
-                self.req.payload.last.eq(1),
-                self.req.payload.line.eq(cline.as_value()),
                 writes.eq(writes + 1),
-                cursor_written.eq(sent),
+                cursor_written.eq(sent), current.eq(1),
                 tlps_since.eq(0),
                 dirty.eq(0),
             ]
@@ -298,54 +346,83 @@ class DmaWriter(wiring.Component):
         # cursor in IDLE, while starting a TLP also needs the fresh, non-zero cap.
         room_nz = Signal()
         m.d.sync += room_nz.eq(room != 0)
+        # go == ~stop_req & room_nz & bus_master, as one register (from the next values), so
+        # the start and cursor decisions read one flag instead of three.
+        go = Signal()
+        m.d.sync += go.eq(~stop_next & (room != 0) & self.bus_master)
         under = Signal()                     # fewer than CURSOR_INTERVAL data TLPs since the cursor
         can_send = Signal()
-        m.d.comb += can_send.eq(self.entries.valid & room_nz & self.bus_master)
+        m.d.comb += can_send.eq(self.entries.valid & go)
 
-        with m.Switch(state):
-            with m.Case(State.OFF):
-                with m.If(self.control_w & self.control[0] & ~self.control[1]):
+        # next_addr advances in the cycle after the header (from the registered wrap flag,
+        # with n unchanged then); the next header is two cycles away at the earliest.
+        adv = Signal()
+        adv_wrap = Signal()
+        m.d.sync += adv.eq(0)
+        with m.If(adv):
+            m.d.sync += next_addr.eq(Mux(adv_wrap, self.ring_base, next_addr + (n << 6)))
+
+        # The pushed line by state: the cursor line is only pushed in IDLE and POST, data lines
+        # in HEAD (first line, with the header) and DATA.
+        cursor_slot = Signal()
+        head_slot = Signal()
+        m.d.comb += [
+            cursor_slot.eq(is_(State.IDLE, State.POST)),
+            head_slot.eq(is_(State.HEAD)),
+            cline.cursor.eq(sent), cline.timestamp.eq(self.timestamp), cline.writes.eq(writes + 1),
+            pl.addr.eq(Mux(cursor_slot, self.cursor_addr, next_addr)),
+            pl.ndw.eq(Mux(cursor_slot, CURSOR_DWORDS, n << 4)),
+            pl.cursor.eq(cursor_slot),
+            pl.first.eq(cursor_slot | head_slot),
+            pl.last.eq(Mux(cursor_slot, 1, Mux(head_slot, n_one, rem_one))),
+            pl.line.eq(Mux(cursor_slot, cline.as_value(), self.entries.payload.as_value())),
+        ]
+
+        if True:        # one If per state bit (exclusive), no priority chain
+            with m.If(is_(State.OFF)):
+                with m.If(ctl_w & ctl[0] & ~ctl[1]):
                     m.d.sync += state.eq(State.CHECK1)
-                with m.If(reset_req & ~self.req.valid & ~self.downstream_busy):
+                with m.If(reset_req & ~self.req.valid & ~skid_valid & ~self.downstream_busy):
                     m.d.sync += [reset_req.eq(0), data_tlps.eq(0), host_full_cycles.eq(0),
                                  stall_cycles.eq(0), writes.eq(0)]
                     m.d.comb += self.clear_errors.eq(1)
-                m.d.sync += stop_req.eq(0)
 
-            with m.Case(State.CHECK1):
+            with m.If(is_(State.CHECK1)):
                 m.d.sync += [
                     v_base_bad.eq(self.ring_base[:12].any()),
-                    v_size_bad.eq((size == 0) | (size & size_mask).any() | (size > MAX_RING_SIZE)),
+                    v_size_bad.eq(size_zero | size_not_pow2 | size_big),
                     v_curs_bad.eq(self.cursor_addr[:6].any()),
-                    v_limit_bad.eq((self.batch_limit == 0) | (self.cursor_interval == 0)),
+                    v_limit_bad.eq(batch_zero | interval_zero),
                     v_diff.eq(sent - self.doorbell),
                     v_db.eq(self.doorbell),
                     v_ring_end.eq(self.ring_base + (size[:ROOM_BITS] << 6)),
                     v_base_lo.eq(self.ring_base - 64),
                     state.eq(State.CHECK2),
                 ]
-            with m.Case(State.CHECK2):
+            with m.If(is_(State.CHECK2)):
                 m.d.sync += [
                     v_diff_bad.eq(v_diff[ROOM_BITS + 1:].any() | (v_diff[:ROOM_BITS + 1] > size)),
                     v_in_ring.eq((self.cursor_addr > v_base_lo) & (self.cursor_addr < v_ring_end)),
                     slot.eq(sent[:ROOM_BITS] & size_mask),
                     state.eq(State.CHECK3),
                 ]
-            with m.Case(State.CHECK3):
+            with m.If(is_(State.CHECK3)):
                 m.d.sync += [
                     v_bad.eq(Cat(v_base_bad, v_size_bad, v_curs_bad, v_in_ring & ~v_base_bad,
                                  v_limit_bad, v_diff_bad & ~v_size_bad)),
+                    v_fail.eq(v_base_bad | v_size_bad | v_curs_bad | v_in_ring | v_limit_bad | v_diff_bad),
+                    v_room.eq(size - v_diff[:ROOM_BITS + 1]),
                     v_next_addr.eq(self.ring_base + (slot << 6)),
                     state.eq(State.CHECK4),
                 ]
-            with m.Case(State.CHECK4):
+            with m.If(is_(State.CHECK4)):
                 m.d.comb += err.eq(v_bad)
-                with m.If(v_bad.any() | stop_req):
+                with m.If(v_fail | stop_req):
                     m.d.sync += [state.eq(State.OFF)]
                 with m.Else():
                     m.d.sync += [
                         state.eq(State.IDLE),
-                        room.eq(size - v_diff[:ROOM_BITS + 1]), db_add_v.eq(0),
+                        room.eq(v_room), db_add_v.eq(0),
                         consumed.eq(v_db),
                         next_addr.eq(v_next_addr),
                         writes.eq(0),
@@ -354,60 +431,51 @@ class DmaWriter(wiring.Component):
                         fresh.eq(0), cap_ok.eq(0),
                     ]
 
-            with m.Case(State.IDLE):
+            with m.If(is_(State.IDLE)):
                 with m.If(stop_req & ~dirty):
                     m.d.sync += state.eq(State.OFF)
                 # cap lags a doorbell by two cycles (it can read 0 just after room went
                 # from 0 to positive): start only on a non-zero cap.
-                with m.Elif(~stop_req & can_send & cap_ok):
-                    m.d.sync += [n.eq(_min(fill_e, cap)), state.eq(State.HEAD)]
+                with m.Elif(can_send & cap_ok):
+                    m.d.sync += [n.eq(_min(fill_e, cap)), n_one.eq((fill_e == 1) | (cap == 1)),
+                                     state.eq(State.HEAD)]
                 with m.If(self.entries.valid & ~room_nz):
                     m.d.sync += host_full_cycles.eq(host_full_cycles + 1)
 
-            with m.Case(State.HEAD):
+            with m.If(is_(State.HEAD)):
                 with m.If(out_free):
                     m.d.comb += [take.eq(1), room_sub.eq(1)]
                     wrap = Signal()
                     m.d.comb += wrap.eq(n == wrap_e)
+                    m.d.comb += push.eq(1)
                     m.d.sync += [
-                        self.req.valid.eq(1),
-                        self.req.payload.addr.eq(next_addr),
-                        self.req.payload.ndw.eq(n << 4),
-                        self.req.payload.cursor.eq(0),
-                        self.req.payload.first.eq(1),
-                        self.req.payload.last.eq(n == 1),
-                        self.req.payload.line.eq(self.entries.payload.as_value()),
-                        remaining.eq(n - 1),
-                        sent.eq(sent + n),
+                        remaining.eq(n - 1), rem_one.eq(n == 2),
+                        sent.eq(sent + n), current.eq(0),
                         slot.eq(Mux(wrap, 0, slot + n)),
-                        next_addr.eq(Mux(wrap, self.ring_base, next_addr + (n << 6))),
+                        adv.eq(1), adv_wrap.eq(wrap),
                         data_tlps.eq(data_tlps + 1),
                         tlps_since.eq(tlps_since + 1),
                         under.eq((tlps_since + 1) < self.cursor_interval),
                         dirty.eq(1),
                         fresh.eq(0), cap_ok.eq(0),
-                        state.eq(Mux(n == 1, State.POST, State.DATA)),
+                        state.eq(Mux(n_one, State.POST, State.DATA)),
                     ]
 
-            with m.Case(State.DATA):
+            with m.If(is_(State.DATA)):
                 with m.If(out_free & self.entries.valid):
                     m.d.comb += take.eq(1)
-                    m.d.sync += [
-                        self.req.valid.eq(1),
-                        self.req.payload.first.eq(0),
-                        self.req.payload.last.eq(remaining == 1),
-                        self.req.payload.line.eq(self.entries.payload.as_value()),
-                        remaining.eq(remaining - 1),
-                    ]
-                    with m.If(remaining == 1):
+                    m.d.comb += push.eq(1)
+                    m.d.sync += [remaining.eq(remaining - 1), rem_one.eq(remaining == 2)]
+                    with m.If(rem_one):
                         m.d.sync += state.eq(State.POST)
 
-            with m.Case(State.POST):
+            with m.If(is_(State.POST)):
                 # Another data TLP right away (decided here when the limits are fresh, i.e.
                 # after a TLP of 3+ lines, else in IDLE once they are), or the cursor write.
-                with m.If(~stop_req & can_send & under):
+                with m.If(can_send & under):
                     with m.If(cap_ok):
-                        m.d.sync += [n.eq(_min(fill_e, cap)), state.eq(State.HEAD)]
+                        m.d.sync += [n.eq(_min(fill_e, cap)), n_one.eq((fill_e == 1) | (cap == 1)),
+                                     state.eq(State.HEAD)]
                     with m.Else():
                         m.d.sync += state.eq(State.IDLE)
 
@@ -417,22 +485,24 @@ class DmaWriter(wiring.Component):
         emit = Signal()
         no_next = Signal()
         m.d.comb += [
-            no_next.eq(stop_req | ~can_send),
-            emit.eq(out_free & self.bus_master
-                    & (((state == State.IDLE) & dirty & no_next)
-                       | ((state == State.POST) & (no_next | ~under)))),
+            no_next.eq(~can_send),
+            emit.eq(out_free & bus_master
+                    & ((is_(State.IDLE) & dirty & no_next)
+                       | (is_(State.POST) & (no_next | ~under)))),
         ]
         with m.If(emit):
             emit_cursor()
             m.d.sync += state.eq(State.IDLE)
 
+        # cursor_written == sent, kept as a flag instead of a 64-bit compare: the two only
+        # change together at a cursor write (equal after) and at a data header (sent grows).
+        m.d.comb += self.cursor_current.eq(current)
         m.d.comb += [
             self.enabled.eq(running & ~stop_req),
-            self.settling.eq(state.as_value().matches(State.CHECK1, State.CHECK2, State.CHECK3, State.CHECK4)
-                             | db_pend | db_chk | db_add_v),
-            self.busy.eq((state != State.OFF) | self.req.valid | self.downstream_busy | reset_req),
-            self.host_full.eq(running & self.entries.valid & (room == 0)),
-            self.cursor_current.eq(cursor_written == sent),
+            self.settling.eq(is_(State.CHECK1, State.CHECK2, State.CHECK3, State.CHECK4)
+                             | db_pend | db_chk | db_add_v | ctl_w),
+            self.busy.eq(~is_(State.OFF) | self.req.valid | skid_valid | self.downstream_busy | reset_req),
+            self.host_full.eq(running & self.entries.valid & ~room_nz),
             self.err_set.eq(err),
             self.consumed.eq(consumed),
             self.sent.eq(sent),

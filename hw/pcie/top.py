@@ -98,11 +98,7 @@ class PcieTop(wiring.Component):
             dma.control.eq(bar.control), dma.control_w.eq(bar.control_w),
             dma.doorbell.eq(bar.doorbell), dma.doorbell_w.eq(bar.doorbell_w),
             dma.downstream_busy.eq(rq.busy),
-            bar.hold.eq(dma.settling),
             # BAR0 status
-            bar.control_r.eq(dma.enabled),
-            bar.status.eq(Cat(dma.enabled, dma.busy, dma.host_full, bme, dma.cursor_current,
-                              Const(0, 3), self.cfg_max_payload, Const(0, 1))),
             bar.error_set.eq(dma.err_set), bar.error_clear.eq(dma.clear_errors),
             bar.host_consumed.eq(dma.consumed), bar.published.eq(ring.cursor), bar.sent.eq(dma.sent),
             bar.cursor_written.eq(dma.cursor_written), bar.cursor_writes.eq(dma.cursor_writes),
@@ -114,6 +110,16 @@ class PcieTop(wiring.Component):
         # Registered lock: config writes are at least two cycles after any command, and BAR0
         # holds requests while an enable is being validated, so a one-cycle lag is safe.
         m.d.sync += bar.locked.eq(dma.busy)
+        # BAR0's hold, registered: it also covers the cycle in which a command or doorbell
+        # strobe is out (the core's ``settling`` rises a cycle later), so a request is never
+        # taken before the command's effect is visible; it drops a cycle after ``settling``.
+        m.d.comb += bar.hold.eq(dma.settling)
+        # CONTROL.ENABLE read back, registered (hold outlasts settling by that cycle).
+        m.d.sync += bar.control_r.eq(dma.enabled)
+        # STATUS registered too (a cycle behind; reads take several cycles anyway): its bits
+        # are ORs of state across blocks and must not lengthen the read multiplexer's path.
+        m.d.sync += bar.status.eq(Cat(dma.enabled, dma.busy, dma.host_full, bme, dma.cursor_current,
+                                      Const(0, 3), self.cfg_max_payload, Const(0, 1)))
 
         bad = Signal(32)
         rq_stall = Signal(64)

@@ -239,14 +239,16 @@ class UspCompleter(wiring.Component):
         c_fbe = fbe
         c_lbe = lbe
         size_ok = Signal()
-        m.d.comb += size_ok.eq((c_ndw == 1) | ((c_ndw == 2) & ~c_addr[2]))
+        ndw1 = Signal()              # dword count 1 / 2, flagged when the SOP beat is latched
+        ndw2 = Signal()
+        m.d.comb += size_ok.eq(ndw1 | (ndw2 & ~c_addr[2]))
         c_action = Signal(2)
         nonposted = Signal()
         m.d.comb += nonposted.eq((c_typ < 8) & (c_typ != 1))
         with m.If((c_typ == 0) & size_ok & (c_bar == 0)):
             m.d.comb += c_action.eq(READ)
         with m.Elif((c_typ == 1) & size_ok & (c_bar == 0) & (c_fbe == 0xF)
-                    & (c_lbe == Mux(c_ndw == 1, 0, 0xF))):
+                    & (c_lbe == Mux(ndw1, 0, 0xF))):
             m.d.comb += c_action.eq(WRITE)
         with m.Elif(nonposted):
             m.d.comb += c_action.eq(UR)
@@ -271,7 +273,7 @@ class UspCompleter(wiring.Component):
         m.d.comb += [
             self.reg_req.payload.dw.eq(addr[2:12]),
             self.reg_req.payload.write.eq(action == WRITE),
-            self.reg_req.payload.two.eq(ndw == 2),
+            self.reg_req.payload.two.eq(ndw2),
             self.reg_req.payload.wdata.eq(wdata),
         ]
         with m.If(self.cc_tready):
@@ -285,7 +287,7 @@ class UspCompleter(wiring.Component):
                         tag.eq(d[96:104]), bar_id.eq(d[112:115]), tc.eq(d[121:124]),
                         attr.eq(d[124:127]), fbe.eq(self.cq_tuser[0:4]),
                         lbe.eq(self.cq_tuser[4:8] if W == 256 else self.cq_tuser[8:12]),
-                        wdata.eq(d[128:192]),
+                        wdata.eq(d[128:192]), ndw1.eq(d[64:75] == 1), ndw2.eq(d[64:75] == 2),
                         state.eq(Mux(self.cq_tlast, S.DECODE, S.DRAIN)),
                     ]
             with m.Case(S.DRAIN):
@@ -314,7 +316,7 @@ class UspCompleter(wiring.Component):
                     ]
                     with m.If(~ok):
                         m.d.comb += bc.eq(4)
-                    with m.Elif(ndw == 1):
+                    with m.Elif(ndw1):
                         m.d.comb += bc.eq(Mux(fbe == 0, 1, _last_end(fbe) - _first_off(fbe)))
                     with m.Else():
                         m.d.comb += bc.eq(4 - _first_off(fbe) + _last_end(lbe))
