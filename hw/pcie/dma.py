@@ -180,9 +180,11 @@ class DmaWriter(wiring.Component):
         interval_zero = Signal()
         size_zero = Signal()
         size_not_pow2 = Signal()
+        pow2_parts = Signal(4)           # size & (size - 1) per byte, then their OR: two stages
         size_big = Signal()
         m.d.sync += [batch_zero.eq(self.batch_limit == 0), interval_zero.eq(self.cursor_interval == 0),
-                     size_zero.eq(size == 0), size_not_pow2.eq((size & size_mask).any()),
+                     size_zero.eq(size == 0), size_not_pow2.eq(pow2_parts.any()),
+                     pow2_parts.eq(Cat(*[(size & size_mask)[8 * k:8 * k + 8].any() for k in range(4)])),
                      size_big.eq(size > MAX_RING_SIZE)]
 
         # -- split limits, two register stages ------------------------------------------

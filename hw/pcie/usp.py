@@ -243,12 +243,16 @@ class UspCompleter(wiring.Component):
         ndw2 = Signal()
         m.d.comb += size_ok.eq(ndw1 | (ndw2 & ~c_addr[2]))
         c_action = Signal(2)
+        # Type, BAR and byte-enable checks flagged when the SOP beat is latched (registers),
+        # so DECODE combines a handful of flags.
         nonposted = Signal()
-        m.d.comb += nonposted.eq((c_typ < 8) & (c_typ != 1))
-        with m.If((c_typ == 0) & size_ok & (c_bar == 0)):
+        is_rd = Signal()
+        is_wr = Signal()
+        bar0_hit = Signal()
+        be_ok = Signal()
+        with m.If((is_rd) & size_ok & bar0_hit):
             m.d.comb += c_action.eq(READ)
-        with m.Elif((c_typ == 1) & size_ok & (c_bar == 0) & (c_fbe == 0xF)
-                    & (c_lbe == Mux(ndw1, 0, 0xF))):
+        with m.Elif(is_wr & size_ok & bar0_hit & be_ok):
             m.d.comb += c_action.eq(WRITE)
         with m.Elif(nonposted):
             m.d.comb += c_action.eq(UR)
@@ -288,6 +292,11 @@ class UspCompleter(wiring.Component):
                         attr.eq(d[124:127]), fbe.eq(self.cq_tuser[0:4]),
                         lbe.eq(self.cq_tuser[4:8] if W == 256 else self.cq_tuser[8:12]),
                         wdata.eq(d[128:192]), ndw1.eq(d[64:75] == 1), ndw2.eq(d[64:75] == 2),
+                        is_rd.eq(d[75:79] == 0), is_wr.eq(d[75:79] == 1),
+                        nonposted.eq((d[75:79] < 8) & (d[75:79] != 1)), bar0_hit.eq(d[112:115] == 0),
+                        be_ok.eq((self.cq_tuser[0:4] == 0xF)
+                                 & ((self.cq_tuser[4:8] if W == 256 else self.cq_tuser[8:12])
+                                    == Mux(d[64:75] == 1, 0, 0xF))),
                         state.eq(Mux(self.cq_tlast, S.DECODE, S.DRAIN)),
                     ]
             with m.Case(S.DRAIN):
