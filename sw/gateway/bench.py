@@ -67,27 +67,7 @@ def serve_child(fsync: str, core: int):
     sys.setswitchinterval(SWITCH_INTERVAL)
     import uvloop
 
-    from sw.exchange import (AddAsset, AddSymbol, AddUser, AdjustBalance, Exchange, FsyncPolicy, SymbolType)
-
-    from .app import Gateway
-
-    tmp = None
-    if fsync == "memory":
-        ex = Exchange.in_memory()
-    else:
-        tmp = tempfile.mkdtemp(prefix="rg-bench-")
-        ex = Exchange.open(tmp, fsync=FsyncPolicy(fsync))
-    cmds = [AddAsset(1, "XBTC", 8), AddAsset(2, "USDT", 2),
-            AddSymbol(10, SymbolType.CURRENCY_EXCHANGE_PAIR, 1, 2, 10**5, 1, 8, 3)]
-    for uid in range(1, N_USERS + 1):
-        cmds += [AddUser(uid), AdjustBalance(uid, 1, 10**15, 1), AdjustBalance(uid, 2, 10**15, 2)]
-    ex.submit_many(cmds)
-    gw = Gateway(ex, meta_dir=tmp)
-    s = gw.symbols.pop("S10")                      # created below the gateway: give it its code
-    s.code = SYM
-    gw._add_symbol_meta(s)
-    for uid in range(1, N_USERS + 1):
-        gw.keys.add(uid, "user", f"bench{uid}", f"secret{uid}")
+    gw, ex, _ = _bench_gateway(fsync)
 
     if os.environ.get("RG_BENCH_GC") != "default":
         tune_gc()
