@@ -33,7 +33,9 @@ MIN_DEPTH, MAX_DEPTH = 16, 65536
 
 
 class RingBuffer(wiring.Component):
-    """Parameters
+    """Disruptor ring in block RAM: sequences claimed in hardware, entries read in order.
+
+    Parameters
     ----------
     depth : int
         Number of slots; a power of two from 16 to 65536.

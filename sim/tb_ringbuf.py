@@ -23,8 +23,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
 from ringgate.contracts.entry import ENTRY
+from ringgate.contracts.pcie import USER_CLOCK_NS as CLOCK_NS
 
-CLOCK_NS = 4        # 250 MHz
 
 
 def _env(name, default, cast=int):

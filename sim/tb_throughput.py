@@ -14,7 +14,7 @@ import time
 import cocotb
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, Timer
 
-from sim.throughput import CLOCK_NS, HIST_BINS
+from ringgate.sim.throughput import CLOCK_NS, HIST_BINS
 
 
 def _env(name, default, cast=int):

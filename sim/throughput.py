@@ -15,7 +15,7 @@ cycle is gateware compiled into the Verilator model with the design under test:
 - a latency histogram (cycles from ring accept to the line on the request stream, one bin
   per cycle, the last bin saturating), read out after the run through a read port.
 
-The clock is generated inside the simulation (``sim.verilator.build(..., clock_ns=...)``:
+The clock is generated inside the simulation (``ringgate.sim.verilator.build(..., clock_ns=...)``:
 a Verilog wrapper with ``always #``), so the simulator never calls back into cocotb per
 cycle; Python sets the knobs, waits N cycles with one ``Timer`` and reads counters.
 """
@@ -25,15 +25,15 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.pcie.dma import DmaWriter
-from hw.ringbuf import RingBuffer
+from ringgate.hw.pcie_dma import DmaWriter
+from ringgate.hw.ringbuf import RingBuffer
 from ringgate.contracts.entry import ENTRY
+from ringgate.contracts.pcie import USER_CLOCK_NS as CLOCK_NS
 from ringgate.contracts.regmap import Control
 
 __all__ = ["ThroughputHarness", "HIST_BINS", "CLOCK_NS", "RING_BASE", "CURSOR_ADDR"]
 
 HIST_BINS = 256
-CLOCK_NS = 4            # 250 MHz
 RING_BASE = 0x1_0000_0000
 CURSOR_ADDR = 0x2_0000_0000
 _SEQ = slice(0, 64)
@@ -56,6 +56,9 @@ class _Lfsr(wiring.Component):
 
 
 class ThroughputHarness(wiring.Component):
+    """Ring + DMA writer between a hardware traffic source and a checking host sink, with a
+    latency histogram: the throughput-level simulation, no Python per cycle."""
+
     def __init__(self, ring_depth: int = 1024, host_size: int = 4096):
         self._ring_depth = ring_depth
         self._host_size = host_size

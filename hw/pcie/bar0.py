@@ -39,6 +39,8 @@ REG_RESP = data.StructLayout({"rdata": 64})
 
 
 class Bar0(wiring.Component):
+    """The BAR0 register block, generated from the register map: storage, strobes, read mux, locks."""
+
     def __init__(self, regmap: RegisterMap = REGMAP, *, fixed: dict[str, int] | None = None):
         """``fixed``: values of RO registers that are constants of this build (ID, VERSION,
         CAPS); they get no port."""

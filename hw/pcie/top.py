@@ -12,17 +12,20 @@ from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.ringbuf import RingBuffer
+from ringgate.hw.ringbuf import RingBuffer
 from ringgate.contracts.entry import ENTRY
 
 from .bar0 import Bar0
-from .dma import DmaWriter
+from ..pcie_dma import DmaWriter
 from .usp import TUSER, UspCompleter, UspRequester
 
 __all__ = ["PcieTop"]
 
 
 class PcieTop(wiring.Component):
+    """BRAM ring + DMA writer + BAR0 registers + UltraScale+ adapter, with ports named as the
+    ``pcie4_uscale_plus`` hard block names them (``width`` 256 or 512 bits)."""
+
     def __init__(self, width: int = 256, ring_depth: int = 1024):
         if width not in TUSER:
             raise ValueError(f"datapath width must be 256 or 512, not {width!r}")

@@ -26,7 +26,7 @@ from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .bar0 import REG_REQ, REG_RESP
-from .dma import CURSOR_DWORDS, REQ_LAYOUT
+from ..pcie_dma import CURSOR_DWORDS, REQ_LAYOUT
 
 __all__ = ["UspRequester", "UspCompleter", "TUSER"]
 
@@ -54,6 +54,9 @@ def rq_descriptor(addr, ndw):
 
 
 class UspRequester(wiring.Component):
+    """The DMA writer's request stream onto the UltraScale+ RQ interface (descriptors, beats,
+    sequence numbers of the TLPs in flight)."""
+
     def __init__(self, width: int = 256):
         _check_width(width)
         self._w = width
@@ -187,6 +190,8 @@ def _last_end(be):
 
 
 class UspCompleter(wiring.Component):
+    """BAR0 accesses from the UltraScale+ CQ interface to the register block, completions on CC."""
+
     def __init__(self, width: int = 256):
         _check_width(width)
         self._w = width

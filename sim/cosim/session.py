@@ -6,8 +6,8 @@
         ...                                # RingConsumer.open(dev, ...).run(count=...)
         summary = sim.stop()               # results.json as a dict; arrays in sim.results()
 
-The simulator runs ``sim.cosim.tb_cosim`` under cocotb + Verilator (``python -m
-sim.cosim.session <json>`` is the child's entry point). It stops when asked (``stop()``), when
+The simulator runs ``ringgate.sim.cosim.tb_cosim`` under cocotb + Verilator (``python -m
+ringgate.sim.cosim.session <json>`` is the child's entry point). It stops when asked (``stop()``), when
 this process disappears, or after ``wall_timeout`` seconds.
 """
 from __future__ import annotations
@@ -24,28 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
+from ..builds import pcie_top
 from .shm import H_ERRORS, Mailbox, SimStopped, State, default_dir
 
-__all__ = ["CoSim", "build_top", "CoSimError"]
-
-REPO = Path(__file__).resolve().parent.parent.parent
+__all__ = ["CoSim", "CoSimError"]
 
 
 class CoSimError(RuntimeError):
     """The co-simulation failed; the message carries the tail of its log."""
 
 
-def build_top(width: int = 256, depth: int = 256):
-    """The Verilator build of hw/pcie/top.py (cached by content; the 256-deep builds are the
-    same as the PCIe tests' ones)."""
-    from hw.pcie.top import PcieTop
-    from sim.verilator import build
-
-    name = f"pcie_top_{width}" if depth == 256 else f"pcie_top_{width}_d{depth}"
-    return build(PcieTop(width, depth), name)
-
-
 class CoSim:
+    """A co-simulation of the PCIe top in its own process (start, watch, stop)."""
+
     def __init__(self, directory: str | os.PathLike | None = None, *, width: int = 256, depth: int = 256,
                  mps: int = 256, poll_cycles: int = 8, host_bytes: int = 64 << 20, rq_pause: float = 0.0,
                  seed: int = 1, wall_timeout: float = 900.0, traffic: tuple | None = None, keep: bool = False,
@@ -98,18 +89,16 @@ class CoSim:
             entries, cycles = self.traffic
             np.savez(d / "traffic.npz", entries=np.asarray(entries).view(np.uint8).reshape(len(entries), 64),
                      cycles=np.asarray(cycles, np.uint64))
-        self.build = b = build_top(self.width, self.depth)
+        self.build = b = pcie_top(self.width, self.depth)
         spec = {"name": b.name, "directory": str(b.directory), "waves": b.waves,
                 "test_dir": str(d / "run"),
                 "env": {"COSIM_DIR": str(d), "COSIM_MPS": str(self.mps), "COSIM_POLL": str(self.poll_cycles),
                         "COSIM_HOST_BYTES": str(self.host_bytes), "COSIM_RQ_PAUSE": str(self.rq_pause),
                         "COSIM_SEED": str(self.seed), "COSIM_WALL_TIMEOUT": str(self.wall_timeout),
                         "COSIM_OWNER": str(os.getpid()), **self.extra_env}}
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
         self._log = open(self.launcher_log, "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "sim.cosim.session", json.dumps(spec)],
-                                     cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "ringgate.sim.cosim.session", json.dumps(spec)],
+                                     cwd=d, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         self._wait_ready(timeout)
         return self
@@ -201,12 +190,12 @@ class CoSim:
 
 
 def _main(argv: list[str]) -> int:
-    from sim.verilator import Build, CocotbFailure, run
+    from ringgate.sim.verilator import Build, CocotbFailure, run
 
     spec = json.loads(argv[0])
     b = Build(spec["name"], Path(spec["directory"]), spec["waves"], rebuilt=False)
     try:
-        run(b, "sim.cosim.tb_cosim", testcase="cosim", test_dir=spec["test_dir"], extra_env=spec["env"])
+        run(b, "ringgate.sim.cosim.tb_cosim", testcase="cosim", test_dir=spec["test_dir"], extra_env=spec["env"])
     except CocotbFailure as e:
         print(e, file=sys.stderr)
         return 1

@@ -11,7 +11,7 @@ Two files in one directory (``/dev/shm/...`` by default, any directory works):
 
 ``mailbox``
     A 4 KiB header + a ring of :data:`SLOTS` requests, each ``{op u32, offset u32, value u64}``.
-    Clients (``sw.driver.sim.SimDevice``) append requests and bump ``head``; the simulation
+    Clients (``ringgate.sim.cosim.device.SimDevice``) append requests and bump ``head``; the simulation
     executes them in order through the RootComplex (BAR0 Memory Writes / Reads of 1 DW, so the
     device sees real CQ TLPs) and bumps ``tail``; a read's result is stored back into its slot.
     Writes are posted (the client does not wait, as on PCIe), reads wait for ``tail``. In-order
@@ -25,7 +25,6 @@ All words are little-endian u64 stores, naturally aligned (atomic on x86-64 and 
 from __future__ import annotations
 
 import fcntl
-import mmap
 import os
 import threading
 import time
@@ -34,8 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ringgate.sw.driver.device import map_shared
+
 __all__ = ["HOST_BASE", "SLOTS", "MAGIC", "State", "Op", "Mailbox", "MailboxTimeout", "SimStopped",
-           "map_file", "default_dir"]
+           "default_dir"]
 
 HOST_BASE = 0x1_0000_0000       # bus address of byte 0 of the host memory file (above the RC's pool)
 MAGIC = 0x5847_4F43_4752_4721   # "!GRGCOGX": ringgate cosim mailbox v1
@@ -75,21 +76,6 @@ def default_dir() -> Path:
     return base
 
 
-def map_file(path: str | os.PathLike, nbytes: int, *, create: bool) -> mmap.mmap:
-    """A ``MAP_SHARED`` read/write mapping of ``path`` (created and sized if ``create``)."""
-    flags = os.O_RDWR | (os.O_CREAT if create else 0)
-    fd = os.open(path, flags, 0o600)
-    try:
-        if create and os.fstat(fd).st_size < nbytes:
-            os.ftruncate(fd, nbytes)
-        size = os.fstat(fd).st_size
-        if size < nbytes:
-            raise ValueError(f"{path}: {size} bytes, expected at least {nbytes}")
-        return mmap.mmap(fd, nbytes, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-    finally:
-        os.close(fd)
-
-
 class Mailbox:
     """The mailbox file, from either side. ``Mailbox.create`` (the simulation) initialises it;
     ``Mailbox(path)`` (a client) checks the magic."""
@@ -98,7 +84,7 @@ class Mailbox:
 
     def __init__(self, path: str | os.PathLike, *, _create: bool = False):
         self.path = Path(path)
-        self.mm = map_file(self.path, self.NBYTES, create=_create)
+        self.mm = map_shared(self.path, self.NBYTES, create=_create)
         self.h = np.frombuffer(self.mm, np.uint64, HEADER // 8)
         self.slots = np.frombuffer(self.mm, np.uint64, SLOTS * 2, HEADER).reshape(SLOTS, 2)
         if not _create and int(self.h[H_MAGIC]) != MAGIC:

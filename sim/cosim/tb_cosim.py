@@ -1,6 +1,6 @@
 """cocotb side of the co-simulation: hw/pcie/top.py on Verilator with the cocotbext-pcie
 RootComplex + UltraScale+ model, driven by other processes through the shared files of
-``sim/cosim/shm.py``. Started by ``sim.cosim.session.CoSim`` (never by hand).
+``sim/cosim/shm.py``. Started by ``ringgate.sim.cosim.session.CoSim`` (never by hand).
 
 What runs in the simulator process:
 
@@ -14,7 +14,7 @@ What runs in the simulator process:
   offered (``T0 + cycles``, T0 published in the mailbox header);
 - the RQ monitor: cycle stamps of every ring accept, every data TLP's first beat, every cursor
   TLP's last beat (exact), and of every cursor line landing in host memory (link model);
-- the scoreboard (``sw.driver.model.Scoreboard``, the golden model's rules): every Memory Write
+- the scoreboard (``ringgate.model.fpga.Scoreboard``, the golden model's rules): every Memory Write
   that reaches host memory is checked (MPS, 4 KiB, wrap, batch limit, order, bytes, credit,
   cursor after data, cursor interval). The configuration comes from the BAR writes it executed.
 
@@ -39,11 +39,11 @@ from cocotbext.axi.address_space import MemoryRegion
 
 from ringgate.contracts.entry import ENTRY_DTYPE
 from ringgate.contracts.regmap import REGMAP, Control
-from sim.cosim.shm import (H_CYCLE, H_ENABLES, H_ERRORS, H_FED, H_MPS, H_PUSH_STALLS, H_SIM_PS, H_STATE,
-                           H_STOP, H_T0, H_TOTAL, H_WALL_START, H_WIDTH, HOST_BASE, Mailbox, Op, State,
-                           map_file)
-from sim.pcie.tb import attach_pcie_model
-from sw.driver.model import Scoreboard, ScoreboardError
+from ringgate.sim.cosim.shm import (H_CYCLE, H_ENABLES, H_ERRORS, H_FED, H_MPS, H_PUSH_STALLS, H_SIM_PS, H_STATE,
+                           H_STOP, H_T0, H_TOTAL, H_WALL_START, H_WIDTH, HOST_BASE, Mailbox, Op, State)
+from ringgate.sim.pcie.tb import attach_pcie_model
+from ringgate.sw.driver.device import map_shared
+from ringgate.model.fpga import Scoreboard, ScoreboardError
 
 PERIOD_NS = 4                    # user_clk 250 MHz (the UltraScale+ model's Gen3 configurations)
 _OFF = {r.name: r.offset for r in REGMAP}
@@ -121,7 +121,7 @@ class Bench:
         self.stop = False
 
         self.rc, self.dev = attach_pcie_model(dut, self.width, self.mps)
-        self.host_mm = map_file(d / "hostmem", self.host_bytes, create=True)
+        self.host_mm = map_shared(d / "hostmem", self.host_bytes, create=True)
         self.region = ShmRegion(self, self.host_mm, self.host_bytes)
         self.rc.mem_address_space.register_region(self.region, HOST_BASE)
         dut.i__valid.value = 0

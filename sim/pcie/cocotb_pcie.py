@@ -15,7 +15,7 @@ from cocotb.utils import get_sim_time
 from ringgate.contracts.entry import CURSOR_LINE
 from ringgate.contracts.regmap import (Access, BAR0_SIZE, Control,
                                        Error, ID_VALUE, REGMAP, Status, VERSION_VALUE, ConfigError)
-from sim.pcie.tb import TB, HostConsumer
+from ringgate.sim.pcie.tb import TB, HostConsumer
 
 MPS = int(os.environ.get("PCIE_MPS", "256"))
 SEED = int(os.environ.get("PCIE_SEED", "1"))

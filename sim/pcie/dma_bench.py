@@ -1,5 +1,4 @@
-"""amaranth.sim harness for the DMA writer core (RingBuffer -> DmaWriter -> request stream)
-and the Python reference of its TLP splitting decisions."""
+"""amaranth.sim harness for the DMA writer core (RingBuffer -> DmaWriter -> request stream)."""
 from __future__ import annotations
 
 import random
@@ -10,36 +9,16 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-from hw.pcie.dma import CURSOR_DWORDS, DmaWriter, MAX_TLP_ENTRIES, REQ_LAYOUT
-from hw.ringbuf import RingBuffer
+from ringgate.hw.pcie_dma import CURSOR_DWORDS, DmaWriter, MAX_TLP_ENTRIES, REQ_LAYOUT
+from ringgate.hw.ringbuf import RingBuffer
 from ringgate.contracts.entry import CURSOR_LINE, ENTRY
 
 LAYOUT = ENTRY.layout()
 
 
-def split_limit(seq: int, size: int, mps: int, batch: int, room: int) -> int:
-    """Reference: the most entries one data TLP starting at sequence ``seq`` may carry."""
-    slot = seq % size
-    page = min(size, 64)
-    return min(mps // 64, page - slot % page, size - slot, batch, room, MAX_TLP_ENTRIES)
-
-
-def plan_backlog(first: int, count: int, size: int, mps: int, batch: int, consumed: int) -> list[tuple[int, int]]:
-    """Reference split of a backlog of ``count`` entries from ``first`` with the host room
-    fixed by ``consumed``: [(first sequence, entries), ...]."""
-    out, seq, left = [], first, count
-    while left:
-        room = size - (seq - consumed)
-        if room <= 0:
-            break
-        k = min(split_limit(seq, size, mps, batch, room), left)
-        out.append((seq, k))
-        seq += k
-        left -= k
-    return out
-
-
 class DmaHarness(wiring.Component):
+    """Ring + DMA writer with their configuration ports exposed, for amaranth.sim tests."""
+
     def __init__(self, depth=64):
         self.depth = depth
         super().__init__({

@@ -12,20 +12,19 @@ from cocotbext.pcie.core import RootComplex
 from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice
 
 from ringgate.contracts.entry import CURSOR_LINE, ENTRY
+from ringgate.contracts.pcie import USER_CLOCK_HZ, mps_code
 from ringgate.contracts.regmap import AsyncRegisters, REGMAP
-
-MPS_CODES = {128: 0, 256: 1, 512: 2, 1024: 3}
 
 
 def attach_pcie_model(dut, width: int, mps: int):
     """A cocotbext-pcie RootComplex and UltraScale+ device bound to a ``PcieTop`` build: Gen3 x8
     (256-bit) or x16 (512-bit) at 250 MHz, one function with a 4 KiB BAR0, MPS ``mps`` bytes."""
     rc = RootComplex()
-    rc.max_payload_size = MPS_CODES[mps]
+    rc.max_payload_size = mps_code(mps)
     rc.max_read_request_size = 2
     w512 = width == 512
     kw = dict(
-        pcie_generation=3, pcie_link_width=16 if w512 else 8, user_clk_frequency=250e6,
+        pcie_generation=3, pcie_link_width=16 if w512 else 8, user_clk_frequency=USER_CLOCK_HZ,
         alignment="dword", pf_count=1, max_payload_size=1024, enable_client_tag=True,
         user_clk=dut.clk, user_reset=dut.rst,
         rq_bus=AxiStreamBus.from_prefix(dut, "s_axis_rq"),

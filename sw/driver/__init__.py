@@ -1,10 +1,7 @@
-"""Host driver of the FPGA ring: Device backends, golden model, ring consumer (docs/driver.md)."""
+"""Host driver of the FPGA ring: Device backends, ring consumer (docs/driver.md)."""
 from .backends import open_device, open_ring
 from .consumer import ResyncError, RingConsumer, SequenceError, buffer_bytes
 from .device import Device, DeviceError, DmaBuffer, ModelDevice, file_buffer
-from .hostmem import DmaFault, HostMemory
-from .model import FpgaModel, Scoreboard, ScoreboardError
 
 __all__ = ["Device", "DeviceError", "DmaBuffer", "ModelDevice", "file_buffer", "RingConsumer",
-           "SequenceError", "ResyncError", "buffer_bytes", "FpgaModel", "Scoreboard", "ScoreboardError",
-           "HostMemory", "DmaFault", "open_ring", "open_device"]
+           "SequenceError", "ResyncError", "buffer_bytes", "open_ring", "open_device"]

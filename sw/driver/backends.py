@@ -10,47 +10,49 @@ Where the device is:
 
 - ``model``: the in-process golden model (:class:`ModelDevice`); orders reach it through
   ``consumer.device.feed(entries)``.
-- ``sim``: a running co-simulation (``ringgate run``'s ``sim/cosim``), found through ``sim_dir``
-  or the ``RINGGATE_SIM_DIR`` environment variable.
+- ``sim``: a running co-simulation (``ringgate cosim``; :mod:`ringgate.sim.cosim.device`), found
+  through ``sim_dir`` or the ``RINGGATE_SIM_DIR`` environment variable.
 - ``linux``: a board through VFIO, by PCI address ``bdf`` or ``RINGGATE_VFIO_BDF``.
+
+Backends are found by name among the ``ringgate.devices`` entry points (``pyproject.toml``), so
+the driver never imports the simulation layer that provides ``sim``, and another package can
+register a backend of its own.
 """
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import deque
+from importlib import metadata
 from typing import Callable
 
 import numpy as np
 
 from .consumer import RingConsumer
-from .device import Device, DeviceError, ModelDevice
+from .device import Device, DeviceError
 
-__all__ = ["BACKENDS", "open_device", "open_ring"]
+__all__ = ["backends", "open_device", "open_ring"]
 
-BACKENDS = ("model", "sim", "linux")
+ENTRY_POINT_GROUP = "ringgate.devices"
 log = logging.getLogger(__name__)
 
 
-def open_device(backend: str, *, sim_dir: str | None = None, bdf: str | None = None, **kw) -> Device:
-    if backend == "model":
-        return ModelDevice(**kw)
-    if backend == "sim":
-        sim_dir = sim_dir or os.environ.get("RINGGATE_SIM_DIR")
-        if not sim_dir:
-            raise DeviceError("sim backend: give the co-simulation's directory (sim_dir=, or set "
-                              "RINGGATE_SIM_DIR)")
-        from .sim import SimDevice
-        return SimDevice(sim_dir, **kw)
-    if backend == "linux":
-        bdf = bdf or os.environ.get("RINGGATE_VFIO_BDF")
-        if not bdf:
-            raise DeviceError("linux backend: give the board's PCI address (bdf=, or set "
-                              "RINGGATE_VFIO_BDF, e.g. 0000:01:00.0)")
-        from .vfio import VfioDevice
-        return VfioDevice(bdf, **kw)
-    raise DeviceError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+def backends() -> dict[str, metadata.EntryPoint]:
+    """Device backends by name: the ``ringgate.devices`` entry points of installed packages."""
+    return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def open_device(backend: str, **kw) -> Device:
+    """Open the device of backend ``backend`` (``model``, ``sim``, ``linux``, or one another
+    package registers); ``kw`` go to the backend's ``open`` (``sim_dir=``, ``bdf=``, ...)."""
+    found = backends()
+    if backend not in found:
+        raise DeviceError(f"unknown backend {backend!r}: choose one of {', '.join(sorted(found)) or '(none installed)'}")
+    try:
+        factory = found[backend].load()
+    except ImportError as e:
+        raise DeviceError(f"backend {backend!r} cannot be loaded: {e}") from e
+    return factory(**{k: v for k, v in kw.items() if v is not None})
 
 
 def open_ring(backend: str, callback: Callable[[np.ndarray], object], *, ring_size: int = 1 << 16,

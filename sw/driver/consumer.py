@@ -73,7 +73,10 @@ Callback = Callable[[np.ndarray], object]
 
 
 class RingConsumer:
-    """Parameters
+    """Polls the cursor line, hands new entries on as zero-copy views, checks every sequence and
+    writes the consumed sequence back to the doorbell.
+
+    Parameters
     ----------
     device : Device
     ring_size : int

@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ringgate.contracts.entry import ENTRY_DTYPE
+from ringgate.model import FpgaModel, HostMemory
 
-from .hostmem import HostMemory
-from .model import FpgaModel
 from .regs import REGMAP, Registers, describe_errors
 
-__all__ = ["DmaBuffer", "Device", "ModelDevice", "DeviceError", "describe_errors", "file_buffer",
+__all__ = ["DmaBuffer", "Device", "ModelDevice", "DeviceError", "describe_errors", "file_buffer", "map_shared",
            "anonymous_buffer"]
 
 HUGE_PAGE = 2 << 20
@@ -77,24 +76,34 @@ def anonymous_buffer(nbytes: int, *, hugepage: bool = True) -> tuple[mmap.mmap, 
     return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS), False
 
 
+def map_shared(path: str | os.PathLike, nbytes: int, *, create: bool = True) -> mmap.mmap:
+    """A ``MAP_SHARED`` read/write mapping of the first ``nbytes`` of ``path`` (created and grown
+    to ``nbytes`` if ``create``; otherwise a shorter file is refused)."""
+    fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o600)
+    try:
+        if create and os.fstat(fd).st_size < nbytes:
+            os.ftruncate(fd, nbytes)
+        size = os.fstat(fd).st_size
+        if size < nbytes:
+            raise ValueError(f"{path}: {size} bytes, expected at least {nbytes}")
+        return mmap.mmap(fd, nbytes, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+    finally:
+        os.close(fd)
+
+
 def file_buffer(path: str | os.PathLike, nbytes: int, bus: int) -> DmaBuffer:
     """A :class:`DmaBuffer` backed by a shared file (``/dev/shm/...`` or hugetlbfs): the host
     memory of a co-simulation that another process's consumer reads, or a ring that survives a
     restart of the host process. ``bus`` is the address the device is given for byte 0."""
     if bus % 4096:
         raise ValueError(f"bus address {bus:#x} is not 4 KiB aligned")
-    size = -(-nbytes // mmap.PAGESIZE) * mmap.PAGESIZE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if os.fstat(fd).st_size < size:
-            os.ftruncate(fd, size)
-        mem = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-    finally:
-        os.close(fd)
+    mem = map_shared(path, -(-nbytes // mmap.PAGESIZE) * mmap.PAGESIZE)
     return DmaBuffer(bus, memoryview(mem)[:nbytes], False, [mem])
 
 
 class Device(ABC):
+    """A ringgate device as the host sees it: BAR0 registers and DMA-able host buffers."""
+
     regmap = REGMAP
 
     @abstractmethod
@@ -155,6 +164,11 @@ class ModelDevice(Device):
         self.pending_entries = 0
         self.service_entries = service_entries
         self._buffers: list = []
+
+    @classmethod
+    def open(cls, **kw) -> "ModelDevice":
+        """The ``model`` backend of :func:`ringgate.sw.driver.open_device`."""
+        return cls(**kw)
 
     def read32(self, offset: int) -> int:
         return self.model.read32(offset)

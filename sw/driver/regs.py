@@ -11,7 +11,7 @@ from ringgate.contracts.regmap import (BAR0_SIZE, ID_VALUE, MAX_RING_SIZE, REGMA
                                        RegisterMap, Registers, Status, check_config, decode_errors)
 
 __all__ = ["R", "REGMAP", "Access", "Control", "Status", "Error", "Reg", "RegisterMap", "Registers",
-           "ConfigError", "check_config", "decode_errors", "describe_errors", "mps_code",
+           "ConfigError", "check_config", "decode_errors", "describe_errors",
            "ID_VALUE", "VERSION_VALUE", "BAR0_SIZE", "MAX_RING_SIZE", "STATUS_MPS_SHIFT", "LOCKED"]
 
 
@@ -32,8 +32,3 @@ def describe_errors(bits: int) -> str:
     if unknown:
         names.append(f"unknown bits {unknown:#x}")
     return ", ".join(names) or "none"
-
-
-def mps_code(max_payload: int) -> int:
-    """STATUS[10:8] code of a max payload size: 128 B -> 0 ... 1024 B -> 3."""
-    return (max_payload // 128).bit_length() - 1

@@ -27,7 +27,7 @@ import os
 import warnings
 from pathlib import Path
 
-from .device import HUGE_PAGE, Device, DmaBuffer, anonymous_buffer
+from .device import HUGE_PAGE, Device, DeviceError, DmaBuffer, anonymous_buffer, map_shared
 from .regs import BAR0_SIZE
 
 __all__ = ["VfioDevice", "VfioError", "MmioBar", "FileBar", "BarDevice", "IOCTLS", "STRUCTS",
@@ -150,14 +150,7 @@ class FileBar(MmioBar):
     """A BAR backed by a file (tests and tools without a board): same code path as the real mmap."""
 
     def __init__(self, path: str | os.PathLike, size: int = BAR0_SIZE):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if os.fstat(fd).st_size < size:
-                os.ftruncate(fd, size)
-            mm = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-        finally:
-            os.close(fd)
-        super().__init__(mm, size)
+        super().__init__(map_shared(path, size), size)
 
 
 # -- setup helpers -----------------------------------------------------------------------
@@ -224,6 +217,16 @@ class VfioDevice(Device):
         except BaseException:
             self.close()
             raise
+
+    @classmethod
+    def open(cls, bdf: str | None = None, **kw) -> "VfioDevice":
+        """The ``linux`` backend of :func:`ringgate.sw.driver.open_device`: the board at PCI
+        address ``bdf``, or ``RINGGATE_VFIO_BDF``."""
+        bdf = bdf or os.environ.get("RINGGATE_VFIO_BDF")
+        if not bdf:
+            raise DeviceError("linux backend: give the board's PCI address (bdf=, or set "
+                              "RINGGATE_VFIO_BDF, e.g. 0000:01:00.0)")
+        return cls(bdf, **kw)
 
     def _setup(self, sysfs, devdir: Path, reset: bool) -> None:
         group = find_group(self.bdf, sysfs)

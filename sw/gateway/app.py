@@ -1,7 +1,7 @@
 """The gateway: exchange-gateway-rest's REST API and WebSocket topics over one Exchange.
 
 One process, one event loop (uvloop), two protocols on one port: HTTP/1.1 (``http.py``) and the
-WebSocket upgrade on ``/ws`` (``ws.py``). Commands go through :class:`~sw.gateway.bridge.Bridge`
+WebSocket upgrade on ``/ws`` (``ws.py``). Commands go through :class:`~ringgate.sw.gateway.bridge.Bridge`
 into the one sequencer; results come back in sequence order and drive the order registry, bars
 and topics (``_on_results``). See docs/gateway.md.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import msgspec
 
-from sw.exchange import (AddAsset, AddSymbol, AddUser, AdjustBalance, CommandResultCode, Exchange,
+from ringgate.sw.exchange import (AddAsset, AddSymbol, AddUser, AdjustBalance, CommandResultCode, Exchange,
                          OrderCommand, ReduceEvent, RejectEvent, ResumeUser, SuspendUser, TradeEvent, cancel,
                          move, place, reduce)
 
@@ -38,7 +38,7 @@ from .ws import Hub, WsConnection
 
 __all__ = ["Gateway", "REST_ORDER_ID_BASE", "ADMIN", "USER", "PUBLIC"]
 
-_log = logging.getLogger("sw.gateway")
+_log = logging.getLogger("ringgate.sw.gateway")
 
 REST_ORDER_ID_BASE = 1 << 40     # REST order ids start here; FPGA-ring clients use ids below it
 PUBLIC, USER, ADMIN = "public", "user", "admin"

@@ -25,7 +25,7 @@ from collections import deque
 from concurrent.futures import Future
 from typing import Callable
 
-from sw.exchange import Exchange
+from ringgate.sw.exchange import Exchange
 
 __all__ = ["Bridge"]
 
@@ -43,7 +43,7 @@ class Bridge:
         while the disk syncs. Ring batches always
         come through the thread (they arrive from the driver's thread)."""
         if inline is None:
-            from sw.exchange import FsyncPolicy
+            from ringgate.sw.exchange import FsyncPolicy
             # INTERVAL fsyncs inside the write that finds the interval elapsed: a 4 ms fsync on
             # the loop thread would stall every connection, so only NEVER runs inline
             inline = exchange.journal is None or exchange.fsync is FsyncPolicy.NEVER

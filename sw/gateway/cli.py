@@ -1,12 +1,11 @@
 """``ringgate serve``: the gateway on 127.0.0.1 with an embedded demo market.
 
-The lead registers :data:`serve` in ``ringgate/cli.py``; it also runs standalone:
-``python -m sw.gateway.cli --port 8080``.
+The ``ringgate`` command line loads :data:`serve` from here; it also runs standalone:
+``python -m ringgate.sw.gateway.cli --port 8080``.
 """
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 import os
@@ -22,26 +21,20 @@ _FSYNC = ("batch", "interval", "never")
 
 
 def resolve_backend(backend: str):
-    """The driver's ring opener for ``backend``, None for the model backend without a driver, or
-    click.UsageError with the reason. Checked before anything starts.
+    """The driver's ring opener (:func:`ringgate.sw.driver.open_ring`) once ``backend`` is known
+    to be installed; click.UsageError with the reason otherwise. Checked before anything starts.
 
     The driver's ``RingConsumer`` hands zero-copy ENTRY_DTYPE views to a callback; the gateway's
-    ``RingFeed.submit`` is that callback (it copies the entries into commands before returning).
-    The lead wires it as ``sw.driver.open_ring(backend, callback) -> consumer with run()``."""
-    try:
-        driver = importlib.import_module("sw.driver")
-    except ImportError:
-        driver = None
-    opener = getattr(driver, "open_ring", None) if driver is not None else None
-    if opener is None and backend != "model":
-        raise click.UsageError(f"backend {backend!r} needs the host driver (sw.driver.open_ring), "
-                               "which is not available in this installation")
-    return opener
+    ``RingFeed.submit`` is that callback (it copies the entries into commands before returning)."""
+    from ringgate.sw.driver import open_ring
+    from ringgate.sw.driver.backends import backends
+
+    if backend not in backends():
+        raise click.UsageError(f"backend {backend!r} is not installed (known: {', '.join(sorted(backends()))})")
+    return open_ring
 
 
 def attach_backend(gateway, backend: str, opener, stop: threading.Event) -> str:
-    if opener is None:
-        return "no FPGA feed (sw.driver.open_ring not available): REST orders only"
     try:
         consumer = opener(backend, gateway.feed.submit)
     except Exception as e:          # device missing or misconfigured: the driver says why
@@ -110,7 +103,7 @@ def serve(host, port, journal_dir, fsync, backend, demo, admin_key, admin_secret
     """Serve the REST/WebSocket gateway (exchange-gateway-rest API + /ws topics)."""
     import uvloop
 
-    from sw.exchange import Exchange, FsyncPolicy
+    from ringgate.sw.exchange import Exchange, FsyncPolicy
 
     from .app import Gateway
     from .demo import DEMO_USERS, install_demo

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sw.exchange import AddAsset, AddSymbol, AddUser, AdjustBalance, OrderAction, SymbolType, place
+from ringgate.sw.exchange import AddAsset, AddSymbol, AddUser, AdjustBalance, OrderAction, SymbolType, place
 
 from .units import AssetMeta, SymbolMeta
 

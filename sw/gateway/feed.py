@@ -2,8 +2,8 @@
 
 The host driver (``sw/driver``) polls the DMA'd ring and hands over batches as numpy structured
 arrays of ``ringgate.contracts.entry.ENTRY_DTYPE``. :class:`RingFeed` turns each batch into engine
-commands (``sw.exchange.from_ring``: a ring entry *is* an ``OrderCommand``) and submits it through
-the same :class:`~sw.gateway.bridge.Bridge` as REST orders, so ring and REST commands share one
+commands (``ringgate.sw.exchange.from_ring``: a ring entry *is* an ``OrderCommand``) and submits it through
+the same :class:`~ringgate.sw.gateway.bridge.Bridge` as REST orders, so ring and REST commands share one
 total order, one journal and the same WebSocket topics.
 
 Contract with the driver:
@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from ringgate.contracts.entry import ENTRY_DTYPE
-from sw.exchange import from_ring
+from ringgate.sw.exchange import from_ring
 
 __all__ = ["RingFeed", "FeedError"]
 

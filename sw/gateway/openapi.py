@@ -1,6 +1,6 @@
 """OpenAPI 3.1 description generated from the route table and the msgspec types.
 
-``python -m sw.gateway.openapi > docs/openapi.json`` regenerates the checked-in copy; a test
+``python -m ringgate.sw.gateway.openapi > docs/openapi.json`` regenerates the checked-in copy; a test
 checks that it equals what a running gateway serves at ``/openapi.json``.
 """
 from __future__ import annotations
@@ -141,7 +141,7 @@ def spec_bytes(gateway) -> bytes:
 
 
 def main():
-    from sw.exchange import Exchange
+    from ringgate.sw.exchange import Exchange
     from .app import Gateway
     sys.stdout.write(spec_bytes(Gateway(Exchange.in_memory())).decode())
 

@@ -1,0 +1,67 @@
+"""The named Verilator builds of the project and the cocotb benches that run on them.
+
+One place says how each simulated design is built (cached by content hash in
+:mod:`ringgate.sim.verilator`): the tests, the CLI (``ringgate bench``), the benchmarks and the
+co-simulation ask for a build by what it is, so the same design is never built twice under
+two names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ringgate.contracts.pcie import USER_CLOCK_NS
+
+from . import verilator
+
+__all__ = ["ring", "pcie_top", "throughput", "Bench", "BENCHES", "PCIE_RING_DEPTH"]
+
+PCIE_RING_DEPTH = 256           # the BRAM ring of the PCIe benches and the co-simulation
+
+
+def ring(depth: int, *, bypass: bool = True, waves: bool | None = None) -> verilator.Build:
+    """The BRAM ring alone (``hw/ringbuf.py``) with 64-byte entries."""
+    from ringgate.contracts.entry import ENTRY
+    from ringgate.hw.ringbuf import RingBuffer
+
+    name = f"ringbuf{depth}" if bypass else f"ringbuf{depth}_nobypass"
+    return verilator.build(RingBuffer(depth, ENTRY.layout(), bypass=bypass), name, waves=waves)
+
+
+def pcie_top(width: int, depth: int = PCIE_RING_DEPTH, *, waves: bool | None = None) -> verilator.Build:
+    """Ring + DMA writer + BAR0 + UltraScale+ adapter (``hw/pcie/top.py``) at ``width`` bits."""
+    from ringgate.hw.pcie.top import PcieTop
+
+    name = f"pcie_top_{width}" if depth == PCIE_RING_DEPTH else f"pcie_top_{width}_d{depth}"
+    return verilator.build(PcieTop(width, depth), name, waves=waves)
+
+
+def throughput(*, waves: bool | None = None) -> verilator.Build:
+    """The throughput-level harness (ring + DMA writer + hardware source and checking sink),
+    clocked inside the simulator."""
+    from .throughput import ThroughputHarness
+
+    return verilator.build(ThroughputHarness(), "tput", clock_ns=USER_CLOCK_NS, waves=waves)
+
+
+@dataclass(frozen=True)
+class Bench:
+    """A cocotb bench: the build it runs on, its cocotb module and its default environment."""
+    build: Callable[..., verilator.Build]
+    module: str
+    env: dict = field(default_factory=dict)
+    doc: str = ""
+
+
+BENCHES = {
+    "ring16": Bench(lambda waves=None: ring(16, waves=waves), "ringgate.sim.tb_ringbuf",
+                    {"RING_DEPTH": "16"}, "ring of 16 entries: scoreboard, latency, throughput"),
+    "ring1024": Bench(lambda waves=None: ring(1024, waves=waves), "ringgate.sim.tb_ringbuf",
+                      {"RING_DEPTH": "1024"}, "ring of 1024 entries"),
+    "pcie256": Bench(lambda waves=None: pcie_top(256, waves=waves), "ringgate.sim.pcie.cocotb_pcie", {},
+                     "PCIe top, 256-bit, with the cocotbext-pcie model"),
+    "pcie512": Bench(lambda waves=None: pcie_top(512, waves=waves), "ringgate.sim.pcie.cocotb_pcie", {},
+                     "PCIe top, 512-bit, with the cocotbext-pcie model"),
+    "throughput": Bench(lambda waves=None: throughput(waves=waves), "ringgate.sim.tb_throughput",
+                        {"TP_CYCLES": "100000"}, "ring + DMA writer at throughput level"),
+}
