@@ -57,6 +57,9 @@ def _load(name: str, target: str) -> click.Command:
     "cosim": "ringgate.app.mainjob:cosim",
     "serve": "ringgate.sw.gateway.cli:serve",
     "perf": "ringgate.app.perf:perf",
+    "build": "ringgate.app.build:build",
+    "constraints": "ringgate.app.build:constraints",
+    "probe": "ringgate.app.probe:probe",
 })
 def main():
     """ringgate: the FPGA path of an exchange order gateway, in Amaranth, simulated with Verilator."""

@@ -286,6 +286,12 @@ class VfioDevice(Device):
     def write32(self, offset: int, value: int) -> None:
         self._bar.write32(offset, value)
 
+    def config(self, nbytes: int = 256) -> bytes:
+        """The first ``nbytes`` of the function's configuration space (through the VFIO config
+        region: complete, unlike sysfs's ``config`` for a user without CAP_SYS_ADMIN)."""
+        cfg = self._region(VFIO_PCI_CONFIG_REGION_INDEX)
+        return os.pread(self.device_fd, min(nbytes, cfg.size), cfg.offset)
+
     def alloc(self, nbytes: int) -> DmaBuffer:
         mem, huge = anonymous_buffer(nbytes, hugepage=True)
         if not huge:
