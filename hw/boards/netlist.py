@@ -18,7 +18,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-__all__ = ["Netlist", "Crossing", "ASYNC", "vivado_name"]
+__all__ = ["Netlist", "Crossing", "ASYNC", "vivado_name", "register_names"]
 
 ASYNC = "async"
 
@@ -33,6 +33,52 @@ _RAM_CLOCKS = {"CLKARDCLK", "CLKBWRCLK", "CLK", "WCLK", "CLKA", "CLKB"}
 def vivado_name(path: str) -> str:
     """A yosys hierarchical name (``a.b.c``) as Vivado writes it (``a/b/c``)."""
     return path.replace(".", "/")
+
+
+_SRC_END = re.compile(r":(\d+)\.\d+-(\d+)\.\d+$")
+_ASSIGNED = re.compile(r"^\s*(\\\S+|[A-Za-z_][\w$]*)\s*(?:\[[^]]*\])?\s*<=")
+
+
+def register_names(elaborated: dict, verilog: str, top: str) -> dict[str, str]:
+    """Vivado's name of every register bit, for each name the bit's net has.
+
+    ``elaborated``: yosys JSON of ``verilog`` after ``hierarchy; proc; flatten`` (before any
+    optimisation merges nets and drops all but one of their names). A register is named after
+    the ``reg`` its ``always`` block assigns, in the module that declares it: the ``$dff`` cell's
+    source line gives the ``reg``, the cell's flattened name gives the module's instance path."""
+    mod = elaborated["modules"][top]
+    lines = verilog.splitlines()
+    aliases: dict[int, list[str]] = defaultdict(list)
+    wires = {}
+    for n, info in mod["netnames"].items():
+        wires[n] = info["bits"]
+        if n.startswith("$"):
+            continue
+        for i, b in enumerate(info["bits"]):
+            if isinstance(b, int):
+                aliases[b].append(_bit(n, i, len(info["bits"])))
+    out = {}
+    for cname, c in mod["cells"].items():
+        if "dff" not in c["type"] or "Q" not in c["connections"]:
+            continue
+        m = _SRC_END.search(c.get("attributes", {}).get("src", "").split("|")[0])
+        assigned = _ASSIGNED.match(lines[int(m.group(2)) - 1]) if m and int(m.group(2)) <= len(lines) else None
+        if assigned is None:
+            continue
+        reg = assigned.group(1).lstrip("\\").rstrip()
+        scope = cname.removeprefix("$flatten\\").rpartition(".$")[0] if ".$" in cname else ""
+        full = f"{scope}.{reg}" if scope else reg
+        bits = wires.get(full)
+        if bits is None:
+            continue
+        path = vivado_name(scope) + "/" if scope else ""
+        for b in c["connections"]["Q"]:
+            if isinstance(b, int) and b in bits:
+                i = bits.index(b)
+                name = f"{path}{reg}_reg" + (f"[{i}]" if len(bits) > 1 else "")
+                for alias in aliases[b]:
+                    out[alias] = name
+    return out
 
 
 @dataclass(frozen=True)
@@ -65,6 +111,7 @@ class Netlist:
     json: dict
     top: str
     blackboxes: dict = field(default_factory=dict)
+    registers: dict = field(default_factory=dict)     # net name -> Vivado register name (register_names)
 
     def __post_init__(self):
         mod = self.json["modules"][self.top]
@@ -138,11 +185,14 @@ class Netlist:
         if self.is_ff(cell):
             for b in self.cells[cell]["connections"].get("Q", []):
                 for n in self.names.get(b, []):
-                    if n.startswith("$"):
-                        continue
-                    base, _, idx = n.partition("[")
-                    out.append(vivado_name(base) + "_reg" + (f"[{idx}" if idx else ""))
-        return out
+                    if n in self.registers:
+                        out.append(self.registers[n])
+                    elif not self.registers and not n.startswith("$"):
+                        # without the elaborated names: every name the net kept (may miss
+                        # the declaring module's, when synthesis kept an alias)
+                        base, _, idx = n.partition("[")
+                        out.append(vivado_name(base) + "_reg" + (f"[{idx}" if idx else ""))
+        return sorted(set(out))
 
     # -- clocks and domains ----------------------------------------------------------------
 

@@ -38,7 +38,7 @@ from typing import Callable
 
 from amaranth.hdl import (Cat, ClockDomain, ClockSignal, Const, Elaboratable, Instance, IOValue, Module,
                           ResetSignal, Signal)
-from amaranth.lib import stream, wiring
+from amaranth.lib import io, stream, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
@@ -279,14 +279,14 @@ class BoardTop(Elaboratable):
         bringup = self._mgmt(m, platform)
         rx_status = self._mac(m, platform, bringup)
 
-        qsfp = platform.request("qsfp_ctl", 0)
-        m.d.comb += [qsfp.modsell.o.eq(0), qsfp.lpmode.o.eq(0), qsfp.resetl.o.eq(bringup.qsfp_resetl)]
+        qsfp = platform.request("qsfp_ctl", 0, dir="-")
+        outputs = {"modsell": 0, "lpmode": 0, "resetl": bringup.qsfp_resetl}
         if platform.qsfp.refclk_select is not None:
-            m.d.comb += [qsfp.fs.o.eq(platform.qsfp.refclk_select),
-                         qsfp.refclk_reset.o.eq(bringup.refclk_reset)]
-
-        leds = [platform.request("led", i) for i in range(3)]
-        m.d.comb += [leds[0].o.eq(self._lnk_up), leds[1].o.eq(rx_status), leds[2].o.eq(bringup.heartbeat)]
+            outputs.update(fs=platform.qsfp.refclk_select, refclk_reset=bringup.refclk_reset)
+        for name, value in outputs.items():
+            m.d.comb += _output(m, f"qsfp_{name}", getattr(qsfp, name)).eq(value)
+        for i, value in enumerate((self._lnk_up, rx_status, bringup.heartbeat)):
+            m.d.comb += _output(m, f"led{i}", platform.request("led", i, dir="-")).eq(value)
 
         if d.ingress is not None:
             m.submodules.ingress = ingress = d.ingress()
@@ -302,7 +302,7 @@ class BoardTop(Elaboratable):
         refclk = platform.request("pcie_refclk", 0, dir="-")
         lanes = [platform.request("pcie_lanes", n, dir={"rx": "-", "tx": "-"})
                  for n in platform.lanes_resources(d.lanes)]
-        perst = platform.request("pcie_perst", 0)
+        m.submodules.pcie_perst_buf = perst = io.Buffer("i", platform.request("pcie_perst", 0, dir="-"))
         sys_clk, sys_clk_gt = Signal(name="pcie_sys_clk"), Signal(name="pcie_sys_clk_gt")
         m.submodules.pcie_refclk_buf = Instance(
             "IBUFDS_GTE4", p_REFCLK_HROW_CK_SEL=0, i_I=refclk.p, i_IB=refclk.n, i_CEB=Const(0),
@@ -335,7 +335,7 @@ class BoardTop(Elaboratable):
         m.submodules.pcie_rst_sync = ResetSynchronizer(user_reset, domain="sync")
 
     def _mgmt(self, m, platform) -> BringUp:
-        sysclk = platform.request("sysclk", 0)
+        m.submodules.sysclk_buf = sysclk = io.Buffer("i", platform.request("sysclk", 0, dir="-"))
         p = mmcm_params(platform.clock_hz("sysclk"), MGMT_CLOCK_HZ)
         feedback = Signal(name="mgmt_mmcm_feedback")
         clk_unbuf = Signal(name="mgmt_mmcm_clkout0")
@@ -375,6 +375,12 @@ class BoardTop(Elaboratable):
         })
         m.submodules.mac_rx_rst_sync = ResetSynchronizer(user_rx_reset, domain="mac_rx")
         return rx_status
+
+
+def _output(m, name, port):
+    """An output buffer on a board pin; returns what drives it."""
+    m.submodules[f"{name}_buf"] = buf = io.Buffer("o", port)
+    return buf.o
 
 
 def _cat_io(ports):

@@ -2,7 +2,7 @@
 no Vivado.
 
 :func:`prepare` elaborates a :class:`~ringgate.hw.boards.top.BoardDesign` on its board's platform
-once; everything else is text from that: the Verilog (and RTLIL for yosys), the XDC, the IP
+once; everything else is text from that: the Verilog, the XDC, the IP
 TCL, the build script (IP generation and out-of-context synthesis, ``synth_design``,
 ``opt_design``, ``place_design``, ``phys_opt_design``, ``route_design``, reports, a timing check
 that fails on negative setup or hold slack or on a design with no timed path, bitstream, flash
@@ -45,7 +45,6 @@ class Prepared:
     design: BoardDesign
     platform: object
     verilog: str
-    rtlil: str
     xdc: dict[str, str]                 # file name -> text, in the order Vivado reads them
     stubs: str                          # black boxes of the top (IPs, ingress slot), Verilog
 
@@ -68,8 +67,7 @@ def prepare(design: BoardDesign) -> Prepared:
     if design.lanes == 16:
         xdc[f"{b}_x16.xdc"] = board_xdc(platform, design, x16_part=True)
     stubs = "".join(blackbox_verilog(bb.module, bb.ports) for bb in design.blackboxes())
-    return Prepared(design, platform, plan.files[f"{design.name}.v"], plan.files[f"{design.name}.il"],
-                    xdc, stubs)
+    return Prepared(design, platform, plan.files[f"{design.name}.v"], xdc, stubs)
 
 
 # -- the Vivado flow ------------------------------------------------------------------------

