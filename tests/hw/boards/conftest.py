@@ -18,3 +18,14 @@ def prepared(board: str, width: int, ingress: bool = False):
 @pytest.fixture
 def prepare_board():
     return prepared
+
+
+@functools.lru_cache(maxsize=None)
+def checked(board: str, width: int):
+    """The checks that run without Vivado (yosys, XDC checker, lint) of a complete top; the
+    yosys run is cached by content across processes."""
+    from ringgate.app.build import check_board
+    from ringgate.hw.boards import BOARDS
+    from ringgate.hw.boards.top import BoardDesign
+
+    return check_board(BoardDesign(BOARDS[board], width=width))

@@ -133,6 +133,15 @@ def test_checker_reports(tiny, edit, message):
     assert any(message in p for p in problems), problems
 
 
+def test_a_board_input_needs_a_false_path_or_an_input_delay(tiny):
+    xdc = "\n".join(line for line in tiny[1].splitlines() if "[get_ports {button_0__io}]" not in line
+                    or "PACKAGE_PIN" in line) + "\nset_false_path -to [get_cells raw_reg]\n"
+    problems = run(tiny, xdc)
+    assert "board input button_0__io has neither a false path from it nor an input delay" in problems
+    assert "board input button_0__io" not in "".join(run(tiny, xdc + "set_input_delay 0 [get_ports {button_0__io}]\n"
+                                                          "set_false_path -to [get_pins {a_rst_sync/*/PRE}]\n"))
+
+
 def test_from_a_port_covers_what_only_that_port_drives(tiny):
     xdc = "\n".join(line for line in tiny[1].splitlines()
                     if "false_path_pre" not in line and "-from [get_ports {button" not in line)
