@@ -116,8 +116,16 @@ class IngressBlackBox(wiring.Component):
 
 @dataclass(frozen=True)
 class BoardDesign:
-    """One buildable configuration: a board, a PCIe datapath width, the ring depth, the MAC line
-    rate, and optionally an ingress factory. Everything a build writes comes from here."""
+    """One buildable configuration of a board top; everything a build writes comes from here.
+
+    Members
+    -------
+    board : the :class:`Board` subclass.
+    width : PCIe datapath bits, 256 (Gen3 x8) or 512 (Gen3 x16).
+    ring_depth : entries of the BRAM ring.
+    line_rate : the MAC's, 10 or 25 (Gb/s).
+    ingress : a factory of the component in the ingress slot (None: the slot stays empty).
+    """
     board: type[Board]
     width: int = 256
     ring_depth: int = 1024
@@ -146,8 +154,8 @@ class BoardDesign:
     @property
     def mac_ip(self) -> MacIp:
         b = self.board
-        refclk = dict((r.name, r.clock.frequency) for r in b.resources if r.name == "qsfp_refclk")
-        return MacIp(self.line_rate, refclk_hz=refclk["qsfp_refclk"], gt_group=b.qsfp.gt_group,
+        refclk = next(r.clock.frequency for r in b.resources if r.name == "qsfp_refclk")
+        return MacIp(self.line_rate, refclk_hz=refclk, gt_group=b.qsfp.gt_group,
                      lane_loc=b.qsfp.lane_loc, drp_clk_hz=MGMT_CLOCK_HZ)
 
     @property

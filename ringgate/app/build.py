@@ -15,6 +15,7 @@ figures, the XDC checker against that netlist, and Verilator lint of the top.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import shutil
@@ -58,8 +59,10 @@ class Prepared:
         return {port.name: hz for port, hz in self.platform.iter_port_clock_constraints()}
 
 
+@functools.lru_cache(maxsize=8)
 def prepare(design: BoardDesign) -> Prepared:
-    """Elaborate ``design`` on a fresh platform of its board."""
+    """Elaborate ``design`` on a fresh platform of its board (once per design in a process:
+    elaboration takes seconds, and nothing changes a prepared design)."""
     platform = design.platform()
     plan = platform.prepare(design.top(), name=design.name)
     b = design.board.name

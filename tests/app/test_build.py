@@ -174,3 +174,35 @@ def test_the_ingress_black_box_is_not_buildable():
     from ringgate.hw.boards.top import BoardDesign, IngressBlackBox
     with pytest.raises(ValueError, match="ingress black box has no netlist"):
         flow_files(prepare(BoardDesign(BOARDS["au200"], ingress=IngressBlackBox)))
+
+
+def test_build_check_prints_the_domains_and_fails_on_problems(tmp_path, monkeypatch):
+    """--check: the per-domain table, each finding listed, exit 1 when there is one."""
+    from types import SimpleNamespace
+
+    from ringgate.app import build
+    from ringgate.app.synth import DomainFigures
+
+    report = SimpleNamespace(luts=10, ffs=20, carry=1, bram18_equivalent=0, lut_levels=2, carry_chain=1)
+    domains = {"sync": DomainFigures("sync", luts=9, ffs=18, lut_levels=2), "mgmt": DomainFigures("mgmt", luts=1)}
+    for problems, code in (([], 0), (["port x has no PACKAGE_PIN"], 1)):
+        fake = build.BoardCheck(SimpleNamespace(report=report, domains=domains), problems, [])
+        monkeypatch.setattr(build, "check_board", lambda design, fake=fake: fake)
+        r = CliRunner().invoke(main, ["build", "--board", "au200", "--out", str(tmp_path), "--no-vivado", "--check"])
+        assert r.exit_code == code, r.output
+        assert "clock domain" in r.output and "whole top" in r.output and "sync" in r.output
+        assert ("XDC: 1 problem(s)" in r.output and "port x has no PACKAGE_PIN" in r.output) == bool(problems)
+        assert "lint: clean" in r.output
+
+
+def test_docs_list_every_ip_key():
+    from pathlib import Path
+
+    from ringgate.hw.boards.top import BoardDesign
+    from ringgate.hw.boards import BOARDS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "boards.md").read_text()
+    for width in (256, 512):
+        design = BoardDesign(BOARDS["au200"], width=width)
+        for key in [*design.pcie_ip.config(), *design.mac_ip.config()]:
+            assert f"`{key}`" in doc, f"docs/boards.md does not list {key}"

@@ -1,23 +1,15 @@
-"""Board designs are elaborated once per test process (about ten seconds each)."""
+"""Board designs by name (``ringgate.app.build.prepare`` elaborates each once per process)."""
 from __future__ import annotations
 
 import functools
 
-import pytest
 
-
-@functools.lru_cache(maxsize=None)
 def prepared(board: str, width: int, ingress: bool = False):
     from ringgate.app.build import prepare
     from ringgate.hw.boards import BOARDS
     from ringgate.hw.boards.top import BoardDesign, IngressBlackBox
 
     return prepare(BoardDesign(BOARDS[board], width=width, ingress=IngressBlackBox if ingress else None))
-
-
-@pytest.fixture
-def prepare_board():
-    return prepared
 
 
 @functools.lru_cache(maxsize=None)
