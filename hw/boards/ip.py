@@ -27,8 +27,8 @@ from ringgate.contracts.pcie import MAX_PAYLOADS, PCI_IDENTITY, USER_CLOCK_HZ, P
 from ringgate.contracts.regmap import BAR0_SIZE
 from ringgate.hw.pcie.usp import TUSER
 
-__all__ = ["Port", "PcieIp", "MacIp", "PCIE_MODULE", "MAC_MODULE", "LINK_WIDTH", "blackbox_verilog",
-           "tcl_value"]
+__all__ = ["Port", "PcieIp", "MacIp", "PCIE_MODULE", "MAC_MODULE", "LINK_WIDTH", "MAC_USER_CLOCK_HZ",
+           "blackbox_verilog", "tcl_value"]
 
 PCIE_MODULE = "pcie4_uscale_plus_0"
 MAC_MODULE = "xxv_ethernet_0"

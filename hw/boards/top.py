@@ -45,8 +45,9 @@ from amaranth.lib.wiring import In, Out
 from ringgate.contracts.entry import ENTRY
 from ringgate.contracts.pcie import USER_CLOCK_HZ
 from ringgate.hw.pcie.top import PcieTop
+from ringgate.hw.ringbuf import MAX_DEPTH, MIN_DEPTH
 
-from .ip import LINK_WIDTH, MAC_MODULE, PCIE_MODULE, MacIp, PcieIp, Port
+from .ip import LINK_WIDTH, MAC_MODULE, MAC_USER_CLOCK_HZ, PCIE_MODULE, MacIp, PcieIp, Port
 from .platform import Board, mmcm_params
 
 __all__ = ["MAC_RX", "BoardDesign", "BoardTop", "BringUp", "IngressBlackBox", "BlackBox", "MGMT_CLOCK_HZ",
@@ -133,8 +134,14 @@ class BoardDesign:
     ingress: Callable[[], Elaboratable] | None = None
 
     def __post_init__(self):
+        # refused here, before anything is elaborated
         if self.width not in LINK_WIDTH:
             raise ValueError(f"PCIe datapath width must be 256 or 512 bits, not {self.width!r}")
+        d = self.ring_depth
+        if not isinstance(d, int) or d & (d - 1) or not MIN_DEPTH <= d <= MAX_DEPTH:
+            raise ValueError(f"ring depth must be a power of two from {MIN_DEPTH} to {MAX_DEPTH}, not {d!r}")
+        if self.line_rate not in MAC_USER_CLOCK_HZ:
+            raise ValueError(f"MAC line rate must be 10 or 25 (Gb/s), not {self.line_rate!r}")
 
     @property
     def name(self) -> str:

@@ -366,10 +366,10 @@ def build(board, width, depth, line_rate, out, run_check, run_vivado):
     """Write a complete Vivado non-project flow for a board (and run it when Vivado is there)."""
     try:
         design = BoardDesign(BOARDS[board], width=int(width), ring_depth=depth, line_rate=int(line_rate))
-        with console.status(f"elaborating the {board} top ({width}-bit PCIe)"):
-            p = prepare(design)
-    except (ValueError, TypeError) as e:
+    except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--depth") from None
+    with console.status(f"elaborating the {board} top ({width}-bit PCIe)"):
+        p = prepare(design)
     out = out or Path("build") / f"{board}-{width}"
     files = write_flow(p, out)
     console.print(f"wrote {len(files)} files to {out}: " + ", ".join(str(f.relative_to(out)) for f in files))

@@ -130,3 +130,10 @@ def test_ingress_slot_connects_both_domains():
     assert conn(ingress, "clk") == "clk"                      # the PCIe user clock
     core = re.search(r"\\ringgate_au200\.core\s+core \((.*?)\);", p.verilog, re.S).group(1)
     assert conn(core, "i__valid") == conn(ingress, "o__valid")
+
+
+@pytest.mark.parametrize("kw,message", [(dict(width=128), "256 or 512"), (dict(ring_depth=1000), "power of two"),
+                                        (dict(ring_depth=8), "power of two"), (dict(line_rate=40), "10 or 25")])
+def test_design_refuses_bad_parameters_before_elaborating(kw, message):
+    with pytest.raises(ValueError, match=message):
+        BoardDesign(BOARDS["au200"], **kw)
