@@ -52,8 +52,8 @@ def _period(hz: float) -> str:
     return f"{1e9 / hz:.3f}"
 
 
-def board_xdc(platform, design, *, x16_part: bool = False) -> str:
-    """The XDC of a prepared ``platform`` (``platform.prepare`` has run) for ``design``;
+def board_xdc(platform, *, x16_part: bool = False) -> str:
+    """The XDC of a prepared ``platform`` (``platform.prepare`` has run on the top);
     ``x16_part``: only the pins of the lanes a x16 link adds."""
     b = platform
     ports = [(name, pin, dict(attrs)) for name, pin, attrs in platform.iter_port_constraints_bits()]
@@ -65,8 +65,8 @@ def board_xdc(platform, design, *, x16_part: bool = False) -> str:
 
     out = [f"# {b.title} ({b.part}): {'PCIe lanes 8-15 of a x16 link' if x16_part else 'ringgate board constraints'}",
            f"# Written by ringgate.hw.boards.xdc from the board definition ringgate.hw.boards.{b.name}:",
-           f"# edit that, then `ringgate constraints` (a test fails while this file differs from it).",
-           f"# Port names are the top's (Amaranth: <resource>_<number>__<subsignal>__<p|n|io>).", ""]
+           "# edit that, then `ringgate constraints` (a test fails while this file differs from it).",
+           "# Port names are the top's (Amaranth: <resource>_<number>__<subsignal>__<p|n|io>).", ""]
     if not x16_part:
         out += ["# Configuration and bitstream"]
         out += [f"set_property {p} {v} [current_design] ;# {src}" for p, v, src in b.bitstream]

@@ -66,9 +66,9 @@ def prepare(design: BoardDesign) -> Prepared:
     platform = design.platform()
     plan = platform.prepare(design.top(), name=design.name)
     b = design.board.name
-    xdc = {f"{b}.xdc": board_xdc(platform, design)}
+    xdc = {f"{b}.xdc": board_xdc(platform)}
     if design.lanes == 16:
-        xdc[f"{b}_x16.xdc"] = board_xdc(platform, design, x16_part=True)
+        xdc[f"{b}_x16.xdc"] = board_xdc(platform, x16_part=True)
     stubs = "".join(blackbox_verilog(bb.module, bb.ports) for bb in design.blackboxes())
     return Prepared(design, platform, plan.files[f"{design.name}.v"], xdc, stubs)
 

@@ -18,17 +18,36 @@ from ringgate.contracts.pcie import LINKS, PCI_IDENTITY, mps_bytes
 from ringgate.sw.driver import open_device
 from ringgate.sw.driver.device import DeviceError
 from ringgate.sw.driver.pci import PcieCapability, find_functions, sysfs_function
-from ringgate.sw.driver.regs import ID_VALUE, STATUS_MPS_SHIFT, VERSION_VALUE, Status
+from ringgate.sw.driver.regs import ID_VALUE, REGMAP, VERSION_VALUE, Status
 from ringgate.sw.driver.vfio import VfioError
 
-__all__ = ["probe", "probe_board", "decode_caps"]
+__all__ = ["probe", "probe_board", "decode_caps", "status_mps"]
 
 console = Console(soft_wrap=True)
 
+# Where the register map describes its registers in words only, the positions it documents:
+# CAPS [15:0] datapath bits, [23:16] log2 ring depth; STATUS [10:8] max payload code.
+_DOCUMENTED = {"CAPS": {"DATAPATH_BITS": (0, 16), "RING_DEPTH_LOG2": (16, 8)}, "STATUS": {"MPS": (8, 3)}}
+
+
+def _field(reg: str, value: int, name: str) -> int:
+    """A bit field of a register value, from the map's field definitions when it has them."""
+    r = REGMAP[reg]
+    if getattr(r, "fields", ()):
+        return r.unpack(value)[name]
+    offset, width = _DOCUMENTED[reg][name]
+    return (value >> offset) & ((1 << width) - 1)
+
 
 def decode_caps(caps: int) -> dict:
-    """``CAPS``: [15:0] PCIe datapath bits, [23:16] log2 of the BRAM ring depth (register map)."""
-    return {"datapath_bits": caps & 0xFFFF, "ring_depth": 1 << ((caps >> 16) & 0xFF)}
+    """``CAPS``: the PCIe datapath bits and the BRAM ring depth of the bitstream."""
+    return {"datapath_bits": _field("CAPS", caps, "DATAPATH_BITS"),
+            "ring_depth": 1 << _field("CAPS", caps, "RING_DEPTH_LOG2")}
+
+
+def status_mps(status: int) -> int:
+    """The max payload size in bytes the device reports in ``STATUS``."""
+    return mps_bytes(_field("STATUS", status, "MPS") & 0x3)
 
 
 def probe_board(bdf: str, *, sysfs: str = "/sys", devdir: str = "/dev") -> tuple[dict, list[str]]:
@@ -57,7 +76,7 @@ def probe_board(bdf: str, *, sysfs: str = "/sys", devdir: str = "/dev") -> tuple
         facts["bar0"] = {"id": f"{ident:#010x}", "version": f"{version >> 16}.{version & 0xFFFF}",
                          "caps": decode_caps(caps),
                          "status": [f.name for f in Status if status & f],
-                         "device_mps": mps_bytes((status >> STATUS_MPS_SHIFT) & 0x3)}
+                         "device_mps": status_mps(status)}
         if ident != ID_VALUE:
             problems.append(f"BAR0 ID {ident:#010x} is not ringgate's {ID_VALUE:#010x}: wrong bitstream?")
         elif version >> 16 != VERSION_VALUE >> 16:

@@ -72,7 +72,7 @@ def tiny(tmp_path_factory):
                         workdir=tmp_path_factory.mktemp("tiny"))
     net = Netlist(report.netlist, "tiny", registers=report.registers)
     refclks = {port.name: hz for port, hz in platform.iter_port_clock_constraints()}
-    return platform, board_xdc(platform, None), net, refclks
+    return platform, board_xdc(platform), net, refclks
 
 
 def run(tiny, text):

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from ringgate.contracts.pcie import PCI_IDENTITY
-from ringgate.contracts.regmap import BAR0_SIZE, ID_VALUE, REGMAP, STATUS_MPS_SHIFT, VERSION_VALUE
+from ringgate.contracts.regmap import BAR0_SIZE, ID_VALUE, REGMAP, VERSION_VALUE
 from ringgate.sw.driver import vfio
 
 CONFIG_SIZE = 4096
@@ -41,6 +41,13 @@ def config_space(*, mps: int = 256, mps_supported: int = 1024, speed: int = 3, w
     c[PCIE_CAP + 0xC:PCIE_CAP + 0x10] = (max_speed | max_width << 4).to_bytes(4, "little")
     c[PCIE_CAP + 0x12:PCIE_CAP + 0x14] = (speed | width << 4).to_bytes(2, "little")
     return c
+
+
+def status_word(mps_code: int) -> int:
+    """A STATUS value reporting max payload code ``mps_code`` (from the map's fields when it
+    has them, else the documented [10:8])."""
+    status = REGMAP["STATUS"]
+    return status.pack(MPS=mps_code) if getattr(status, "fields", ()) else mps_code << 8
 
 
 def sysfs_tree(root: Path, bdf: str = "0000:01:00.0", *, group: int = 7, driver: str | None = "vfio-pci",
@@ -86,7 +93,7 @@ class FakeVfio:
         words[REGMAP["ID"].offset // 4] = ID_VALUE
         words[REGMAP["VERSION"].offset // 4] = VERSION_VALUE
         words[REGMAP["CAPS"].offset // 4] = caps
-        words[REGMAP["STATUS"].offset // 4] = mps_code << STATUS_MPS_SHIFT
+        words[REGMAP["STATUS"].offset // 4] = status_word(mps_code)
         words.release()
         self.log: list[str] = []
         self.fds: dict[int, str] = {}
