@@ -275,6 +275,7 @@ class RingConsumer:
             if time.monotonic() > deadline:
                 raise DeviceGone(f"the device stopped answering (BAR0 reads all ones) and was not back "
                                  f"after {self.gone_timeout} s: link down, PERST# held or FPGA not loaded")
+            self.device.recover()
             self.device.service()
             time.sleep(pause)
             pause = min(2 * pause, 0.05)

@@ -100,6 +100,8 @@ class FakeVfio:
         self.container_set = False
         self.iommu_set = False
         self.maps: dict[int, int] = {}
+        self.map_errno = 0                # fail VFIO_IOMMU_MAP_DMA with this errno (e.g. ENOMEM)
+        self._bar_saved: bytes | None = None
         (devdir / "vfio").mkdir(parents=True, exist_ok=True)
         for name in ("vfio", str(group)):
             (devdir / "vfio" / name).touch()
@@ -142,6 +144,12 @@ class FakeVfio:
                 off = offset - self.CONFIG_OFFSET
                 self.config[off:off + len(data)] = data
                 self.log.append(f"config write {off:#x}={bytes(data).hex()}")
+                if off == 4 and data[0] & 0b10 and self._bar_saved is not None:
+                    # vfio-pci: Memory Space enabled on a function whose BARs changed behind its
+                    # back -> vfio_bar_restore; the BAR decodes again
+                    self.bar[:len(self._bar_saved)] = self._bar_saved
+                    self._bar_saved = None
+                    self.log.append("BAR restore")
                 return len(data)
             return real_pwrite(fd, data, offset)
 
@@ -173,6 +181,8 @@ class FakeVfio:
                 return 0
             if name == "VFIO_IOMMU_MAP_DMA":
                 m = self._struct(arg, vfio.vfio_iommu_type1_dma_map)
+                if self.map_errno:
+                    raise OSError(self.map_errno, os.strerror(self.map_errno))
                 if not self.iommu_set or m.iova in self.maps:
                     raise OSError(errno.EINVAL, "map")
                 self.maps[m.iova] = m.size
@@ -222,6 +232,14 @@ class FakeVfio:
             if name == "VFIO_DEVICE_RESET":
                 return 0
         raise OSError(errno.ENOTTY, f"{name} on a {kind} fd")
+
+    def backdoor_reset(self) -> None:
+        """PERST# / link down behind the kernel's back: the function's BARs and command register
+        are at their reset values, so BAR0 reads return all ones until vfio-pci restores them."""
+        self._bar_saved = bytes(self.bar[:self.bar_size])
+        self.bar[:self.bar_size] = b"\xff" * self.bar_size
+        self.config[4:6] = b"\0\0"
+        self.log.append("backdoor reset")
 
     @property
     def command(self) -> int:
