@@ -805,9 +805,12 @@ class Gateway:
     def _events(self, r, taker: GwOrder | None, touched_uids: set, bar_updates: dict):
         orders = self.orders
         hub = self.hub
-        for ev in r.events:
+        rejected = False
+        for ev in r.events:         # exchange-core's order: a reject (if any) first, then the trades
             t = type(ev)
-            if t is TradeEvent:
+            if t is RejectEvent:
+                rejected = True
+            elif t is TradeEvent:
                 sym = ev.symbol
                 s = self.symbols_by_id.get(sym)
                 code = s.code if s else str(sym)
@@ -844,10 +847,10 @@ class Gateway:
                     else:
                         taker.state = PARTIALLY_FILLED
                     self._push_order(taker, "trade")
-            elif t is RejectEvent:
-                if taker is not None:
-                    orders.finish(taker, REJECTED)
-                    self._push_order(taker, "rejected")
+        if rejected and taker is not None:
+            # the remainder goes after the fills: a client sees PARTIALLY_FILLED, then REJECTED
+            orders.finish(taker, REJECTED)
+            self._push_order(taker, "rejected")
 
     # ------------------------------------------------------------------ topic payloads
 

@@ -257,14 +257,19 @@ def test_command_beyond_64_bits_is_refused_without_harm(tmp_path):
     assert reopen_hash(tmp_path) == want
 
 
-def test_totals_beyond_64_bits_survive_a_snapshot(tmp_path):
+def test_supply_at_the_64_bit_limit_survives_a_snapshot(tmp_path):
+    """A currency's supply (all deposits) is capped at 2**63 - 1, so no balance, hold or fee total
+    can pass it through settlement; a snapshot at the limit restores exactly."""
     from ringgate.sw.exchange import AddUser, AdjustBalance
     ex = Exchange.open(tmp_path)
     ex.submit_many(setup_commands())
     for uid in range(1, 4):
         ex.submit(AddUser(uid))
-        assert ex.submit(AdjustBalance(uid, 2, 2**63 - 1, 1)).ok
-    assert ex.submit(AdjustBalance(1, 2, 1, 2)).result_code == -7003
+    assert ex.submit(AdjustBalance(1, 2, 2**63 - 2, 1)).ok
+    assert ex.submit(AdjustBalance(2, 2, 2, 1)).result_code == -7003      # supply would pass 2**63 - 1
+    assert ex.submit(AdjustBalance(2, 2, 1, 2)).ok
+    assert ex.submit(AdjustBalance(1, 2, -5, 3)).ok                       # a withdrawal makes room
+    assert ex.submit(AdjustBalance(3, 2, 5, 1)).ok
     assert ex.total_balance().balanced
     ex.snapshot()
     want = (ex.seq, ex.state_hash())
