@@ -77,11 +77,12 @@ class KeyStore:
         self.keys[k.api_key] = k
         return k
 
-    def revoke(self, uid: int) -> int:
-        gone = [k for k, v in self.keys.items() if v.uid == uid and v.role == "user"]
+    def revoke(self, uid: int) -> list[Key]:
+        """Remove every user key of ``uid``; returns them (so their sessions can be ended)."""
+        gone = [v for v in self.keys.values() if v.uid == uid and v.role == "user"]
         for k in gone:
-            del self.keys[k]
-        return len(gone)
+            del self.keys[k.api_key]
+        return gone
 
     def _fail(self, message: str):
         self.failures += 1

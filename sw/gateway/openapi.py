@@ -45,7 +45,7 @@ def _envelope(data_schema: dict | None) -> dict:
 
 
 def build_spec(gateway) -> dict:
-    routes = gateway._routes
+    routes = gateway.routes
     types = list(S.REQUEST_TYPES) + list(S.RESPONSE_TYPES)
     (schemas_for, components) = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
     refs = dict(zip(types, schemas_for))

@@ -1,16 +1,25 @@
 """Typed request bodies (decoded and validated by msgspec) and response shapes (for the OpenAPI
-description). Field names are exchange-gateway-rest's (camelCase) so its clients keep working."""
+description). Field names are exchange-gateway-rest's (camelCase) so its clients keep working.
+
+:func:`decode_request` is the one way a body becomes a struct, and it is as strict as the
+OpenAPI description: UTF-8 only, no duplicate keys (msgspec alone keeps the last), decimals given
+as strings must match ``DECIMAL_PATTERN`` (msgspec alone also takes ``"1E+5"``, ``" 50.00 "``,
+``"1_000"`` and ``"NaN"``).
+"""
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
 
-__all__ = ["AddAssetRequest", "AddSymbolRequest", "AddUserRequest", "BalanceAdjustmentRequest",
+__all__ = ["decode_request", "BodyError", "DECIMAL_PATTERN", "AddAssetRequest", "AddSymbolRequest", "AddUserRequest", "BalanceAdjustmentRequest",
            "PlaceOrderRequest", "MoveOrderRequest", "ReduceOrderRequest", "SYMBOL_TYPES", "ORDER_TYPES",
            "ACTIONS", "ORDER_STATES", "REQUEST_TYPES", "RESPONSE_TYPES"]
+
+DECIMAL_PATTERN = r"^[+-]?[0-9]+(\.[0-9]+)?$"     # a decimal given as a JSON string (OpenAPI pattern)
 
 Int64Pos = Annotated[int, Meta(ge=1, le=2**63 - 1)]
 Int32 = Annotated[int, Meta(ge=-2**31, le=2**31 - 1)]
@@ -98,6 +107,47 @@ class ReduceOrderRequest(_Req):
 
 REQUEST_TYPES = (AddAssetRequest, AddSymbolRequest, AddUserRequest, BalanceAdjustmentRequest,
                  PlaceOrderRequest, MoveOrderRequest, ReduceOrderRequest)
+
+
+class BodyError(ValueError):
+    """A request body that is not what the OpenAPI description says; the message says why."""
+
+
+_decoders = {t: msgspec.json.Decoder(t) for t in REQUEST_TYPES}
+# fields typed Decimal, Annotated[Decimal, ...] or Optional of those
+_decimal_fields = {t: frozenset(f.name for f in msgspec.structs.fields(t) if "Decimal" in repr(f.type))
+                   for t in REQUEST_TYPES}
+# every top-level `"key": value` of a flat JSON object (the value captured when it is a string)
+_MEMBER = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*("(?:[^"\\]|\\.)*")?')
+_DECIMAL = re.compile(DECIMAL_PATTERN)
+_json_str = msgspec.json.Decoder(str).decode
+
+
+def decode_request(typ, body: bytes):
+    """``body`` as a ``typ`` struct; :class:`BodyError` naming the field otherwise."""
+    try:
+        obj = _decoders[typ].decode(body)
+    except msgspec.ValidationError as exc:
+        raise BodyError(f"invalid request body: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise BodyError(f"malformed JSON body: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BodyError(f"malformed JSON body: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    # The typed decode accepted it, so the body is a flat object of scalars: every member match is a
+    # top-level key, and string values are captured whole.
+    seen = set()
+    decimals = _decimal_fields[typ]
+    for m in _MEMBER.finditer(body):
+        raw = m.group(1)
+        key = _json_str(b'"' + raw + b'"') if b"\\" in raw else raw.decode()
+        if key in seen:
+            raise BodyError(f"invalid request body: duplicate key `{key}`")
+        seen.add(key)
+        value = m.group(2)
+        if value is not None and key in decimals and not _DECIMAL.match(_json_str(value)):
+            raise BodyError(f"invalid request body: `{key}` must be a decimal number or a string matching "
+                            f"{DECIMAL_PATTERN}, got {_json_str(value)!r}")
+    return obj
 
 
 # ----------------------------------------------------------------------------- responses

@@ -117,6 +117,8 @@ def _bench_gateway(fsync: str = "memory"):
     from ringgate.sw.exchange import (AddAsset, AddSymbol, AddUser, AdjustBalance, Exchange, FsyncPolicy, SymbolType)
 
     from ringgate.sw.gateway.app import Gateway
+    from ringgate.sw.gateway.http import Limits
+    from ringgate.sw.gateway.ws import WsLimits
     tmp = None
     if fsync == "memory":
         ex = Exchange.in_memory()
@@ -128,10 +130,11 @@ def _bench_gateway(fsync: str = "memory"):
     for uid in range(1, N_USERS + 1):
         cmds += [AddUser(uid), AdjustBalance(uid, 1, 10**15, 1), AdjustBalance(uid, 2, 10**15, 2)]
     ex.submit_many(cmds)
-    gw = Gateway(ex, meta_dir=tmp)
-    s = gw.symbols.pop("S10")                      # created below the gateway: give it its code
+    gw = Gateway(ex, meta_dir=tmp, limits=Limits(max_per_address=100_000),
+                 ws_limits=WsLimits(max_connections=100_000, max_per_address=100_000))
+    s = gw.meta.symbols.pop("S10")                 # created below the gateway: give it its code
     s.code = SYM
-    gw._add_symbol_meta(s)
+    gw.meta.add_symbol(s)
     for uid in range(1, N_USERS + 1):
         gw.keys.add(uid, "user", f"bench{uid}", f"secret{uid}")
     return gw, ex, tmp
@@ -160,6 +163,12 @@ def cpu_per_order(n: int, depth: int, core: int, q: Queue):
 
         def get_extra_info(self, *a):
             return None
+
+        def get_write_buffer_size(self):
+            return 0
+
+        def set_write_buffer_limits(self, high=None, low=None):
+            pass
 
     async def main():
         await gw.start("127.0.0.1", 0)

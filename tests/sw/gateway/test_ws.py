@@ -11,6 +11,7 @@ from websockets.sync.client import connect
 from .helpers import SYM, T, start_env, setup_market
 
 from ringgate.sw.gateway.auth import sign
+from ringgate.sw.gateway.ws import WsLimits
 
 
 class Ws:
@@ -163,7 +164,7 @@ def test_admin_may_watch_any_user(env):
 
 
 def test_slow_consumer_is_cut_off_and_others_keep_up():
-    env, stop = start_env(ws_max_buffer=256 * 1024)
+    env, stop = start_env(ws_limits=WsLimits(max_buffer=256 * 1024))
     try:
         setup_market(env.admin)
         fast = Ws(env.port)
