@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ringgate.sw.exchange import Exchange
@@ -31,7 +32,7 @@ from .feed import RingFeed
 from .http import HttpServer, Limits, Request, Response
 from .market import MarketApi
 from .meta import Metadata
-from .orders import OrderRegistry
+from .persist import export_history, save_history
 from .routes import ADMIN, ADMIN_PREFIX, PUBLIC, TRADE_PREFIX, USER, Route, Router, parse_uid
 from .trading import REST_ORDER_ID_BASE, TradingApi
 from .ws import Hub, WsConnection, WsLimits
@@ -75,20 +76,26 @@ class Gateway:
     """
 
     def __init__(self, exchange: Exchange, meta_dir: str | Path | None = None, limits: Limits | None = None,
-                 auth_window_ms: int = 5000, history_per_user: int = 1000, ws_limits: WsLimits | None = None):
+                 auth_window_ms: int = 5000, history_per_user: int = 1000, ws_limits: WsLimits | None = None,
+                 history: Fanout | None = None):
+        """``history``: the result-derived state recovered with the exchange (``persist.recover``);
+        without it the registry starts from the engine's resting orders."""
         self.ex = exchange
         self.meta_dir = Path(meta_dir) if meta_dir is not None else None
         self.limits = limits or Limits()
         self.ws_limits = ws_limits or WsLimits()
-        self.keys = KeyStore(window_ms=auth_window_ms)
+        self.keys = KeyStore(window_ms=auth_window_ms, replay_dir=meta_dir)
         self.meta = Metadata(exchange, self.keys, meta_dir)
-        self.orders = OrderRegistry(history_per_user)
-        self.fanout = Fanout(self)
+        self.fanout = history if history is not None else Fanout(history_per_user=history_per_user)
+        self.fanout.attach(exchange, self.meta, self.keys)
+        self.orders = self.fanout.orders
         self.http: HttpServer | None = None
         self.hub: Hub | None = None
         self.bridge: Bridge | None = None
         self.feed: RingFeed | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._saver = None
+        self._saving = None
         self.meta.load()
         self.fanout.seed()
         self.admin = AdminApi(self)
@@ -105,7 +112,8 @@ class Gateway:
         self.hub = Hub(self.loop, self.ws_limits, authorize=fo.authorize, snapshot=fo.snapshot,
                        authenticate=fo.authenticate)
         self.hub.start()
-        self.bridge = Bridge(self.ex, self.loop, fo.on_results)
+        fo.hub = self.hub
+        self.bridge = Bridge(self.ex, self.loop, fo.on_results, on_snapshot=self._save_history)
         self.feed = RingFeed(self.bridge)
         self.http = HttpServer(self.handle, self.limits, on_upgrade=self._upgrade, error=protocol_error,
                                log_exception=lambda e: _log.error("handler failed", exc_info=e))
@@ -121,6 +129,27 @@ class Gateway:
             await asyncio.get_running_loop().run_in_executor(None, self.bridge.close)
             # the bridge thread may have queued last completions: let them run
             await asyncio.sleep(0)
+        if self._saving is not None:
+            await asyncio.wrap_future(self._saving)
+        if self.keys.log is not None:
+            self.keys.log.close()
+
+    def _save_history(self, seq: int):
+        """The exchange took a snapshot at ``seq`` and every result up to it is processed: save the
+        history at the same point (encoded here, written on another thread)."""
+        if self.meta_dir is None:
+            return
+        blob = export_history(self.fanout, seq)
+        if self._saver is None:
+            self._saver = ThreadPoolExecutor(1, thread_name_prefix="gateway-history")
+        keep = self.ex.snapshot_seqs()
+
+        def write():
+            try:
+                save_history(self.meta_dir, seq, blob, keep)
+            except OSError:
+                _log.exception("gateway history snapshot at seq %d failed", seq)
+        self._saving = self._saver.submit(write)
 
     @property
     def port(self) -> int:

@@ -104,8 +104,10 @@ def _curl_help(host: str, port: int, key: dict) -> str:
 @click.option("--credentials-file", type=click.Path(dir_okay=False), default=None,
               help="also write the printed credentials as JSON here (mode 0600)")
 @click.option("--auth-window-ms", default=5000, show_default=True, type=click.IntRange(100, 600_000))
+@click.option("--snapshot-every", default=1_000_000, show_default=True, type=click.IntRange(0),
+              help="commands between snapshots of the exchange and the gateway's history (0: never)")
 def serve(host, port, journal_dir, fsync, backend, poll, demo, admin_key, admin_secret, credentials_file,
-          auth_window_ms):
+          auth_window_ms, snapshot_every):
     """Serve the REST/WebSocket gateway (exchange-gateway-rest API + /ws topics)."""
     import uvloop
 
@@ -113,6 +115,7 @@ def serve(host, port, journal_dir, fsync, backend, poll, demo, admin_key, admin_
 
     from .app import Gateway
     from .demo import DEMO_USERS, install_demo
+    from .persist import recover
 
     opener = resolve_backend(backend)
     # the sequencer thread (BATCH / INTERVAL fsync) hands results back to the loop: with the default
@@ -122,9 +125,13 @@ def serve(host, port, journal_dir, fsync, backend, poll, demo, admin_key, admin_
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if (admin_key is None) != (admin_secret is None):
         raise click.UsageError("give both --admin-key and --admin-secret, or neither (one is generated)")
-    ex = (Exchange.open(journal_dir, fsync=FsyncPolicy(fsync), background_snapshots=True,
-                        snapshot_every=1_000_000) if journal_dir else Exchange.in_memory())
-    gw = Gateway(ex, meta_dir=journal_dir, auth_window_ms=auth_window_ms)
+    history, note = None, "history: in memory"
+    if journal_dir:
+        ex, history, note = recover(journal_dir, fsync=FsyncPolicy(fsync), background_snapshots=True,
+                                    snapshot_every=snapshot_every)
+    else:
+        ex = Exchange.in_memory()
+    gw = Gateway(ex, meta_dir=journal_dir, auth_window_ms=auth_window_ms, history=history)
     admins = [k for k in gw.keys.keys.values() if k.admin]
     if admin_key:
         admin = gw.keys.keys.get(admin_key) or gw.add_key(0, "admin", admin_key, admin_secret)
@@ -148,7 +155,7 @@ def serve(host, port, journal_dir, fsync, backend, poll, demo, admin_key, admin_
         feed_note = attach_backend(gw, backend, opener, stop, poll)
         click.echo(f"ringgate gateway on http://{host}:{bound}  (WebSocket ws://{host}:{bound}/ws, "
                    f"OpenAPI /openapi.json)")
-        click.echo(f"  journal: {journal_dir or 'none (in memory)'}, fsync={fsync}; {feed_note}")
+        click.echo(f"  journal: {journal_dir or 'none (in memory)'}, fsync={fsync}; {note}; {feed_note}")
         click.echo(f"  admin   key={admin.api_key} secret={admin.secret}")
         for uid, k in sorted(creds["users"].items()):
             click.echo(f"  uid {uid} key={k['apiKey']} secret={k['secret']}")

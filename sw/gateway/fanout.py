@@ -4,7 +4,8 @@ topics; and the WebSocket side's access rules (who may subscribe to what, what a
 snapshot holds, which sessions end when keys are revoked).
 
 Everything here is a function of the result stream, so replaying the journal through
-:meth:`Fanout.on_results` rebuilds it (``persist.py`` does that after a restart).
+:meth:`Fanout.on_results` rebuilds it; ``persist.py`` saves it with each exchange snapshot and
+does that replay after a restart. Without a hub (during recovery) nothing is published.
 """
 from __future__ import annotations
 
@@ -12,12 +13,11 @@ from collections import deque
 
 from ringgate.sw.exchange import AdjustBalance, OrderCommand, ReduceEvent, RejectEvent, TradeEvent
 
-from . import schemas as S
 from .bars import TIME_FRAMES, Bars
 from .errors import ApiError, GwCode
-from .orders import ACTIVE, CANCELLED, COMPLETED, FINAL, PARTIALLY_FILLED, REJECTED, GwOrder
+from .orders import ACTIVE, CANCELLED, COMPLETED, FINAL, PARTIALLY_FILLED, REJECTED, GwOrder, OrderRegistry
 from .routes import parse_uid
-from .views import accounts_view, bars_view, deal_view, order_view
+from .views import accounts_view, bars_view, deal_view, order_view, trade_view
 
 __all__ = ["Fanout", "TRADES_KEPT", "DEPTH_LEVELS"]
 
@@ -35,26 +35,27 @@ class Fanout:
     bars : Bars
         OHLCV bars per symbol and time frame.
     trades : dict[int, deque]
-        The last ``TRADES_KEPT`` public trades per symbol (the ``trades.<symbol>`` snapshot).
+        The last ``TRADES_KEPT`` public trades per symbol, ``(price, volume, taker action,
+        timestamp ns, seq)`` (the ``trades.<symbol>`` snapshot).
+    ex, meta, hub, keys
+        Set by the gateway (``attach``); None while the state is being recovered.
     """
 
-    def __init__(self, gw):
-        self.gw = gw
-        self.meta = gw.meta
-        self.orders = gw.orders
+    def __init__(self, orders: OrderRegistry | None = None, history_per_user: int = 1000):
+        self.orders = orders if orders is not None else OrderRegistry(history_per_user)
         self.bars = Bars()
         self.trades: dict[int, deque] = {}
         self.depth_state: dict[int, tuple[dict, dict]] = {}
         self.balance_state: dict[int, dict] = {}
+        self.ex = self.meta = self.hub = self.keys = None
 
-    @property
-    def hub(self):
-        return self.gw.hub
+    def attach(self, ex, meta, keys) -> None:
+        self.ex, self.meta, self.keys = ex, meta, keys
 
     def seed(self) -> None:
         """Register the engine's resting orders the registry does not know (after a recovery
         that did not rebuild the registry from the journal)."""
-        ex = self.gw.ex
+        ex = self.ex
         with ex.lock:
             uids = list(ex.engine.users)
         for uid in uids:
@@ -160,12 +161,12 @@ class Fanout:
                 rejected = True
             elif t is TradeEvent:
                 sym = ev.symbol
-                s = self.meta.symbols_by_id.get(sym)
-                code = s.code if s else str(sym)
+                s = self.meta.symbols_by_id.get(sym) if hub is not None else None
                 recent = self.trades.get(sym)
                 if recent is None:
                     recent = self.trades[sym] = deque(maxlen=TRADES_KEPT)
                 ts = ev.timestamp
+                action = ev.taker_action
                 for tr in ev.trades:
                     m = orders.get(sym, tr.maker_order_id)
                     touched_uids.add(tr.maker_uid)
@@ -180,13 +181,10 @@ class Fanout:
                     if taker is not None:
                         taker.filled += tr.volume
                         taker.deals.append((tr.price, tr.volume, "TAKER", ts))
-                    trade = {"price": s.price(tr.price) if s else tr.price,
-                             "unitPrice": s.unit_price(tr.price) if s else tr.price,
-                             "volume": tr.volume, "takerAction": S.ACTIONS[ev.taker_action],
-                             "timestamp": ts // 1_000_000, "seq": r.seq}
+                    trade = (tr.price, tr.volume, action, ts, r.seq)
                     recent.append(trade)
-                    if hub is not None:
-                        hub.publish(f"trades.{code}", trade)
+                    if s is not None:
+                        hub.publish_lazy(f"trades.{s.code}", lambda s=s, trade=trade: trade_view(s, trade))
                     for tf, bar in self.bars.trade(sym, ts, tr.price, tr.volume).items():
                         bar_updates[(sym, tf)] = bar
                 if taker is not None:
@@ -217,7 +215,7 @@ class Fanout:
         hub.publish_lazy(f"orders.{o.uid}", make)
 
     def _depth_levels(self, s):
-        book = self.gw.ex.order_book(s.symbol_id, DEPTH_LEVELS)
+        book = self.ex.order_book(s.symbol_id, DEPTH_LEVELS)
         return ({x.price: (x.volume, x.orders) for x in book.asks},
                 {x.price: (x.volume, x.orders) for x in book.bids}, book.seq)
 
@@ -236,7 +234,7 @@ class Fanout:
                                                  "bids": self._levels_view(s, db, True), "bookSeq": seq})
 
     def _balances(self, uid: int) -> dict:
-        rep = self.gw.ex.user_report(uid)
+        rep = self.ex.user_report(uid)
         return {"accounts": accounts_view(self.meta, rep) if rep is not None else []}
 
     def _push_balances(self, uid: int) -> None:
@@ -248,7 +246,7 @@ class Fanout:
     # ------------------------------------------------------------------ WebSocket access
 
     def authenticate(self, conn, op):
-        return self.gw.keys.verify(op.apiKey, op.timestamp, op.signature, "GET", "/ws")
+        return self.keys.verify(op.apiKey, op.timestamp, op.signature, "GET", "/ws")
 
     def parse_topic(self, name: str):
         parts = name.split(".")
@@ -278,7 +276,7 @@ class Fanout:
     def snapshot(self, conn, name: str):
         kind, s, extra = self.parse_topic(name)
         if kind == "trades":
-            return list(self.trades.get(s.symbol_id, ()))
+            return [trade_view(s, t) for t in self.trades.get(s.symbol_id, ())]
         if kind == "bars":
             return bars_view(s, self.bars.get(s.symbol_id, extra))
         if kind == "depth":

@@ -28,7 +28,10 @@ class TradingApi:
         self.gw = gw
         self.meta = gw.meta
         self.orders = gw.orders
-        self.next_order_id = REST_ORDER_ID_BASE + gw.ex.seq + 1
+        # each REST order takes one sequence number, but an id taken by a request that then failed
+        # did not: also stay above every resting REST id, the only ones a duplicate would clash with
+        rest_ids = [k[1] for k in self.orders.active if k[1] >= REST_ORDER_ID_BASE]
+        self.next_order_id = max([REST_ORDER_ID_BASE + gw.ex.seq + 1] + [i + 1 for i in rest_ids])
 
     def _price(self, s: SymbolMeta, price, unit_price, budget: bool) -> int:
         if (price is None) == (unit_price is None):

@@ -11,7 +11,7 @@ from .meta import Metadata
 from .orders import GwOrder
 from .units import SymbolMeta
 
-__all__ = ["order_view", "deal_view", "book_view", "bars_view", "accounts_view", "server_time"]
+__all__ = ["order_view", "deal_view", "trade_view", "book_view", "bars_view", "accounts_view", "server_time"]
 
 
 def order_view(meta: Metadata, o: GwOrder, deals: bool = True) -> dict:
@@ -37,6 +37,13 @@ def deal_view(s: SymbolMeta | None, deal: tuple) -> dict:
     dp, ds, party, ts = deal
     return {"price": s.price(dp) if s is not None else Decimal(dp), "size": ds, "party": party,
             "timestamp": ts // 1_000_000}
+
+
+def trade_view(s: SymbolMeta, trade: tuple) -> dict:
+    """A public trade ``(price steps, volume, taker action, timestamp ns, seq)``."""
+    price, volume, action, ts, seq = trade
+    return {"price": s.price(price), "unitPrice": s.unit_price(price), "volume": volume,
+            "takerAction": S.ACTIONS[action], "timestamp": ts // 1_000_000, "seq": seq}
 
 
 def book_view(s: SymbolMeta, book) -> dict:
