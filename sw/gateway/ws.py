@@ -194,8 +194,7 @@ class Hub:
             return f"too many WebSocket connections from {conn.addr} (at most {lim.max_per_address})"
         if conn.key is None:
             if self.anonymous >= lim.max_anonymous:
-                return ("too many unauthenticated WebSocket connections: sign the upgrade request "
-                        "(X-RG-APIKEY, X-RG-TIMESTAMP, X-RG-SIGNATURE over GET /ws)")
+                return "too many unauthenticated connections: sign the upgrade request (X-RG-* headers)"
             self.anonymous += 1
         self.conns.add(conn)
         self.per_address[conn.addr] = self.per_address.get(conn.addr, 0) + 1
@@ -318,8 +317,9 @@ class WsConnection(asyncio.Protocol):
     key : auth.Key or None
         The API key it authenticated with (upgrade headers or an ``auth`` message).
     topics : set[str]
-    out, out_bytes, wbuf
-        Frames queued for the next flush, their size, and the transport's buffer at the last flush.
+    out, out_bytes, wbuf, peak
+        Frames queued for the next flush, their size, the transport's buffer at the last flush, and
+        the most unsent bytes seen.
     """
 
     def __init__(self, hub: Hub, transport: asyncio.Transport, path: str, headers: dict[str, str], key=None):
@@ -330,6 +330,7 @@ class WsConnection(asyncio.Protocol):
         self.out: list[bytes] = []
         self.out_bytes = 0
         self.wbuf = 0
+        self.peak = 0                    # most unsent bytes seen (queued + transport buffer)
         self.topics: set[str] = set()
         self.key = key
         self.closed = False
@@ -457,6 +458,9 @@ class WsConnection(asyncio.Protocol):
             self.out_bytes = 0
             return
         out, self.out = self.out, []
+        queued = self.out_bytes + self.wbuf
+        if queued > self.peak:
+            self.peak = queued
         self.out_bytes = 0
         self.transport.write(b"".join(out) if len(out) > 1 else out[0])
         self.wbuf = self.transport.get_write_buffer_size()
@@ -485,14 +489,15 @@ class WsConnection(asyncio.Protocol):
         if self.closed:
             return
         if self.proto.state is State.OPEN:
-            self.proto.send_close(code, reason)
+            # a close frame is a control frame: 125 bytes, 2 of them the code
+            self.proto.send_close(code, reason.encode()[:123].decode("utf-8", "ignore"))
             self._write_protocol()
         self.closed = True
         self.hub.drop(self)
         self.transport.close()
 
     def _fail(self, code: int, reason: str):
-        self.proto.fail(code, reason)
+        self.proto.fail(code, reason.encode()[:123].decode("utf-8", "ignore"))
         self._write_protocol()
         self.closed = True
         self.hub.drop(self)

@@ -11,7 +11,7 @@ from websockets.sync.client import connect
 from .helpers import SYM, T, start_env, setup_market
 
 from ringgate.sw.gateway.auth import sign
-from ringgate.sw.gateway.ws import WsLimits
+from ringgate.sw.gateway.ws import WRITE_AT, WsLimits
 
 
 class Ws:
@@ -201,6 +201,8 @@ def test_slow_consumer_is_cut_off_and_others_keep_up():
         assert time.perf_counter() - t0 < 30
         assert hub.cut_off == 1
         assert len(hub.topics[f"trades.{SYM}"].subs) == 1
+        # cut off as soon as it passed the limit: never more than the limit + one early write
+        assert slow.peak <= 256 * 1024 + WRITE_AT + 5000, slow.peak
         s.settimeout(5)
         try:                                       # drains what was sent until the abort
             while s.recv(65536):
