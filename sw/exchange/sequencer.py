@@ -56,7 +56,8 @@ def recover_engine(directory: Path, snapshot_seq: int | None = None,
     engine = None
     if snapshot_seq is not None:
         if snapshot_seq:
-            got = read_snapshot(directory / snapshot_name(snapshot_seq))
+            path = directory / snapshot_name(snapshot_seq)
+            got = read_snapshot(path) if path.exists() else None
             if got is None or got[0] != snapshot_seq:
                 raise JournalCorrupt(f"snapshot {snapshot_seq} is missing or damaged")
             engine = decode_state(got[1])

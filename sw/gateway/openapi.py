@@ -17,7 +17,7 @@ from .errors import GwCode, status_of
 __all__ = ["build_spec", "spec_bytes", "VERSION"]
 
 VERSION = "1.0.0"
-_DECIMAL = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^[+-]?[0-9]+(\.[0-9]+)?$"}],
+_DECIMAL = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": S.DECIMAL_PATTERN}],
             "description": "decimal, as a JSON number or a string"}
 _cache: dict[int, bytes] = {}
 
