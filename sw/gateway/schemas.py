@@ -3,8 +3,8 @@ description). Field names are exchange-gateway-rest's (camelCase) so its clients
 
 :func:`decode_request` is the one way a body becomes a struct, and it is as strict as the
 OpenAPI description: UTF-8 only, no duplicate keys (msgspec alone keeps the last), decimals given
-as strings must match ``DECIMAL_PATTERN`` (msgspec alone also takes ``"1E+5"``, ``" 50.00 "``,
-``"1_000"`` and ``"NaN"``).
+as strings must match ``DECIMAL_PATTERN``, the pattern the OpenAPI description publishes (msgspec
+alone also takes ``" 50.00 "``, ``"1_000"``, ``"NaN"`` and ``"Infinity"``).
 """
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ __all__ = ["decode_request", "BodyError", "DECIMAL_PATTERN", "AddAssetRequest", 
            "PlaceOrderRequest", "MoveOrderRequest", "ReduceOrderRequest", "SYMBOL_TYPES", "ORDER_TYPES",
            "ACTIONS", "ORDER_STATES", "REQUEST_TYPES", "RESPONSE_TYPES"]
 
-DECIMAL_PATTERN = r"^[+-]?[0-9]+(\.[0-9]+)?$"     # a decimal given as a JSON string (OpenAPI pattern)
+# a decimal given as a JSON string: a JSON number's syntax (with an optional leading +), so what
+# Python's str(Decimal) writes ("1E-8") passes, and whitespace, NaN, Infinity, "1_000", "0x10" do not
+DECIMAL_PATTERN = r"^[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
 
 Int64Pos = Annotated[int, Meta(ge=1, le=2**63 - 1)]
 Int32 = Annotated[int, Meta(ge=-2**31, le=2**31 - 1)]
