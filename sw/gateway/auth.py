@@ -90,12 +90,19 @@ class ReplayLog:
                     if expiry >= now_ms:
                         self.records.append((expiry, digest))
         self.records.sort()
-        # what is still valid goes into file 0; file 1 starts empty
-        blob = b"".join(_RECORD.pack(e, d) for e, d in self.records)
-        self._open(0, now_ms)
-        os.write(self.fd, blob)
-        fd1 = os.open(self.paths[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.close(fd1)
+        # what is still valid goes into file 0 (by rename: a crash here loses nothing), then file 1
+        # starts empty and file 0 is appended to
+        tmp = self.paths[0].with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"".join(_RECORD.pack(e, d) for e, d in self.records))
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.paths[0])
+        os.close(os.open(self.paths[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        self.current = 0
+        self.fd = os.open(self.paths[0], os.O_WRONLY | os.O_APPEND, 0o600)
+        self.started = now_ms
 
     def _open(self, i: int, now_ms: int):
         self.current = i

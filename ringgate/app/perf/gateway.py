@@ -218,6 +218,19 @@ def _orders(uid: int, n: int, start: int):
     return out
 
 
+def _cancels(uid: int, n: int, start: int):
+    """Pre-signed cancels of order ids nobody has: answered (400, -3002) after the sequencer."""
+    from ringgate.sw.gateway.auth import sign
+    ts = int(time.time() * 1000)
+    out = []
+    for i in range(start, start + n):
+        path = f"/syncTradeApi/v1/symbols/{SYM}/trade/{uid}/orders/{i + 1}"
+        sig = sign(f"secret{uid}", ts, "DELETE", path)
+        out.append((f"DELETE {path} HTTP/1.1\r\nHost: b\r\nX-RG-APIKEY: bench{uid}\r\nX-RG-TIMESTAMP: {ts}\r\n"
+                    f"X-RG-SIGNATURE: {sig}\r\n\r\n").encode())
+    return out
+
+
 class _HttpConn(asyncio.Protocol):
     def __init__(self, on_response):
         self.buf = bytearray()
@@ -589,7 +602,7 @@ _ATTACKS = (
     # (key, description, connections, connections in quick mode)
     ("tcp_idle", "idle TCP connection", 200, 10),
     ("get_flood", "3,000 pipelined GET /openapi.json, never reads", 100, 10),
-    ("order_flood", "2,000 pipelined signed orders, never reads", 100, 10),
+    ("cancel_flood", "2,000 pipelined signed cancels (sequenced), never reads", 100, 10),
     ("slowloris", "15 KiB of headers, never finished", 100, 10),
     ("body", "60 KiB of a 64 KiB body, never finished", 100, 10),
     ("ws_idle", "WebSocket, authenticated, idle", 200, 10),
@@ -625,8 +638,8 @@ def _attack(port: int, kind: str, n: int, core: int, q: Queue, go: Queue):
         uid = 1 + i % N_USERS
         if kind == "get_flood":
             _send_what_fits(s, b"GET /openapi.json HTTP/1.1\r\nHost: b\r\n\r\n" * 3000)
-        elif kind == "order_flood":
-            _send_what_fits(s, b"".join(_orders(uid, 2000, i * 2000)))
+        elif kind == "cancel_flood":                 # through auth and the sequencer, no book growth
+            _send_what_fits(s, b"".join(_cancels(uid, 2000, i * 2000)))
         elif kind == "slowloris":
             s.sendall(b"GET /syncTradeApi/v1/ping HTTP/1.1\r\nHost: b\r\n" + b"X-Pad: " + b"a" * 15000 + b"\r\n")
         elif kind == "body":
@@ -657,8 +670,9 @@ def _attack(port: int, kind: str, n: int, core: int, q: Queue, go: Queue):
 def hostile(quick: bool = False) -> dict:
     """Server memory per hostile connection: for each kind of abuse a fresh server, ``n`` client
     sockets doing it (4 KiB receive buffers, never reading), the server's RSS sampled every 50 ms
-    for a few seconds; (peak RSS - RSS before) / n."""
-    hold = 1.0 if quick else 4.0
+    until it has not grown for ``settle`` seconds (the server may need a while to take in all that
+    the clients sent); (peak RSS - RSS before) / n."""
+    settle, longest = (1.0, 5.0) if quick else (3.0, 60.0)
     out = {}
     print("memory per hostile connection (server RSS growth / connections; kernel socket buffers are "
           "not in RSS):", flush=True)
@@ -676,9 +690,12 @@ def hostile(quick: bool = False) -> dict:
                 srv.stdin.write(f"burst trades.{SYM} 40000 100 200\n")
                 srv.stdin.flush()
             peak = base
-            end = time.monotonic() + hold
-            while time.monotonic() < end:
-                peak = max(peak, _rss_mb(pid))
+            start = grew = time.monotonic()
+            while time.monotonic() - grew < settle and time.monotonic() - start < longest:
+                now = _rss_mb(pid)
+                if now > peak + 0.1:
+                    grew = time.monotonic()
+                peak = max(peak, now)
                 time.sleep(0.05)
             final = _rss_mb(pid)
             go.put("close")
