@@ -206,28 +206,24 @@ class Exchange:
     def subscribe(self, fn: Callable[[CommandResult], None]) -> Callable[[], None]:
         """Call ``fn(result)`` for every command, in sequence order, after it is journaled.
         Runs on the submitting thread under the sequencer lock: hand work off, don't block."""
-        with self.lock:
-            self._subscribers.append(fn)
+        return self._listen(self._subscribers, fn)
 
-        def unsubscribe():
+    def _listen(self, listeners: list, fn) -> Callable[[], None]:
+        with self.lock:
+            listeners.append(fn)
+
+        def remove():
             with self.lock:
-                if fn in self._subscribers:
-                    self._subscribers.remove(fn)
-        return unsubscribe
+                if fn in listeners:
+                    listeners.remove(fn)
+        return remove
 
     def on_snapshot(self, fn: Callable[[int], None]) -> Callable[[], None]:
         """Call ``fn(seq)`` after each snapshot is taken (written, or forked off in the background),
         on the snapshotting thread under the sequencer lock, after the results of every command up to
         ``seq`` went to the subscribers. Whoever keeps state derived from the results (the gateway's
         history) saves it at the same ``seq``, so both can be recovered together."""
-        with self.lock:
-            self._snapshot_listeners.append(fn)
-
-        def remove():
-            with self.lock:
-                if fn in self._snapshot_listeners:
-                    self._snapshot_listeners.remove(fn)
-        return remove
+        return self._listen(self._snapshot_listeners, fn)
 
     def _snapshot_taken(self, seq: int) -> None:
         for fn in self._snapshot_listeners:

@@ -8,6 +8,7 @@ alone also takes ``" 50.00 "``, ``"1_000"``, ``"NaN"`` and ``"Infinity"``).
 """
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -119,10 +120,8 @@ _decoders = {t: msgspec.json.Decoder(t) for t in REQUEST_TYPES}
 # fields typed Decimal, Annotated[Decimal, ...] or Optional of those
 _decimal_fields = {t: frozenset(f.name for f in msgspec.structs.fields(t) if "Decimal" in repr(f.type))
                    for t in REQUEST_TYPES}
-# every top-level `"key": value` of a flat JSON object (the value captured when it is a string)
-_MEMBER = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*("(?:[^"\\]|\\.)*")?')
+_members = msgspec.json.Decoder(dict).decode
 _DECIMAL = re.compile(DECIMAL_PATTERN)
-_json_str = msgspec.json.Decoder(str).decode
 
 
 def decode_request(typ, body: bytes):
@@ -135,21 +134,37 @@ def decode_request(typ, body: bytes):
         raise BodyError(f"malformed JSON body: {exc}") from None
     except UnicodeDecodeError as exc:
         raise BodyError(f"malformed JSON body: not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    # The typed decode accepted it, so the body is a flat object of scalars: every member match is a
-    # top-level key, and string values are captured whole.
-    seen = set()
-    decimals = _decimal_fields[typ]
-    for m in _MEMBER.finditer(body):
-        raw = m.group(1)
-        key = _json_str(b'"' + raw + b'"') if b"\\" in raw else raw.decode()
-        if key in seen:
-            raise BodyError(f"invalid request body: duplicate key `{key}`")
-        seen.add(key)
-        value = m.group(2)
-        if value is not None and key in decimals and not _DECIMAL.match(_json_str(value)):
-            raise BodyError(f"invalid request body: `{key}` must be a decimal number or a string matching "
-                            f"{DECIMAL_PATTERN}, got {_json_str(value)!r}")
+    # The typed decode accepted it, so the body is one flat object whose keys are field names (no
+    # commas) and whose values are scalars. Its members are then its commas + 1 less the commas in
+    # string values: fewer distinct keys than that means a key given twice (an escaped comma,
+    # \u002c, can make the count low; the exact scan then decides).
+    members = _members(body)
+    if members:
+        n = body.count(b",") + 1
+        for v in members.values():
+            if type(v) is str and "," in v:
+                n -= v.count(",")
+        if n != len(members):
+            dup = _duplicate_key(body)
+            if dup is not None:
+                raise BodyError(f"invalid request body: duplicate key `{dup}`")
+        for k in _decimal_fields[typ]:
+            v = members.get(k)
+            if type(v) is str and not _DECIMAL.match(v):
+                raise BodyError(f"invalid request body: `{k}` must be a decimal number or a string matching "
+                                f"{DECIMAL_PATTERN}, got {v!r}")
     return obj
+
+
+def _duplicate_key(body: bytes) -> str | None:
+    """The first key given twice, by an exact (slower) scan of the members in order."""
+    pairs = json.loads(body, object_pairs_hook=lambda p: p)
+    seen = set()
+    for k, _ in pairs:
+        if k in seen:
+            return k
+        seen.add(k)
+    return None
 
 
 # ----------------------------------------------------------------------------- responses

@@ -588,12 +588,16 @@ def _load(res: dict, quick: bool, fsync: str) -> None:
         res["rss_after_mb"] = round(_rss_mb(pid), 1)
         print(f"server RSS after the runs: {res['rss_after_mb']} MB", flush=True)
     finally:
-        try:
-            srv.stdin.write("quit\n")
-            srv.stdin.flush()
-            srv.wait(20)
-        except Exception:
-            srv.kill()
+        _quit(srv)
+
+
+def _quit(srv):
+    try:
+        srv.stdin.write("quit\n")
+        srv.stdin.flush()
+        srv.wait(20)
+    except Exception:
+        srv.kill()
 
 
 # ============================================================================ memory per hostile connection
@@ -708,12 +712,7 @@ def hostile(quick: bool = False) -> dict:
             print(f"  {desc:55s} x{n:4d}: peak {row['kib_per_conn_peak']:8.1f} KiB/conn "
                   f"(RSS {row['rss_before_mb']} -> {row['rss_peak_mb']} MB)", flush=True)
         finally:
-            try:
-                srv.stdin.write("quit\n")
-                srv.stdin.flush()
-                srv.wait(20)
-            except Exception:
-                srv.kill()
+            _quit(srv)
     return out
 
 
