@@ -323,16 +323,14 @@ def test_kill_9_under_load_loses_no_acknowledged_command_and_no_history(tmp_path
     assert not errors and len(acked) > 50, (errors, len(acked))
     srv = Serve(j, "--fsync", "never", "--snapshot-every", "40")
     try:
-        out = srv
-        for uid in (1001, 1002):
-            c = srv.user(uid)
+        clients = {uid: srv.user(uid) for uid in (1001, 1002)}
+        for uid, c in clients.items():
             hist = {o["orderId"]: o for o in c.get(f"{T}/users/{uid}/history")[1]["data"]["orders"]}
             # the history a client saw before the crash is all there, deals included
             for o in before[uid]:
                 assert hist.get(o["orderId"]) == o, o
         for oid, v in acked.items():
-            c = srv.user(v["uid"])
-            st, b = c.get(f"{T}/symbols/XBTC_USDT/trade/{v['uid']}/orders/{oid}")
+            st, b = clients[v["uid"]].get(f"{T}/symbols/XBTC_USDT/trade/{v['uid']}/orders/{oid}")
             assert st == 200, (oid, b)                   # acknowledged -> known after the restart
             now = b["data"]
             assert now["filled"] >= v["filled"] and len(now["deals"]) >= len(v["deals"])
@@ -345,7 +343,7 @@ def test_kill_9_under_load_loses_no_acknowledged_command_and_no_history(tmp_path
         snap = json.loads(w.recv(timeout=5))
         assert len(snap["data"]) == 50                   # the recent trades survived too
         w.close()
-        assert out.p.poll() is None
+        assert srv.p.poll() is None
     finally:
         text = srv.stop()
     assert "history: rebuilt from seq" in text, text
