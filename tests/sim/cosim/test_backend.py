@@ -166,6 +166,9 @@ def test_cosim_failure_is_reported_with_the_log(tmp_path):
     sim.close()
     with pytest.raises(ValueError, match="MPS"):
         CoSim(mps=100)
+    for bad in (dict(perst_after=-1), dict(perst_after=10, perst_cycles=0), dict(perst_after=10, perst_wall=-1)):
+        with pytest.raises(ValueError, match="hard reset after"):
+            CoSim(**bad)
 
 
 def test_cosim_hard_reset_during_traffic_host_resyncs_without_losing_or_repeating_announced_entries(tmp_path):
