@@ -16,7 +16,7 @@ from cocotbext.pcie.xilinx.us.interface import RqSink
 
 from ringgate.contracts.entry import CURSOR_LINE, ENTRY
 from ringgate.contracts.pcie import USER_CLOCK_HZ, mps_code
-from ringgate.contracts.regmap import AsyncRegisters, REGMAP
+from ringgate.sw.driver.registers import AsyncRegisters
 
 
 class ResettableRqSink(RqSink):
