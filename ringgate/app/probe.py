@@ -25,29 +25,16 @@ __all__ = ["probe", "probe_board", "decode_caps", "status_mps"]
 
 console = Console(soft_wrap=True)
 
-# Where the register map describes its registers in words only, the positions it documents:
-# CAPS [15:0] datapath bits, [23:16] log2 ring depth; STATUS [10:8] max payload code.
-_DOCUMENTED = {"CAPS": {"DATAPATH_BITS": (0, 16), "RING_DEPTH_LOG2": (16, 8)}, "STATUS": {"MPS": (8, 3)}}
-
-
-def _field(reg: str, value: int, name: str) -> int:
-    """A bit field of a register value, from the map's field definitions when it has them."""
-    r = REGMAP[reg]
-    if getattr(r, "fields", ()):
-        return r.unpack(value)[name]
-    offset, width = _DOCUMENTED[reg][name]
-    return (value >> offset) & ((1 << width) - 1)
-
 
 def decode_caps(caps: int) -> dict:
     """``CAPS``: the PCIe datapath bits and the BRAM ring depth of the bitstream."""
-    return {"datapath_bits": _field("CAPS", caps, "DATAPATH_BITS"),
-            "ring_depth": 1 << _field("CAPS", caps, "RING_DEPTH_LOG2")}
+    f = REGMAP["CAPS"].unpack(caps)
+    return {"datapath_bits": f["DATAPATH_BITS"], "ring_depth": 1 << f["RING_DEPTH_LOG2"]}
 
 
 def status_mps(status: int) -> int:
     """The max payload size in bytes the device reports in ``STATUS``."""
-    return mps_bytes(_field("STATUS", status, "MPS") & 0x3)
+    return mps_bytes(REGMAP["STATUS"].unpack(status)["MPS"] & 0x3)
 
 
 def probe_board(bdf: str, *, sysfs: str = "/sys", devdir: str = "/dev") -> tuple[dict, list[str]]:

@@ -44,10 +44,8 @@ def config_space(*, mps: int = 256, mps_supported: int = 1024, speed: int = 3, w
 
 
 def status_word(mps_code: int) -> int:
-    """A STATUS value reporting max payload code ``mps_code`` (from the map's fields when it
-    has them, else the documented [10:8])."""
-    status = REGMAP["STATUS"]
-    return status.pack(MPS=mps_code) if getattr(status, "fields", ()) else mps_code << 8
+    """A STATUS value reporting max payload code ``mps_code``."""
+    return REGMAP["STATUS"].pack(MPS=mps_code)
 
 
 def sysfs_tree(root: Path, bdf: str = "0000:01:00.0", *, group: int = 7, driver: str | None = "vfio-pci",
