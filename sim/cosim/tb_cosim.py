@@ -25,8 +25,9 @@ What runs in the simulator process:
   after ``COSIM_PERST_CYCLES`` cycles (and at least ``COSIM_PERST_WALL`` seconds, so a polling
   host can see the outage) the reset is released and the command register restored, as the
   host's PCI core restores a reset function. The device's sequences restart at 0 with the first
-  entry accepted after the reset; the scoreboard follows (the entries the ring held unsent are
-  gone, and ``results.json`` counts them).
+  entry accepted after the reset; the scoreboard follows (the entries the ring held unannounced
+  are gone: ``results.json``'s ``perst`` has the entries accepted before the reset and the
+  cursor the host found when it re-enabled the device).
 
 Environment: COSIM_DIR (mailbox, hostmem, traffic.npz; results.npz and results.json are
 written there), COSIM_MPS, COSIM_HOST_BYTES, COSIM_POLL (cycles), COSIM_RQ_PAUSE (probability

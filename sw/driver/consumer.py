@@ -286,7 +286,8 @@ class RingConsumer:
 
     def _gone(self) -> bool:
         """The function does not answer: ``ID`` is not ringgate's (all ones while it is gone)."""
-        return self.device.read(R.ID) != ID_VALUE
+        self._last_id = self.device.read(R.ID)
+        return self._last_id != ID_VALUE
 
     def _wait_for_device(self) -> None:
         """The device vanished (PERST#, link down, reload): wait until ``ID`` reads back."""
@@ -296,7 +297,8 @@ class RingConsumer:
         while self._gone():
             if time.monotonic() > deadline:
                 raise DeviceGone(f"the device stopped answering (BAR0 reads all ones) and was not back "
-                                 f"after {self.gone_timeout} s: link down, PERST# held or FPGA not loaded")
+                                 f"after {self.gone_timeout} s (ID reads {self._last_id:#010x}): link down, "
+                                 f"PERST# held, FPGA not loaded or another bitstream")
             self.device.recover()
             self.device.service()
             time.sleep(pause)

@@ -375,7 +375,7 @@ def test_driver_consumer_device_that_stays_gone_raises_with_a_reason():
     c = RingConsumer.open(dev, 64, health_every=1e-9, gone_timeout=0.05)
     dev.vanish(reads=10**9)
     t0 = time.monotonic()
-    with pytest.raises(DeviceGone, match="all ones.*0.05 s"):
+    with pytest.raises(DeviceGone, match=r"all ones.*0.05 s \(ID reads 0xffffffff\)"):
         c.check_device()
     assert time.monotonic() - t0 < 2 and c.outages == 1
 
