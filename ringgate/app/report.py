@@ -214,7 +214,7 @@ def _note_table(e2e: dict | None, budget: dict | None) -> tuple[list[str], list[
 
 def _host_section(host: dict) -> tuple[list[str], list[str]]:
     c, m = host["config"], host["machine"]
-    head = (f"{c.get('orders')} entries of exchange-core's mix at {c.get('rate'):,.0f} entries/s"
+    head = (f"{c.get('orders', '?')} entries of exchange-core's mix per run at {c.get('rate', 0):,.0f} entries/s"
             f"{', bursts of ' + str(c['burst']) if c.get('burst', 1) > 1 else ''}; host on CPU {c.get('host_core')}, "
             f"device and client on CPU {c.get('device_core')}; machine: {m.get('cpu_model')}, {m.get('cpus')} CPUs, "
             f"load average {m.get('loadavg')}")
