@@ -87,6 +87,10 @@ class ReplayConfig:
         The device sleeps until this long before a burst is due, then spins.
     host_ring : int
         Host ring entries (large: the device is never held back by flow control).
+    switch_interval_us : float or None
+        CPython's thread switch interval in the host process; None: what ``serve`` sets. The
+        consumer, sequencer and event-loop threads hand work to each other through the GIL, so
+        this bounds each hand-off while another thread is busy (an experiment knob).
     """
     orders: int = 20_000
     rate: float = 5_000.0
@@ -99,6 +103,7 @@ class ReplayConfig:
     device_core: int = 1
     spin_us: float = 300.0
     host_ring: int = 1 << 16
+    switch_interval_us: float | None = None
     timeout_s: float = 120.0
 
     def check(self) -> None:
@@ -110,6 +115,8 @@ class ReplayConfig:
             raise ValueError(f"burst must be >= 1, not {self.burst}")
         if not 1 <= self.users <= 250:
             raise ValueError(f"users must be 1..250 (one WebSocket connection subscribes to all), not {self.users}")
+        if self.switch_interval_us is not None and not 0 < self.switch_interval_us <= 100_000:
+            raise ValueError(f"switch interval must be in (0, 100000] us, not {self.switch_interval_us}")
         if self.host_ring < 1024 or self.host_ring & (self.host_ring - 1):
             raise ValueError(f"host ring must be a power of two >= 1024, not {self.host_ring}")
         cores = len(os.sched_getaffinity(0))
@@ -346,18 +353,13 @@ class _HostProbe:
     batches: list = field(default_factory=list)      # (entries, poll ns, callback ns)
     results: list = field(default_factory=list)      # (exchange seq, result code, ns)
     written: list = field(default_factory=list)      # (ns, frames)
-    tids: dict = field(default_factory=dict)
     consumer: object = None
 
     def on_result(self, r) -> None:
         self.results.append((r.seq, r.result_code, self.perf()))
-        if "sequencer" not in self.tids:
-            self.tids["sequencer"] = threading.get_native_id()
 
     def on_written(self, conn, frames) -> None:
         self.written.append((self.perf(), frames))
-        if "event loop" not in self.tids:
-            self.tids["event loop"] = threading.get_native_id()
 
     def wrap(self, submit):
         perf, batches = self.perf, self.batches
@@ -366,10 +368,16 @@ class _HostProbe:
             t = perf()
             c = self.consumer
             batches.append((len(view), c.seen_ns if c is not None else t, t))
-            if "ring feed" not in self.tids:
-                self.tids["ring feed"] = threading.get_native_id()
             return submit(view)
         return on_batch
+
+
+# the host's threads by their names in ringgate.sw.gateway (cli.attach_backend, bridge, app.run_in_thread)
+_THREADS = {"ring-feed": "ring feed", "gateway-sequencer": "sequencer", "gateway": "event loop"}
+
+
+def _thread_ids() -> dict[str, int]:
+    return {_THREADS[t.name]: t.native_id for t in threading.enumerate() if t.name in _THREADS}
 
 
 def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=print) -> dict:
@@ -406,7 +414,8 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
                 raise ReplayError(f"the device process did not start: {_device_error(d)}")
             time.sleep(0.01)
         _pin(cfg.host_core)                          # before the gateway's threads exist: they inherit it
-        sys.setswitchinterval(SWITCH_INTERVAL)       # as `serve` runs: see ringgate.sw.gateway.cli
+        sys.setswitchinterval(SWITCH_INTERVAL if cfg.switch_interval_us is None     # as `serve` runs
+                              else cfg.switch_interval_us * 1e-6)
         tune_gc()
         ex = Exchange.in_memory()
         ex.submit_many(plan.setup)
@@ -436,15 +445,14 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
         ours = (os.getpid(), dev.pid, client.pid)
         load0 = _cpu_snapshot(ours)
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        tid_cpu0 = {}
+        tids = _thread_ids()
+        tid_cpu0 = {k: _thread_cpu(t) for k, t in tids.items()}
         t0 = time.perf_counter_ns() + 20_000_000
         ctl[C_GO] = t0
         span_s = plan.due_ns[-1] * 1e-9
         log(f"  replaying {n} entries over {span_s:.1f} s ({poll} polling) ...")
         deadline = time.monotonic() + span_s + cfg.timeout_s
         while len(probe.results) < n or ctl[C_STATE] != S_DONE:
-            if not tid_cpu0 and len(probe.tids) == 3:
-                tid_cpu0 = {k: _thread_cpu(t) for k, t in probe.tids.items()}
             if ctl[C_STATE] == S_FAILED or not dev.is_alive():
                 raise ReplayError(f"the device process failed: {_device_error(d)}")
             if time.monotonic() > deadline:
@@ -459,7 +467,7 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
         wall = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
         others = _others_busy(load0, _cpu_snapshot(ours))
-        tid_cpu = {k: _thread_cpu(t) - tid_cpu0.get(k, 0.0) for k, t in probe.tids.items()}
+        tid_cpu = {k: _thread_cpu(t) - tid_cpu0[k] for k, t in tids.items()}
         stop_feed.set()                               # the feed thread ends within one poll timeout
         time.sleep(0.4)                               # ... and the client reads the last frames
         stop_client.set()
