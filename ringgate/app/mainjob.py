@@ -16,6 +16,9 @@ against the golden model, and a latency report (``ringgate run``; docs/cosim.md)
    cocotbext-pcie link model), seen by the host consumer (wall clock, from the landing), and a
    projected end-to-end on hardware (exact part + a documented hard-IP/link/root-complex
    allowance); throughput against the PCIe limits.
+5. The latency sections (``ringgate.app.latency.sections``, docs/latency.md): the host stages
+   measured in real time once the simulator has stopped, the budget from the wire to the
+   WebSocket frame, the note's table like for like, and one entry's cycle-by-cycle trace.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from ringgate.app.latency.budget import PCIE_ONE_WAY
 from ringgate.app.latency.sections import HostOptions, config_of, host_options, run_sections
 from ringgate.contracts.pcie import LINKS, TLP_OVERHEAD, USER_CLOCK_HZ, USER_CLOCK_NS as PERIOD_NS
 
@@ -36,14 +40,13 @@ __all__ = ["run", "compute_stages", "throughput_figures", "ALLOWANCE", "MainJobE
 CURSOR_PAYLOAD = 24
 
 # One-way "last RQ beat leaves the fabric -> line written into host memory" on real hardware:
-# the hard IP's TX pipeline, PHY, link, root complex and the memory/cache write. Not simulated.
+# the hard IP's TX pipeline, PHY, link, root complex and the memory/cache write. Not simulated;
+# the projection and its sources live with the latency budget.
 ALLOWANCE = {
-    "ns": 425.0,
-    "range_ns": (425.0, 600.0),
-    "source": ("hard IP + link + root complex allowance 425 ns (range 425-600 ns): half of the ~850 ns "
-               "PCIe round trip FPGA -> host -> FPGA measured on a Virtex-7 Gen3 x8 to an i7-4771 "
-               "(hackingnasdaq.blogspot.com/2014/05/pcie-latency.html); Algo-Logic reports ~600 ns per "
-               "direction for its FPGA-host data mover (algo-logic.com/ull-framework-intel-pac-d5005)"),
+    "ns": PCIE_ONE_WAY.typical_ns,
+    "range_ns": PCIE_ONE_WAY.range_ns,
+    "source": (f"hard IP + link + root complex allowance {PCIE_ONE_WAY.typical_ns:g} ns (range "
+               f"{PCIE_ONE_WAY.range_ns[0]:g}-{PCIE_ONE_WAY.range_ns[1]:g} ns): " + "; ".join(PCIE_ONE_WAY.sources)),
 }
 
 

@@ -78,7 +78,9 @@ def test_cosim_throughput_figures():
 
 @pytest.mark.parametrize("args,hint", [(["--load", "2"], "--load"), (["--load", "fast"], "--load"),
                                        (["--depth", "100"], "--depth"), (["--host-ring", "1000"], "--host-ring"),
-                                       (["--orders", "1"], "--orders"), (["--mps", "300"], "--mps")])
+                                       (["--orders", "1"], "--orders"), (["--mps", "300"], "--mps"),
+                                       (["--orders", "50", "--trace-entry", "50"], "--trace-entry"),
+                                       (["--host-from", "/nonexistent"], "--host-from")])
 def test_cosim_main_job_refuses_bad_options(args, hint, tmp_path):
     r = CliRunner().invoke(run, [*args, "--out", str(tmp_path)])
     assert r.exit_code == 2, r.output

@@ -39,6 +39,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import threading
@@ -162,7 +163,7 @@ def _pin(core: int) -> None:
 
 
 _CTL_WORDS = 8
-C_GO, C_STOP, C_STATE, C_PUSHED, C_DROPPED = range(5)    # control-file words (u64)
+C_GO, C_STOP, C_STATE, C_PUSHED = range(4)    # control-file words (u64)
 S_STARTING, S_READY, S_DONE, S_FAILED = range(4)
 
 
@@ -185,7 +186,8 @@ def _device(directory: str, host_bytes: int, entries_raw: bytes, due_ns: np.ndar
     from ringgate.sw.driver.device import map_shared
 
     class StampedModel(FpgaModel):
-        """Stamps the wall clock just before each cursor-line store: a reader cannot see it earlier."""
+        """Stamps the wall clock just before each cursor-line store (the model's one place that
+        writes the line): a reader cannot see the line earlier than its stamp."""
 
         def _write_cursor(self, timestamp: int) -> None:
             self.wall.append(time.perf_counter_ns())
@@ -206,7 +208,7 @@ def _device(directory: str, host_bytes: int, entries_raw: bytes, due_ns: np.ndar
         h = mb.h
         mb[H_STATE] = State.READY
         ctl[C_STATE] = S_READY
-        perf, sleep = time.perf_counter_ns, time.sleep
+        perf, sleep, yield_cpu = time.perf_counter_ns, time.sleep, os.sched_yield
         i, t0, held_ns, held_since = 0, 0, 0, 0
         cpu0 = time.process_time()
         while not ctl[C_STOP]:
@@ -219,6 +221,9 @@ def _device(directory: str, host_bytes: int, entries_raw: bytes, due_ns: np.ndar
                         mb.complete(idx)
                 if model.published > model.sent:
                     model.run()                      # a doorbell may have made room
+                    if held_since and model.published == model.sent:
+                        held_ns += perf() - held_since
+                        held_since = 0
             if not t0:
                 t0 = int(ctl[C_GO])
                 if not t0:
@@ -234,22 +239,20 @@ def _device(directory: str, host_bytes: int, entries_raw: bytes, due_ns: np.ndar
                 i = j
                 ctl[C_PUSHED] = i
                 model.run()
-                if model.published > model.sent:     # the host ring is full: flow control holds us
-                    held_since = held_since or now
-                elif held_since:
-                    held_ns += now - held_since
-                    held_since = 0
+                if model.published > model.sent and not held_since:
+                    held_since = now                 # the host ring is full: flow control holds us
                 continue
             if i < n:
                 wait = t0 + int(due_ns[i]) - now
                 if wait > spin_ns:
                     sleep(min(wait - spin_ns, 1_000_000) * 1e-9)
+                else:
+                    yield_cpu()                      # spinning: the client on this core may run
             else:
                 if model.cursor_written == n and not ctl[C_STATE] == S_DONE:
                     ctl[C_STATE] = S_DONE
                 sleep(100e-6)
         cpu = time.process_time() - cpu0
-        ctl[C_DROPPED] = model.dropped
         np.savez(d / "device.npz", t0=t0, cursor_ns=np.array(model.wall, np.int64),
                  cursor_val=np.array(model.covers, np.int64), held_ns=held_ns, cpu_s=cpu,
                  dropped=model.dropped, data_tlps=model.data_tlps, cursor_tlps=model.cursor_tlps)
@@ -435,7 +438,7 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
         time.sleep(0.05)
         probe.written.clear()                        # auth/subscribe replies and snapshots: not entries
 
-        def opener(backend, submit):
+        def opener(backend, submit, **_):         # serve's own poll choice is overridden by ``poll``
             c = open_ring(backend, probe.wrap(submit), sim_dir=str(d), ring_size=cfg.host_ring, poll=poll,
                           doorbell_every=cfg.host_ring // 8, health_every=1.0)
             probe.consumer = c
@@ -495,6 +498,7 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
         sys.setswitchinterval(old_switch)
         gc.unfreeze()
         gc.set_threshold(*old_gc)
+        shutil.rmtree(d, ignore_errors=True)         # host memory lives in /dev/shm: never leave it
     res_seq = np.array([r[0] for r in probe.results], np.int64)
     ring = (res_seq >= first_seq)
     return {
@@ -506,7 +510,7 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
         "written": probe.written, "client_t": np.array(got["t"], np.int64), "client_m": got["m"],
         "entries": plan.entries, "wall_s": wall, "process_cpu_s": cpu, "thread_cpu_s": tid_cpu,
         "device_cpu_s": float(devr["cpu_s"]), "device_held_ns": int(devr["held_ns"]),
-        "cursor_writes": int(devr["cursor_tlps"]), "others_busy": others, "directory": str(d),
+        "cursor_writes": int(devr["cursor_tlps"]), "others_busy": others,
     }
 
 
