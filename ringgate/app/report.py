@@ -119,11 +119,12 @@ def summarize(stage: Stage, clock_mhz: float) -> dict:
     return out
 
 
-def fmt_ns(ns: float) -> str:
+def fmt_ns(ns: float, micro: str = "us") -> str:
+    """A latency with a readable unit (``micro``: "us" for plain text, "µs" for figures)."""
     if ns >= 1_000_000:
         return f"{ns / 1e6:.3g} ms"
     if ns >= 1_000:
-        return f"{ns / 1e3:.3g} us"
+        return f"{ns / 1e3:.3g} {micro}"
     return f"{ns:.4g} ns"
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ringgate.app.report import KIND_COLOURS, SEED_LATENCY_TABLE
+from ringgate.app.report import KIND_COLOURS, SEED_LATENCY_TABLE, fmt_ns
 
 __all__ = ["Projection", "PCIE_ONE_WAY", "WIRE_TO_RING", "Segment", "Budget", "composite", "build_budget",
            "waterfall_svg", "comparison_svg", "GOALS"]
@@ -283,11 +283,7 @@ def build_budget(c_first: np.ndarray, c_cursor: np.ndarray, *, clock_mhz: float,
 # -- figures (matplotlib, SVG text for the self-contained HTML) ------------------------------
 
 def _fmt(ns: float) -> str:
-    if ns >= 1e6:
-        return f"{ns / 1e6:.3g} ms"
-    if ns >= 1e3:
-        return f"{ns / 1e3:.3g} µs"
-    return f"{ns:.3g} ns"
+    return fmt_ns(ns, "µs")
 
 
 def _svg(fig) -> str:

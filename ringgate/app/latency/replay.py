@@ -265,7 +265,8 @@ def _device(directory: str, host_bytes: int, entries_raw: bytes, due_ns: np.ndar
 
 # -- the WebSocket client process ------------------------------------------------------------
 
-def _client(port: int, api_key: str, secret: str, topics: list[str], out: str, core: int, ready, stop) -> None:
+def _client(port: int, api_key: str, secret: str, topics: list[str], out: str, core: int, ready, stop,
+            count) -> None:
     """Operator client on every ``orders.<uid>`` topic: stamps each message as ``recv`` returns it."""
     _pin(core)
     import uvloop
@@ -296,6 +297,7 @@ def _client(port: int, api_key: str, secret: str, topics: list[str], out: str, c
                 async for m in ws:
                     stamps.append(perf())
                     msgs.append(m)
+                    count.value = len(msgs)
             task = asyncio.ensure_future(reader())
             while not stop.is_set():
                 await asyncio.sleep(0.02)
@@ -401,21 +403,11 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
     host_bytes = -(-(buffer_bytes(cfg.host_ring) + (1 << 20)) // 4096) * 4096
     old_affinity = os.sched_getaffinity(0)
     old_switch, old_gc = sys.getswitchinterval(), gc.get_threshold()
-    dev = ctx.Process(target=_device, name="ringgate-replay-device", daemon=True,
-                      args=(str(d), host_bytes, plan.entries.tobytes(), plan.due_ns, cfg.device_core,
-                            int(cfg.spin_us * 1000)))
-    dev.start()
-    client = None
+    dev = client = stop_gw = None
     stop_feed = threading.Event()
-    stop_gw = None
-    ready, stop_client = ctx.Event(), ctx.Event()
+    ready, stop_client, received = ctx.Event(), ctx.Event(), ctx.RawValue("q", 0)
     probe = _HostProbe()
     try:
-        deadline = time.monotonic() + 60
-        while ctl[C_STATE] == S_STARTING:
-            if not dev.is_alive() or time.monotonic() > deadline:
-                raise ReplayError(f"the device process did not start: {_device_error(d)}")
-            time.sleep(0.01)
         _pin(cfg.host_core)                          # before the gateway's threads exist: they inherit it
         sys.setswitchinterval(SWITCH_INTERVAL if cfg.switch_interval_us is None     # as `serve` runs
                               else cfg.switch_interval_us * 1e-6)
@@ -429,12 +421,22 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
         gw, port, stop_gw = run_in_thread(lambda: gw)
         gw.hub.on_written = probe.on_written
         topics = [f"orders.{u}" for u in plan.uids]
+        # the device and the client start together (each imports for a second or two)
+        dev = ctx.Process(target=_device, name="ringgate-replay-device", daemon=True,
+                          args=(str(d), host_bytes, plan.entries.tobytes(), plan.due_ns, cfg.device_core,
+                                int(cfg.spin_us * 1000)))
         client = ctx.Process(target=_client, name="ringgate-replay-client", daemon=True,
                              args=(port, admin.api_key, admin.secret, topics, str(d / "client.json"),
-                                   cfg.device_core, ready, stop_client))
+                                   cfg.device_core, ready, stop_client, received))
+        dev.start()
         client.start()
-        if not ready.wait(60):
-            raise ReplayError("the WebSocket client did not subscribe within 60 s")
+        deadline = time.monotonic() + 60
+        while ctl[C_STATE] == S_STARTING or not ready.is_set():
+            if ctl[C_STATE] == S_FAILED or not dev.is_alive() or time.monotonic() > deadline:
+                raise ReplayError(f"the device process did not start: {_device_error(d)}")
+            if not client.is_alive() or time.monotonic() > deadline:
+                raise ReplayError("the WebSocket client did not subscribe within 60 s")
+            time.sleep(0.01)
         time.sleep(0.05)
         probe.written.clear()                        # auth/subscribe replies and snapshots: not entries
 
@@ -462,19 +464,25 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
                 raise ReplayError(f"only {len(probe.results)} of {n} entries reached the engine in time "
                                   f"(device pushed {int(ctl[C_PUSHED])})")
             time.sleep(0.01)
-        quiet_until = time.monotonic() + 0.3          # the last frames
-        last = -1
-        while time.monotonic() < quiet_until or len(probe.written) != last:
-            last = len(probe.written)
-            time.sleep(0.1)
+        # the last frames: written (no new ones for 0.2 s) and received by the client
+        last, stable_since = -1, time.monotonic()
+        while True:
+            frames = sum(len(fs) for _, fs in probe.written)
+            if frames != last:
+                last, stable_since = frames, time.monotonic()
+            elif time.monotonic() - stable_since > 0.2 and received.value >= frames:
+                break
+            if time.monotonic() > deadline:
+                raise ReplayError(f"the client received {received.value} of {frames} frames in time")
+            time.sleep(0.02)
         wall = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
         others = _others_busy(load0, _cpu_snapshot(ours))
         tid_cpu = {k: _thread_cpu(t) - tid_cpu0[k] for k, t in tids.items()}
         stop_feed.set()                               # the feed thread ends within one poll timeout
-        time.sleep(0.4)                               # ... and the client reads the last frames
         stop_client.set()
         client.join(30)
+        time.sleep(0.25)
         ctl[C_STOP] = 1
         dev.join(30)
         if not (d / "device.npz").exists():
