@@ -82,20 +82,23 @@ def latency(orders, rate, burst, poisson, users, polls, repeat, host_core, devic
             "stages of": f"{primary['poll']} polling (the other modes: the host table)"}
     rp = write_report(out_dir, stages, clock_mhz=1000.0, meta=meta, host=m.section(),
                       config={"host": m.section()["config"]})
-    t = Table(title=f"host stages in real time ({cfg.rate:,.0f} entries/s, {repeat} runs per mode; "
-                    f"load average {m.machine['loadavg'][0]})")
-    t.add_column("stage")
-    for mode in m.modes:
-        t.add_column(f"{mode['poll']}: p50 / p99 / p99.9 / max", justify="right")
-    t.add_column("goal (quiet core, busy)")
+    t = Table(title=f"host stages in real time: {cfg.rate:,.0f} entries/s, {repeat} run(s) per poll mode, "
+                    f"load average {m.machine['loadavg'][0]} -> {m.machine['loadavg_end'][0]}")
+    for col in ("stage (from cursor visible; [due]: from the schedule)", "poll"):
+        t.add_column(col)
+    for col in ("p50", "p99", "p99.9", "max"):
+        t.add_column(col, justify="right")
+    t.add_column("goal (quiet core, busy polling)")
     for row in primary["stages"]:
-        cells = []
         for mode in m.modes:
             r = next(x for x in mode["stages"] if x["name"] == row["name"])
-            cells.append(" / ".join(fmt_ns(r[f"{p}_ns"]) for p in ("p50", "p99", "p99.9", "max")))
-        t.add_row(row["name"], *cells, _goal_cell(row["name"], row))
-    t.add_row("host CPU per entry", *(f"{x['cpu_us_per_entry']:.1f} us" for x in m.modes), "")
-    t.add_row("other processes' CPU share", *(f"{x['other_processes_busy']:.0%}" for x in m.modes), "")
+            short = (row["name"].replace("cursor visible -> ", "")
+                     .replace(" (from due: corrected for coordinated omission)", " [due]"))
+            t.add_row(short, mode["poll"], *(fmt_ns(r[f"{p}_ns"]) for p in ("p50", "p99", "p99.9", "max")),
+                      _goal_cell(row["name"], r) if mode["poll"] == "busy" else "")
+    for mode in m.modes:
+        t.add_row("host CPU per entry / others' CPU share", mode["poll"], f"{mode['cpu_us_per_entry']:.1f} us",
+                  f"{mode['other_processes_busy']:.0%}", "", "", "")
     console.print(t)
     console.print(f"report: {rp['html']}; raw: {paths['json']}, {paths['npz']}")
     click.echo(str(paths["json"]))
