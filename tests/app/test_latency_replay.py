@@ -102,6 +102,15 @@ def test_bad_replay_configs_are_refused(kw, msg):
         ReplayConfig(**kw).check()
 
 
+def test_poll_mode_variants_are_checked_before_anything_starts(tmp_path):
+    from ringgate.app.latency.replay import run_replay
+
+    plan = make_plan(ReplayConfig(orders=10, users=2, resting=5))
+    with pytest.raises(ValueError, match="only variant of a poll mode is \\+inline"):
+        run_replay(plan, "busy+turbo", workdir=tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
 def test_plan_is_open_loop_in_bursts():
     p = make_plan(ReplayConfig(orders=200, rate=10_000, burst=4, users=8, resting=20))
     assert len(p.entries) == 220 and p.warmup == 20 and p.uids == list(range(1, 9))
@@ -154,5 +163,6 @@ def test_latency_command_writes_its_report(tmp_path):
     assert doc["host"]["config"]["burst"] == 4 and doc["host"]["modes"][0]["repeats"] == 2
     assert all(len(s["runs"]) == 2 for s in doc["host"]["modes"][0]["stages"])
     assert all(s["kind"] == "measured" for s in doc["stages"])
-    r = CliRunner().invoke(latency, ["--poll", "turbo", "--out", str(out)])
-    assert r.exit_code == 2 and "not a poll mode" in r.output
+    for bad in ("turbo", "busy+turbo"):
+        r = CliRunner().invoke(latency, ["--poll", bad, "--out", str(out)])
+        assert r.exit_code == 2 and "not a poll mode" in r.output

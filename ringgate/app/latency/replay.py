@@ -386,7 +386,12 @@ def _thread_ids() -> dict[str, int]:
 
 
 def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=print) -> dict:
-    """One replay of ``plan`` with the consumer in ``poll`` mode; returns the raw stamps and figures."""
+    """One replay of ``plan`` with the consumer in ``poll`` mode; returns the raw stamps and figures.
+
+    ``poll`` is a consumer poll mode (``busy``, ``sleep``, ...), optionally with ``+inline``: an
+    experiment, not what ``serve`` does: the ring-feed thread runs the engine itself instead of
+    handing the batch to the gateway's sequencer thread (results still reach the event loop
+    through the exchange's subscribers), which shows what that hand-off costs."""
     from ringgate.sim.cosim.shm import default_dir
     from ringgate.sw.driver import open_ring
     from ringgate.sw.driver.consumer import buffer_bytes
@@ -397,6 +402,9 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
 
     cfg = plan.config
     n = len(plan.entries)
+    mode, _, variant = poll.partition("+")
+    if variant not in ("", "inline"):
+        raise ValueError(f"{poll!r}: the only variant of a poll mode is +inline")
     d = Path(tempfile.mkdtemp(prefix="ringgate-replay-", dir=workdir or default_dir()))
     ctx = mp.get_context("spawn")
     ctl = _control(d / "control", create=True)
@@ -440,8 +448,15 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
         time.sleep(0.05)
         probe.written.clear()                        # auth/subscribe replies and snapshots: not entries
 
-        def opener(backend, submit, **_):         # serve's own poll choice is overridden by ``poll``
-            c = open_ring(backend, probe.wrap(submit), sim_dir=str(d), ring_size=cfg.host_ring, poll=poll,
+        if variant == "inline":
+            from ringgate.sw.exchange import from_ring
+
+            def submit(view, _ex=ex):
+                _ex.submit_many(from_ring(view))
+
+        def opener(backend, feed_submit, **_):     # serve's own poll choice is overridden by ``poll``
+            c = open_ring(backend, probe.wrap(submit if variant else feed_submit), sim_dir=str(d),
+                          ring_size=cfg.host_ring, poll=mode,
                           doorbell_every=cfg.host_ring // 8, health_every=1.0)
             probe.consumer = c
             return c
