@@ -381,6 +381,15 @@ class _HostProbe:
 _THREADS = {"ring-feed": "ring feed", "gateway-sequencer": "sequencer", "gateway": "event loop"}
 
 
+def _loop_settled(loop, probe: _HostProbe, timeout: float = 30.0) -> int:
+    """Frames written once ``loop`` has run what was queued for it, and the flushes that queued."""
+    done = threading.Event()
+    loop.call_soon_threadsafe(lambda: loop.call_soon(done.set))
+    if not done.wait(timeout):
+        raise ReplayError(f"the gateway's event loop did not run for {timeout} s")
+    return sum(len(fs) for _, fs in probe.written)
+
+
 def _thread_ids() -> dict[str, int]:
     return {_THREADS[t.name]: t.native_id for t in threading.enumerate() if t.name in _THREADS}
 
@@ -479,19 +488,21 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
                 raise ReplayError(f"only {len(probe.results)} of {n} entries reached the engine in time "
                                   f"(device pushed {int(ctl[C_PUSHED])})")
             time.sleep(0.01)
-        # the last frames: written (no new ones for 0.2 s) and received by the client
-        last, stable_since = -1, time.monotonic()
+        # the last frames: the event loop has run everything queued for it (twice, 50 ms apart, with
+        # no new frame in between) and the client has received every frame written
         while True:
-            frames = sum(len(fs) for _, fs in probe.written)
-            if frames != last:
-                last, stable_since = frames, time.monotonic()
-            elif time.monotonic() - stable_since > 0.2 and received.value >= frames:
+            before = _loop_settled(gw.loop, probe)
+            time.sleep(0.05)
+            frames = _loop_settled(gw.loop, probe)
+            if frames == before and received.value >= frames:
                 break
             if time.monotonic() > deadline:
                 raise ReplayError(f"the client received {received.value} of {frames} frames in time")
-            time.sleep(0.02)
         wall = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
+        if gw.hub.cut_off:
+            raise ReplayError("the gateway cut the WebSocket client off (it fell behind by more than the "
+                              "gateway's buffer limit): the host could not keep up with this rate")
         others = _others_busy(load0, _cpu_snapshot(ours))
         tid_cpu = {k: _thread_cpu(t) - tid_cpu0[k] for k, t in tids.items()}
         stop_feed.set()                               # the feed thread ends within one poll timeout
