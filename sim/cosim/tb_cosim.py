@@ -55,6 +55,16 @@ def _now() -> int:
     return int(round(get_sim_time("ns")))
 
 
+_MASK64 = (1 << 64) - 1
+
+
+def _descriptor(data: int) -> tuple[int, int, int]:
+    """(address, dword count, first payload qword) of the first beat of an RQ Memory Write: the
+    UltraScale+ descriptor (address in bits 63:2, dword count in 74:64) and, for a cursor write,
+    the cursor value right after it."""
+    return data & _MASK64 & ~3, (data >> 64) & 0x7FF, (data >> 128) & _MASK64
+
+
 class ShmRegion(MemoryRegion):
     """Host memory backed by the shared file; records cursor-line landings and feeds the
     scoreboard with every Memory Write the link model delivers."""
@@ -335,7 +345,6 @@ class Bench:
         if wait > 0:
             await Timer(wait, "ns")
         edge = RisingEdge(dut.clk)
-        mask64 = (1 << 64) - 1
         cols = {a: [] for a, _ in bits + buses}
         beats, mine, marks = [], [], {}
         in_tlp, kind, after, ours, covers = False, "", None, False, False
@@ -349,11 +358,9 @@ class Bench:
                 label = "w"
                 if int(tr.value):
                     if not in_tlp:
-                        data = int(td.value)
-                        addr, ndw = data & mask64 & ~3, (data >> 64) & 0x7FF
+                        addr, ndw, cur = _descriptor(int(td.value))
                         cfg = self.cfg
                         if cfg is not None and addr == cfg[2]:
-                            cur = (data >> 128) & mask64
                             kind, label = "c", f"C{cur}"
                             covers = cur > k and "last beat of the cursor TLP announcing it" not in marks
                             ours = covers
