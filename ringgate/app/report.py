@@ -135,8 +135,8 @@ def _cell(row: dict, label: str) -> str:
 
 
 def _range(pair) -> str:
-    lo, hi = pair
-    return fmt_ns(lo) if math.isclose(lo, hi, rel_tol=1e-9) else f"{fmt_ns(lo)} - {fmt_ns(hi)}"
+    lo, hi = (fmt_ns(x) for x in pair)
+    return lo if lo == hi else f"{lo} - {hi}"
 
 
 # -- the sections, as (markdown lines, html fragments) -------------------------------------
@@ -164,7 +164,7 @@ def _budget_section(b: dict) -> tuple[list[str], list[str]]:
     for s in b["segments"]:
         if "range_ns" in s:
             p50 = p99 = f"{_range(s['range_ns'])} (typ. {fmt_ns(s['typical_ns'])})"
-            how = s["how"] + " Sources: " + "; ".join(s["sources"])
+            how = s["how"].rstrip(".") + ". Sources: " + "; ".join(s["sources"])
         else:
             cyc = (lambda lbl: f" = {s[f'{lbl}_cycles']} cycles") if "p50_cycles" in s else (lambda lbl: "")
             p50, p99 = fmt_ns(s["p50_ns"]) + cyc("p50"), fmt_ns(s["p99_ns"]) + cyc("p99")

@@ -217,9 +217,10 @@ class Budget:
             if goal:
                 t["goal_ns"] = goal
                 t["meets_goal"] = all(t[f"{k}_ns"][1] <= v for k, v in goal.items())
-        return {"start": self.start, "method": "per-segment p50/p99 of per-entry samples; totals: "
-                "percentiles of sums of independent draws, projected segments at the low and high ends "
-                "of their ranges", "segments": [s.row() for s in self.segments], "totals": totals,
+        return {"start": self.start, "method": "Per segment: p50 and p99 of its per-entry samples. Totals: "
+                "segments measured on the same entries added entry by entry, the rest as independent "
+                "random draws, projected segments at the low and the high end of their ranges",
+                "segments": [s.row() for s in self.segments], "totals": totals,
                 "notes": list(self.notes)}
 
 
