@@ -217,8 +217,9 @@ def _host_section(host: dict) -> tuple[list[str], list[str]]:
     c, m = host["config"], host["machine"]
     head = (f"{c.get('orders', '?')} entries of exchange-core's mix per run at {c.get('rate', 0):,.0f} entries/s"
             f"{', bursts of ' + str(c['burst']) if c.get('burst', 1) > 1 else ''}; host on CPU {c.get('host_core')}, "
-            f"device and client on CPU {c.get('device_core')}; machine: {m.get('cpu_model')}, {m.get('cpus')} CPUs, "
-            f"load average {m.get('loadavg')}")
+            f"device and client on CPU {c.get('device_core')}{', nice ' + str(c['nice']) if c.get('nice') else ''}; "
+            f"machine: {m.get('cpu_model')}, {m.get('cpus')} CPUs, load average {m.get('loadavg')}"
+            + (f" (at the end {m['loadavg_end']})" if m.get("loadavg_end") else ""))
     modes = host["modes"]
     names = [s["name"] for s in modes[0]["stages"]]
     md = [head, "", "| stage | " + " | ".join(f"{x['poll']} p50 / p99 / p99.9 / max" for x in modes) + " |",

@@ -96,7 +96,8 @@ def test_entry_stamps_refuse_inconsistent_records():
 
 @pytest.mark.parametrize("kw,msg", [({"orders": 0}, "orders"), ({"rate": 0}, "rate"), ({"burst": 0}, "burst"),
                                     ({"users": 300}, "users"), ({"host_ring": 1000}, "host ring"),
-                                    ({"host_core": 99}, "host core")])
+                                    ({"host_core": 99}, "host core"), ({"nice": -21}, "nice"),
+                                    ({"switch_interval_us": 0}, "switch interval")])
 def test_bad_replay_configs_are_refused(kw, msg):
     with pytest.raises(ValueError, match=msg):
         ReplayConfig(**kw).check()

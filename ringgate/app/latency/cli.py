@@ -36,11 +36,13 @@ def _goal_cell(name: str, row: dict) -> str:
 @click.option("--spin-us", default=300.0, show_default=True, help="The device spins this long before a burst is due.")
 @click.option("--switch-interval-us", type=float, default=None,
               help="CPython thread switch interval of the host process (default: what `serve` sets, 200 us).")
+@click.option("--nice", default=0, show_default=True, type=click.IntRange(-20, 19),
+              help="Niceness of the device, host and client processes (negative: a reserved core, roughly).")
 @click.option("--seed", default=1, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("ringgate-latency"),
               show_default=True, help="Directory: report.html/json/md, host.json and host.npz (for ringgate run --host-from).")
 def latency(orders, rate, burst, poisson, users, polls, repeat, host_core, device_core, spin_us, switch_interval_us,
-            seed, out_dir):
+            nice, seed, out_dir):
     """The host stages in real time: the golden model replays order flow into host memory from
     another process (pinned to the other core) while the real consumer -> sequencer -> engine ->
     gateway path runs with a WebSocket client subscribed; per entry and per poll mode:
@@ -54,7 +56,7 @@ def latency(orders, rate, burst, poisson, users, polls, repeat, host_core, devic
     console = Console(stderr=True)
     cfg = ReplayConfig(orders=orders, rate=rate, burst=burst, poisson=poisson, users=users, seed=seed,
                        host_core=host_core, device_core=device_core, spin_us=spin_us,
-                       switch_interval_us=switch_interval_us)
+                       switch_interval_us=switch_interval_us, nice=nice)
     try:
         cfg.check()
     except ValueError as e:

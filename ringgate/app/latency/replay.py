@@ -88,6 +88,10 @@ class ReplayConfig:
         The device sleeps until this long before a burst is due, then spins.
     host_ring : int
         Host ring entries (large: the device is never held back by flow control).
+    nice : int
+        Scheduling niceness of the three processes (negative needs the privilege): on a machine
+        shared with other jobs, a negative value approximates the reserved cores a deployment
+        would give the path (the report states it).
     switch_interval_us : float or None
         CPython's thread switch interval in the host process; None: what ``serve`` sets. The
         consumer, sequencer and event-loop threads hand work to each other through the GIL, so
@@ -105,6 +109,7 @@ class ReplayConfig:
     spin_us: float = 300.0
     host_ring: int = 1 << 16
     switch_interval_us: float | None = None
+    nice: int = 0
     timeout_s: float = 120.0
 
     def check(self) -> None:
@@ -116,6 +121,8 @@ class ReplayConfig:
             raise ValueError(f"burst must be >= 1, not {self.burst}")
         if not 1 <= self.users <= 250:
             raise ValueError(f"users must be 1..250 (one WebSocket connection subscribes to all), not {self.users}")
+        if not -20 <= self.nice <= 19:
+            raise ValueError(f"nice must be -20..19, not {self.nice}")
         if self.switch_interval_us is not None and not 0 < self.switch_interval_us <= 100_000:
             raise ValueError(f"switch interval must be in (0, 100000] us, not {self.switch_interval_us}")
         if self.host_ring < 1024 or self.host_ring & (self.host_ring - 1):
@@ -155,11 +162,14 @@ def make_plan(cfg: ReplayConfig) -> ReplayPlan:
 
 # -- the device process --------------------------------------------------------------------
 
-def _pin(core: int) -> None:
+def _pin(core: int, nice: int = 0) -> None:
+    """This thread (and the threads it starts) onto ``core``, at ``nice`` (Linux: both per thread)."""
     try:
         os.sched_setaffinity(0, {core})
     except (AttributeError, OSError):
         pass
+    if nice:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
 
 
 _CTL_WORDS = 8
@@ -177,9 +187,9 @@ def _control(path: Path, create: bool) -> np.ndarray:
 
 
 def _device(directory: str, host_bytes: int, entries_raw: bytes, due_ns: np.ndarray, core: int,
-            spin_ns: int) -> None:
+            spin_ns: int, nice: int = 0) -> None:
     """The golden model as the device: mailbox server + paced writer (a process target)."""
-    _pin(core)
+    _pin(core, nice)
     from ringgate.contracts.entry import ENTRY_DTYPE
     from ringgate.model import FpgaModel, HostMemory
     from ringgate.sim.cosim.shm import H_HEAD, H_STATE, H_TAIL, HOST_BASE, Mailbox, Op, State
@@ -266,9 +276,9 @@ def _device(directory: str, host_bytes: int, entries_raw: bytes, due_ns: np.ndar
 # -- the WebSocket client process ------------------------------------------------------------
 
 def _client(port: int, api_key: str, secret: str, topics: list[str], out: str, core: int, ready, stop,
-            count) -> None:
+            count, nice: int = 0) -> None:
     """Operator client on every ``orders.<uid>`` topic: stamps each message as ``recv`` returns it."""
-    _pin(core)
+    _pin(core, nice)
     import uvloop
     from websockets.asyncio.client import connect
 
@@ -418,14 +428,14 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
     ctx = mp.get_context("spawn")
     ctl = _control(d / "control", create=True)
     host_bytes = -(-(buffer_bytes(cfg.host_ring) + (1 << 20)) // 4096) * 4096
-    old_affinity = os.sched_getaffinity(0)
+    old_affinity, old_nice = os.sched_getaffinity(0), os.getpriority(os.PRIO_PROCESS, 0)
     old_switch, old_gc = sys.getswitchinterval(), gc.get_threshold()
     dev = client = stop_gw = None
     stop_feed = threading.Event()
     ready, stop_client, received = ctx.Event(), ctx.Event(), ctx.RawValue("q", 0)
     probe = _HostProbe()
     try:
-        _pin(cfg.host_core)                          # before the gateway's threads exist: they inherit it
+        _pin(cfg.host_core, cfg.nice)                # before the gateway's threads exist: they inherit it
         sys.setswitchinterval(SWITCH_INTERVAL if cfg.switch_interval_us is None     # as `serve` runs
                               else cfg.switch_interval_us * 1e-6)
         tune_gc()
@@ -441,10 +451,10 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
         # the device and the client start together (each imports for a second or two)
         dev = ctx.Process(target=_device, name="ringgate-replay-device", daemon=True,
                           args=(str(d), host_bytes, plan.entries.tobytes(), plan.due_ns, cfg.device_core,
-                                int(cfg.spin_us * 1000)))
+                                int(cfg.spin_us * 1000), cfg.nice))
         client = ctx.Process(target=_client, name="ringgate-replay-client", daemon=True,
                              args=(port, admin.api_key, admin.secret, topics, str(d / "client.json"),
-                                   cfg.device_core, ready, stop_client, received))
+                                   cfg.device_core, ready, stop_client, received, cfg.nice))
         dev.start()
         client.start()
         deadline = time.monotonic() + 60
@@ -529,6 +539,11 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
                 if p.is_alive():
                     p.kill()
         os.sched_setaffinity(0, old_affinity)
+        if cfg.nice:
+            try:
+                os.setpriority(os.PRIO_PROCESS, 0, old_nice)
+            except OSError:                          # raising a priority back needs the privilege too
+                pass
         sys.setswitchinterval(old_switch)
         gc.unfreeze()
         gc.set_threshold(*old_gc)

@@ -99,8 +99,9 @@ def run_sections(stages: list, summary: dict, *, clock_mhz: float, host: HostOpt
 def _label(m) -> str:
     c, mode = m.config, m.modes[0]
     return (f"ringgate latency: {mode['measured_entries']} entries in {mode['repeats']} runs at "
-            f"{c.rate:,.0f} entries/s, {mode['poll']} polling, host CPU {c.host_core}; load average "
-            f"{m.machine.get('loadavg', ['?'])[0]}")
+            f"{c.rate:,.0f} entries/s, {mode['poll']} polling, host CPU {c.host_core}"
+            f"{f', nice {c.nice}' if c.nice else ''}; load average {m.machine.get('loadavg', ['?'])[0]}, "
+            f"other processes used {mode['other_processes_busy']:.0%} of the CPUs")
 
 
 def config_of(**kw) -> dict:
