@@ -89,9 +89,10 @@ class ReplayConfig:
     host_ring : int
         Host ring entries (large: the device is never held back by flow control).
     nice : int
-        Scheduling niceness of the three processes (negative needs the privilege): on a machine
-        shared with other jobs, a negative value approximates the reserved cores a deployment
-        would give the path (the report states it).
+        Scheduling niceness of the three processes, and of their scheduler autogroup where Linux
+        has autogroups on (negative needs the privilege): on a machine shared with other jobs, a
+        negative value approximates the reserved cores a deployment would give the path (the
+        report states it).
     switch_interval_us : float or None
         CPython's thread switch interval in the host process; None: what ``serve`` sets. The
         consumer, sequencer and event-loop threads hand work to each other through the GIL, so
@@ -161,6 +162,19 @@ def make_plan(cfg: ReplayConfig) -> ReplayPlan:
 
 
 # -- the device process --------------------------------------------------------------------
+
+def _autogroup_nice(nice: int | None) -> int | None:
+    """Set the scheduler autogroup's nice value (where autogroups are on, a process's own nice
+    only ranks it inside its session's group); returns the previous value, or None."""
+    path = Path("/proc/self/autogroup")
+    try:
+        old = int(path.read_text().split("nice")[1])
+        if nice is not None:
+            path.write_text(str(nice))
+        return old
+    except (OSError, IndexError, ValueError):
+        return None
+
 
 def _pin(core: int, nice: int = 0) -> None:
     """This thread (and the threads it starts) onto ``core``, at ``nice`` (Linux: both per thread)."""
@@ -429,6 +443,7 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
     ctl = _control(d / "control", create=True)
     host_bytes = -(-(buffer_bytes(cfg.host_ring) + (1 << 20)) // 4096) * 4096
     old_affinity, old_nice = os.sched_getaffinity(0), os.getpriority(os.PRIO_PROCESS, 0)
+    old_group = _autogroup_nice(cfg.nice) if cfg.nice else None
     old_switch, old_gc = sys.getswitchinterval(), gc.get_threshold()
     dev = client = stop_gw = None
     stop_feed = threading.Event()
@@ -544,6 +559,8 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
                 os.setpriority(os.PRIO_PROCESS, 0, old_nice)
             except OSError:                          # raising a priority back needs the privilege too
                 pass
+            if old_group is not None:
+                _autogroup_nice(old_group)
         sys.setswitchinterval(old_switch)
         gc.unfreeze()
         gc.set_threshold(*old_gc)
