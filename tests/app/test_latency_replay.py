@@ -107,7 +107,7 @@ def test_poll_mode_variants_are_checked_before_anything_starts(tmp_path):
     from ringgate.app.latency.replay import run_replay
 
     plan = make_plan(ReplayConfig(orders=10, users=2, resting=5))
-    with pytest.raises(ValueError, match="only variant of a poll mode is \\+inline"):
+    with pytest.raises(ValueError, match="variant is one of \\+inline, \\+loop"):
         run_replay(plan, "busy+turbo", workdir=tmp_path)
     assert not list(tmp_path.iterdir())
 

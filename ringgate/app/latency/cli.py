@@ -28,8 +28,9 @@ def _goal_cell(name: str, row: dict) -> str:
 @click.option("--poisson", is_flag=True, help="Burst starts as a Poisson process (else evenly spaced).")
 @click.option("--users", default=64, show_default=True, help="Ring users (the client subscribes to each one's orders topic).")
 @click.option("--poll", "polls", multiple=True, default=("busy", "sleep"), show_default=True,
-              help="Consumer poll modes to measure side by side (repeatable); MODE+inline: an experiment, "
-                   "the ring-feed thread runs the engine itself instead of the gateway's sequencer thread.")
+              help="Consumer poll modes to measure side by side (repeatable). Experiments: MODE+inline, the "
+                   "ring-feed thread runs the engine itself; busy+loop, the event loop polls the ring and runs "
+                   "the engine (one thread).")
 @click.option("--repeat", default=3, show_default=True, help="Runs per poll mode (interleaved): the run-to-run spread.")
 @click.option("--host-core", default=0, show_default=True, help="CPU of the host (consumer, sequencer, engine, gateway).")
 @click.option("--device-core", default=1, show_default=True, help="CPU of the replaying device and the WebSocket client.")
@@ -50,7 +51,7 @@ def latency(orders, rate, burst, poisson, users, polls, repeat, host_core, devic
     from rich.console import Console
     from rich.table import Table
 
-    from ringgate.app.latency.replay import ReplayConfig, ReplayError, host_stages, measure
+    from ringgate.app.latency.replay import VARIANTS, ReplayConfig, ReplayError, host_stages, measure
     from ringgate.app.report import fmt_ns, write_report
 
     console = Console(stderr=True)
@@ -66,9 +67,9 @@ def latency(orders, rate, burst, poisson, users, polls, repeat, host_core, devic
     known = ("busy", "sleep", "adaptive")
     for p in polls:
         mode, _, variant = p.partition("+")
-        if mode not in known or variant not in ("", "inline"):
-            raise click.BadParameter(f"{p!r} is not a poll mode ({', '.join(known)}, optionally +inline)",
-                                     param_hint="--poll")
+        if mode not in known or variant not in VARIANTS:
+            raise click.BadParameter(f"{p!r} is not a poll mode ({', '.join(known)}, optionally "
+                                     f"{' or '.join('+' + v for v in VARIANTS if v)})", param_hint="--poll")
     try:
         m = measure(cfg, tuple(dict.fromkeys(polls)), repeat, log=lambda s: console.print(s))
     except ReplayError as e:

@@ -50,7 +50,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["ReplayConfig", "ReplayPlan", "make_plan", "run_replay", "attribute_frames", "entry_stamps",
-           "host_stages", "machine_load", "measure", "HostMeasurement", "ReplayError", "STAGES", "STAMP_KEYS"]
+           "host_stages", "machine_load", "measure", "HostMeasurement", "ReplayError", "STAGES", "STAMP_KEYS",
+           "VARIANTS"]
 
 # (stage name, start stamp, end stamp); the ``*_from_due`` twins are the corrected figures
 STAGES = (
@@ -418,26 +419,59 @@ def _thread_ids() -> dict[str, int]:
     return {_THREADS[t.name]: t.native_id for t in threading.enumerate() if t.name in _THREADS}
 
 
+VARIANTS = {
+    "": "serve's path: the ring-feed thread hands each batch to the gateway's sequencer thread",
+    "inline": "experiment: the ring-feed thread runs the engine itself (no sequencer-thread hand-off)",
+    "loop": "experiment: the event loop polls the ring between its I/O and runs the engine (one thread)",
+}
+
+
+def _attach_feed(gw, ex, directory: Path, cfg: ReplayConfig, mode: str, variant: str, probe: _HostProbe,
+                 stop: threading.Event) -> None:
+    """The ring feed of ``serve`` (``attach_backend``: its own thread into the gateway's
+    ``RingFeed``), or one of the experiments of :data:`VARIANTS`; results reach the event loop
+    through the exchange's subscribers either way."""
+    from ringgate.sw.driver import open_ring
+    from ringgate.sw.exchange import from_ring
+    from ringgate.sw.gateway.cli import attach_backend
+
+    def engine(view):
+        ex.submit_many(from_ring(view))
+
+    def opener(backend, feed_submit, **_):        # serve's own poll choice is overridden by ``mode``
+        c = open_ring(backend, probe.wrap(engine if variant else feed_submit), sim_dir=str(directory),
+                      ring_size=cfg.host_ring, poll=mode, doorbell_every=cfg.host_ring // 8, health_every=1.0)
+        probe.consumer = c
+        return c
+    if variant != "loop":
+        attach_backend(gw, "sim", opener, stop)
+        return
+    consumer, loop = opener("sim", None), gw.loop
+
+    def pump():                                   # one poll per loop iteration, between its I/O
+        if not stop.is_set():
+            consumer.poll()
+            loop.call_soon(pump)
+    loop.call_soon_threadsafe(pump)
+
+
 def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=print) -> dict:
     """One replay of ``plan`` with the consumer in ``poll`` mode; returns the raw stamps and figures.
 
-    ``poll`` is a consumer poll mode (``busy``, ``sleep``, ...), optionally with ``+inline``: an
-    experiment, not what ``serve`` does: the ring-feed thread runs the engine itself instead of
-    handing the batch to the gateway's sequencer thread (results still reach the event loop
-    through the exchange's subscribers), which shows what that hand-off costs."""
+    ``poll`` is a consumer poll mode (``busy``, ``sleep``, ...), optionally with a ``+variant``
+    of :data:`VARIANTS` (experiments that show what a hand-off between threads costs)."""
+    from ringgate.app.perf.gateway import SWITCH_INTERVAL
     from ringgate.sim.cosim.shm import default_dir
-    from ringgate.sw.driver import open_ring
     from ringgate.sw.driver.consumer import buffer_bytes
     from ringgate.sw.exchange import Exchange
     from ringgate.sw.gateway.app import Gateway, run_in_thread
-    from ringgate.app.perf.gateway import SWITCH_INTERVAL
-    from ringgate.sw.gateway.cli import attach_backend, tune_gc
+    from ringgate.sw.gateway.cli import tune_gc
 
     cfg = plan.config
     n = len(plan.entries)
     mode, _, variant = poll.partition("+")
-    if variant not in ("", "inline"):
-        raise ValueError(f"{poll!r}: the only variant of a poll mode is +inline")
+    if variant not in VARIANTS:
+        raise ValueError(f"{poll!r}: a poll mode's variant is one of {', '.join('+' + v for v in VARIANTS if v)}")
     d = Path(tempfile.mkdtemp(prefix="ringgate-replay-", dir=workdir or default_dir()))
     ctx = mp.get_context("spawn")
     ctl = _control(d / "control", create=True)
@@ -482,19 +516,7 @@ def run_replay(plan: ReplayPlan, poll: str, *, workdir: Path | None = None, log=
         time.sleep(0.05)
         probe.written.clear()                        # auth/subscribe replies and snapshots: not entries
 
-        if variant == "inline":
-            from ringgate.sw.exchange import from_ring
-
-            def submit(view, _ex=ex):
-                _ex.submit_many(from_ring(view))
-
-        def opener(backend, feed_submit, **_):     # serve's own poll choice is overridden by ``poll``
-            c = open_ring(backend, probe.wrap(submit if variant else feed_submit), sim_dir=str(d),
-                          ring_size=cfg.host_ring, poll=mode,
-                          doorbell_every=cfg.host_ring // 8, health_every=1.0)
-            probe.consumer = c
-            return c
-        attach_backend(gw, "sim", opener, stop_feed)
+        _attach_feed(gw, ex, d, cfg, mode, variant, probe, stop_feed)
         time.sleep(0.3)                              # the feed thread polls; let the machine settle
         ours = (os.getpid(), dev.pid, client.pid)
         load0 = _cpu_snapshot(ours)
