@@ -287,6 +287,11 @@ def _fmt(ns: float) -> str:
     return fmt_ns(ns, "µs")
 
 
+def _band(lo: float, hi: float) -> str:
+    a, b = _fmt(lo), _fmt(hi)
+    return a if a == b else f"{a} – {b}"
+
+
 def _svg(fig) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
@@ -320,7 +325,7 @@ def waterfall_svg(budget: Budget, title: str = "") -> str:
             ax.barh(y, t50 + hi - start, left=start, height=0.55, color=colour, alpha=0.25, hatch="//",
                     edgecolor=colour)
             ax.barh(y, t50 + lo - start, left=start, height=0.55, color=colour, alpha=0.85)
-            label, end = f"{_fmt(lo)} – {_fmt(hi)} (typ. {_fmt(s.projection.typical_ns)})", t50 + hi
+            label, end = f"{_band(lo, hi)} (typ. {_fmt(s.projection.typical_ns)})", t50 + hi
             t50 += s.projection.typical_ns
         else:
             ax.barh(y, max(t50 + lo50 - start, 1e-3), left=start, height=0.55, color=colour)
@@ -373,11 +378,12 @@ def comparison_svg(budget: Budget, title: str = "") -> str:
         lo50, hi50 = t["p50_ns"]
         lo99, hi99 = t["p99_ns"]
         colour = KIND_COLOURS["measured" if "measured" in t["kinds"] else "exact"]
-        ax.barh(y, hi99 - lo50, left=lo50, height=0.5, color=colour, alpha=0.25)
+        ax.barh(y, max(hi99 - lo50, lo50 * 0.05), left=lo50, height=0.5, color=colour, alpha=0.25)
         ax.plot([lo50, max(hi50, lo50 * 1.02)], [y, y], color=colour, lw=7, solid_capstyle="butt")
         ax.plot([lo99, max(hi99, lo99 * 1.02)], [y, y], color="black", lw=2.5, solid_capstyle="butt")
-        ax.text(hi99 * 1.15, y, f"p50 {_fmt(lo50)} – {_fmt(hi50)}, p99 {_fmt(lo99)} – {_fmt(hi99)}",
-                va="center", fontsize=8)
+        ax.plot([(lo50 * hi50) ** 0.5], [y], "o", color=colour, ms=7, mec="black", mew=0.5)
+        ax.plot([(lo99 * hi99) ** 0.5], [y], "D", color="black", ms=5)
+        ax.text(hi99 * 1.3, y, f"p50 {_band(lo50, hi50)}, p99 {_band(lo99, hi99)}", va="center", fontsize=8)
         goal = GOALS.get(t["name"], {}).get("p99")
         if goal:
             ax.plot([goal, goal], [y - 0.35, y + 0.35], color="#c0392b", lw=1.5, ls="--")
@@ -388,8 +394,8 @@ def comparison_svg(budget: Budget, title: str = "") -> str:
     ax.set_yticks(ys, labels, fontsize=8)
     ax.set_xscale("log")
     ax.set_xlim(10, hi_all * 200)
-    ax.set_xlabel("ns, one way (log scale); ringgate: coloured = p50, black = p99, each a band over the "
-                  "projected ranges")
+    ax.set_xlabel("ns, one way (log scale); ringgate: coloured bar and circle = p50, black bar and diamond = "
+                  "p99, each a band over the projected ranges")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(title or "like for like with the technology-selection note (§6.0): packet received -> "
                  "in the ring buffer", fontsize=10)
