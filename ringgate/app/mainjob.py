@@ -218,11 +218,6 @@ def _parse_load(load: str, clock_hz: float) -> tuple[dict, float]:
     return {"load": x}, x
 
 
-def _band(pair) -> str:
-    lo, hi = pair
-    return f"{lo:,.0f} ns" if round(lo) == round(hi) else f"{lo:,.0f}-{hi:,.0f} ns"
-
-
 def _git_rev() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -264,7 +259,7 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from ringgate.app.report import write_report
+    from ringgate.app.report import fmt_band, write_report
     from ringgate.sim.builds import pcie_top
     from ringgate.sim.cosim.session import CoSim, CoSimError
     from ringgate.sim.traffic import make_traffic
@@ -401,7 +396,7 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
                   f"simulation {summary['sim_cycles_per_s']:,.0f} cycles/s")
     for tot in rep["budget"]["totals"]:
         verdict = "" if "meets_goal" not in tot else " (goal met)" if tot["meets_goal"] else " [red](goal not met)[/red]"
-        console.print(f"{tot['name']}: p50 {_band(tot['p50_ns'])}, p99 {_band(tot['p99_ns'])} "
+        console.print(f"{tot['name']}: p50 {fmt_band(tot['p50_ns'])}, p99 {fmt_band(tot['p99_ns'])} "
                       f"({' + '.join(tot['kinds'])}){verdict}")
     console.print(f"report: {paths['html']} (self-contained; + summary.md, report.json, figures)")
     if keep:

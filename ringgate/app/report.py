@@ -34,7 +34,7 @@ import numpy as np
 from .report_schema import SCHEMA_NAME, SCHEMA_VERSION
 
 __all__ = ["Stage", "KINDS", "KIND_MEANING", "KIND_COLOURS", "PERCENTILES", "SEED_LATENCY_TABLE", "summarize",
-           "write_report", "load_report", "fmt_ns", "ReportError"]
+           "write_report", "load_report", "fmt_ns", "fmt_band", "ReportError"]
 
 KINDS = ("exact", "modelled", "projected", "measured", "wall clock")
 KIND_MEANING = {
@@ -134,8 +134,9 @@ def _cell(row: dict, label: str) -> str:
     return fmt_ns(row[f"{label}_ns"])
 
 
-def _range(pair) -> str:
-    lo, hi = (fmt_ns(x) for x in pair)
+def fmt_band(pair, micro: str = "us") -> str:
+    """A (low, high) band of latencies; one value when both print the same."""
+    lo, hi = (fmt_ns(x, micro) for x in pair)
     return lo if lo == hi else f"{lo} - {hi}"
 
 
@@ -163,7 +164,7 @@ def _budget_section(b: dict) -> tuple[list[str], list[str]]:
           "<table><tr><th>stage</th><th>kind</th><th>p50</th><th>p99</th><th>how</th></tr>"]
     for s in b["segments"]:
         if "range_ns" in s:
-            p50 = p99 = f"{_range(s['range_ns'])} (typ. {fmt_ns(s['typical_ns'])})"
+            p50 = p99 = f"{fmt_band(s['range_ns'])} (typ. {fmt_ns(s['typical_ns'])})"
             how = s["how"].rstrip(".") + ". Sources: " + "; ".join(s["sources"])
         else:
             cyc = (lambda lbl: f" = {s[f'{lbl}_cycles']} cycles") if "p50_cycles" in s else (lambda lbl: "")
@@ -180,7 +181,7 @@ def _budget_section(b: dict) -> tuple[list[str], list[str]]:
         if "goal_ns" in t:
             goal = ", ".join(f"{k} <= {fmt_ns(v)}" for k, v in t["goal_ns"].items())
             goal += ": met" if t["meets_goal"] else ": **not met**"
-        cells = [_range(t["p50_ns"]), _range(t["p99_ns"]), _range(t.get("p99.9_ns", t["p99_ns"]))]
+        cells = [fmt_band(t["p50_ns"]), fmt_band(t["p99_ns"]), fmt_band(t.get("p99.9_ns", t["p99_ns"]))]
         md.append(f"| {t['name']} | " + " | ".join(cells) + f" | {' + '.join(t['kinds'])} | {goal} |")
         hx.append(f"<tr><td>{html.escape(t['name'])}</td>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
                   + f"<td>{html.escape(' + '.join(t['kinds']))}</td><td>{html.escape(goal.replace('**', ''))}</td></tr>")
@@ -199,7 +200,7 @@ def _note_table(e2e: dict | None, budget: dict | None) -> tuple[list[str], list[
         hx.append(f"<tr><td>{name}</td><td>{fmt_ns(typ[0])} - {fmt_ns(typ[1])}</td>"
                   f"<td>{fmt_ns(best[0])} - {fmt_ns(best[1])}</td><td>{html.escape(why)}</td></tr>")
     for t in (budget or {}).get("totals", []):
-        cells = (f"p50 {_range(t['p50_ns'])}, p99 {_range(t['p99_ns'])}", " + ".join(t["kinds"]))
+        cells = (f"p50 {fmt_band(t['p50_ns'])}, p99 {fmt_band(t['p99_ns'])}", " + ".join(t["kinds"]))
         md.append(f"| **ringgate (this run)**: {t['name']} | {cells[0]} | | {cells[1]} |")
         hx.append(f"<tr><td><b>ringgate: {html.escape(t['name'])}</b></td><td>{html.escape(cells[0])}</td><td></td>"
                   f"<td>{html.escape(cells[1])}</td></tr>")

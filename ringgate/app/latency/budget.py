@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ringgate.app.report import KIND_COLOURS, SEED_LATENCY_TABLE, fmt_ns
+from ringgate.app.report import KIND_COLOURS, SEED_LATENCY_TABLE, fmt_band, fmt_ns
 
 __all__ = ["Projection", "PCIE_ONE_WAY", "WIRE_TO_RING", "Segment", "Budget", "composite", "build_budget",
            "waterfall_svg", "comparison_svg", "GOALS"]
@@ -288,8 +288,7 @@ def _fmt(ns: float) -> str:
 
 
 def _band(lo: float, hi: float) -> str:
-    a, b = _fmt(lo), _fmt(hi)
-    return a if a == b else f"{a} – {b}"
+    return fmt_band((lo, hi), "µs")
 
 
 def _svg(fig) -> str:

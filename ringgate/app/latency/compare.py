@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ringgate.app.report import KIND_COLOURS, fmt_ns, load_report
+from ringgate.app.report import KIND_COLOURS, fmt_band, fmt_ns, load_report
 
 __all__ = ["compare", "Comparison", "write_comparison", "EXIT_REGRESSION", "EXIT_NOT_COMPARABLE"]
 
@@ -159,7 +159,7 @@ def _val(row, side, p) -> str:
     if row["unit"] == "cycles":
         return str(v)
     if isinstance(v, list):
-        return fmt_ns(v[0]) if v[0] == v[1] else f"{fmt_ns(v[0])}-{fmt_ns(v[1])}"
+        return fmt_band(v)
     return fmt_ns(v)
 
 
