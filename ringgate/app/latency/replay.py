@@ -29,7 +29,10 @@ Coordinated omission: every stage is also measured from *due* (the corrected fig
 that waited because the host (or the device process) fell behind is charged for the wait, as a
 wire that cannot pause would charge it. The device's own lateness (*due* -> *cursor visible*)
 is reported so the harness's error is visible; the host ring is large enough that flow control
-never holds the device back in the runs below (counted: ``device_held_ns``).
+never holds the device back (counted: ``device_held_ns``).
+
+Experiments (:data:`VARIANTS`, a ``+variant`` after the poll mode) change the host from what
+``serve`` runs, to show what each hand-off between threads costs. docs/latency.md has the figures.
 """
 from __future__ import annotations
 
@@ -89,6 +92,10 @@ class ReplayConfig:
         The device sleeps until this long before a burst is due, then spins.
     host_ring : int
         Host ring entries (large: the device is never held back by flow control).
+    resting, seed : int
+        Book-building entries before the measured ones (not measured); the traffic's seed.
+    timeout_s : float
+        How long past the schedule's end the host may take before the run fails.
     nice : int
         Scheduling niceness of the three processes, and of their scheduler autogroup where Linux
         has autogroups on (negative needs the privilege): on a machine shared with other jobs, a
@@ -806,7 +813,7 @@ def measure(cfg: ReplayConfig, polls=("busy", "sleep"), repeats: int = 3, *, log
             workdir: Path | None = None) -> HostMeasurement:
     """``repeats`` replays of one plan per poll mode, interleaved (busy, sleep, busy, ...) so a
     change in the machine's load hits every mode alike."""
-    from ringgate.app.report import Stage, summarize
+    from ringgate.app.report import summarize
 
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, not {repeats}")

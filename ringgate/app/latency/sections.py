@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-__all__ = ["HostOptions", "host_options", "run_sections", "STAGE_FIRST", "STAGE_CURSOR", "STAGE_LANDED"]
+__all__ = ["HostOptions", "host_options", "run_sections", "config_of", "STAGE_FIRST", "STAGE_CURSOR", "STAGE_LANDED"]
 
 # the main job's exact and modelled stages the budget is built from (ringgate.app.mainjob)
 STAGE_FIRST = "ring accept -> first RQ beat of its data TLP"
