@@ -7,7 +7,7 @@ loaded from a ``ringgate latency --out DIR``) and builds the sections ``write_re
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -41,7 +41,6 @@ class HostOptions:
     repeat: int = 3
     polls: tuple = ("busy",)
     seed: int = 1
-    extra: dict = field(default_factory=dict)
 
 
 def host_options(f):
@@ -83,7 +82,7 @@ def run_sections(stages: list, summary: dict, *, clock_mhz: float, host: HostOpt
                 m = HostMeasurement.load(host.from_dir)
             else:
                 cfg = ReplayConfig(orders=host.orders, rate=host.rate, seed=host.seed,
-                                   resting=min(500, max(50, host.orders // 10)), **host.extra)
+                                   resting=min(500, max(50, host.orders // 10)))
                 m = measure(cfg, tuple(host.polls), host.repeat, log=log)
         except (ReplayError, ValueError) as e:
             raise click.ClickException(f"host stages: {e}") from None
