@@ -103,6 +103,17 @@ def test_bad_replay_configs_are_refused(kw, msg):
         ReplayConfig(**kw).check()
 
 
+def test_default_cores_are_this_process_cpus():
+    import os
+
+    cpus = sorted(os.sched_getaffinity(0))
+    cfg = ReplayConfig()
+    assert cfg.host_core == cpus[0] and cfg.device_core == (cpus[1] if len(cpus) > 1 else cpus[0])
+    cfg.check()
+    if len(cpus) > 1:
+        assert ReplayConfig(host_core=cpus[1]).device_core == cpus[0]
+
+
 def test_poll_mode_variants_are_checked_before_anything_starts(tmp_path):
     from ringgate.app.latency.replay import run_replay
 

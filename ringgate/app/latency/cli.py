@@ -32,8 +32,10 @@ def _goal_cell(name: str, row: dict) -> str:
                    "ring-feed thread runs the engine itself; busy+loop, the event loop polls the ring and runs "
                    "the engine (one thread).")
 @click.option("--repeat", default=3, show_default=True, help="Runs per poll mode (interleaved): the run-to-run spread.")
-@click.option("--host-core", default=0, show_default=True, help="CPU of the host (consumer, sequencer, engine, gateway).")
-@click.option("--device-core", default=1, show_default=True, help="CPU of the replaying device and the WebSocket client.")
+@click.option("--host-core", type=int, default=None,
+              help="CPU of the host: consumer, sequencer, engine, gateway (default: this process's first CPU).")
+@click.option("--device-core", type=int, default=None,
+              help="CPU of the replaying device and the WebSocket client (default: this process's second CPU).")
 @click.option("--spin-us", default=300.0, show_default=True, help="The device spins this long before a burst is due.")
 @click.option("--switch-interval-us", type=float, default=None,
               help="CPython thread switch interval of the host process (default: what `serve` sets, 200 us).")

@@ -86,8 +86,9 @@ class ReplayConfig:
         Burst starts as a Poisson process instead of evenly spaced.
     users : int
         Ring users (each has an ``orders.<uid>`` topic; the client subscribes to all of them).
-    host_core, device_core : int
-        CPUs of the host process and of the device + client processes.
+    host_core, device_core : int or None
+        CPUs of the host process and of the device + client processes (default: the first and
+        the second CPU this process may use; one CPU: both on it).
     spin_us : float
         The device sleeps until this long before a burst is due, then spins.
     host_ring : int
@@ -113,13 +114,20 @@ class ReplayConfig:
     users: int = 64
     resting: int = 500
     seed: int = 1
-    host_core: int = 0
-    device_core: int = 1
+    host_core: int | None = None
+    device_core: int | None = None
     spin_us: float = 300.0
     host_ring: int = 1 << 16
     switch_interval_us: float | None = None
     nice: int = 0
     timeout_s: float = 120.0
+
+    def __post_init__(self):
+        cores = sorted(os.sched_getaffinity(0))
+        if self.host_core is None:
+            self.host_core = cores[0]
+        if self.device_core is None:
+            self.device_core = cores[1] if len(cores) > 1 and cores[1] != self.host_core else cores[0]
 
     def check(self) -> None:
         if self.orders < 1:
