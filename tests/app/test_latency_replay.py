@@ -137,8 +137,8 @@ def test_replay_measures_every_entry_through_the_real_path(tmp_path):
     """Device, host and client processes for real: every measured entry reaches the engine, its own
     WebSocket update is written and received, the stamps are in order, both modes are measured."""
     cfg = ReplayConfig(orders=300, rate=2_000, users=8, resting=30)
-    m = measure(cfg, ("busy", "sleep"), 1, log=lambda s: None, workdir=tmp_path)
-    assert [x["poll"] for x in m.modes] == ["busy", "sleep"]
+    m = measure(cfg, ("busy", "adaptive"), 1, log=lambda s: None, workdir=tmp_path)
+    assert [x["poll"] for x in m.modes] == ["busy", "adaptive"]
     for mode in m.modes:
         st = m.stamps[mode["poll"]]
         assert len(st["due"]) == 300 == mode["measured_entries"]

@@ -27,7 +27,7 @@ def _goal_cell(name: str, row: dict) -> str:
 @click.option("--burst", default=1, show_default=True, help="Entries per burst (the mean rate stays --rate).")
 @click.option("--poisson", is_flag=True, help="Burst starts as a Poisson process (else evenly spaced).")
 @click.option("--users", default=64, show_default=True, help="Ring users (the client subscribes to each one's orders topic).")
-@click.option("--poll", "polls", multiple=True, default=("busy", "sleep"), show_default=True,
+@click.option("--poll", "polls", multiple=True, default=("busy", "adaptive"), show_default=True,
               help="Consumer poll modes to measure side by side (repeatable). Experiments: MODE+inline, the "
                    "ring-feed thread runs the engine itself; busy+loop, the event loop polls the ring and runs "
                    "the engine (one thread).")
@@ -66,7 +66,8 @@ def latency(orders, rate, burst, poisson, users, polls, repeat, host_core, devic
         raise click.UsageError(str(e)) from None
     if repeat < 1:
         raise click.BadParameter(f"must be >= 1, not {repeat}", param_hint="--repeat")
-    known = ("busy", "sleep", "adaptive")
+    from ringgate.sw.driver.consumer import POLL_MODES as known
+
     for p in polls:
         mode, _, variant = p.partition("+")
         if mode not in known or variant not in VARIANTS:

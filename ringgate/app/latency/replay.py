@@ -459,7 +459,7 @@ def _attach_feed(gw, ex, directory: Path, cfg: ReplayConfig, mode: str, variant:
         probe.consumer = c
         return c
     if variant != "loop":
-        attach_backend(gw, "sim", opener, stop)
+        attach_backend(gw, "sim", opener, stop, poll=mode)
         return
     consumer, loop = opener("sim", None), gw.loop
 
@@ -817,9 +817,9 @@ class HostMeasurement:
         return cls(ReplayConfig(**sec["config"]), sec["machine"], sec["modes"], stamps)
 
 
-def measure(cfg: ReplayConfig, polls=("busy", "sleep"), repeats: int = 3, *, log=print,
+def measure(cfg: ReplayConfig, polls=("busy", "adaptive"), repeats: int = 3, *, log=print,
             workdir: Path | None = None) -> HostMeasurement:
-    """``repeats`` replays of one plan per poll mode, interleaved (busy, sleep, busy, ...) so a
+    """``repeats`` replays of one plan per poll mode, interleaved (busy, adaptive, busy, ...) so a
     change in the machine's load hits every mode alike."""
     from ringgate.app.report import summarize
 
