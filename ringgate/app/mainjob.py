@@ -107,10 +107,11 @@ def compute_stages(res: dict, n: int, seen_end: np.ndarray, seen_ns: np.ndarray,
             raise ValueError("host-side latencies missing or negative")
         stages.append(Stage(
             "offered at ingress (entry ts) -> cursor write issued (cursor line timestamp), host's view", hc,
-            "cycles", "exact", "device cycle counter: the cursor line's 64-bit timestamp minus the entry's "
+            "cycles", "wall clock", "device cycle counter: the cursor line's 64-bit timestamp minus the entry's "
             "32-bit ts (extend_timestamp), both read by the consumer from host memory, as on hardware; "
             "includes waiting to enter a full BRAM ring; when one poll takes entries announced by several "
-            "cursor writes, the earlier ones are measured to the latest (an upper bound)"))
+            "cursor writes, the earlier ones are measured to the latest (an upper bound), so the figure "
+            "depends on when the consumer's polls ran in wall-clock time and differs from run to run"))
     stages += [
         Stage("ring accept -> cursor line written to host memory", c_cursor * ns_per_cycle + link_ns, "ns",
               "modelled", f"exact RTL cycles at {ns_c} + cocotbext-pcie UltraScale+ / link model "

@@ -8,7 +8,8 @@ Every number carries its kind, because a performance engineer must know what to 
 - ``projected``: documented allowances for what cannot be simulated here (hard IP, root complex),
   with public sources and a range;
 - ``measured``: wall clock on this CPU in a real-time measurement (``ringgate latency``);
-- ``wall clock``: wall clock inside a co-simulation (describes the simulator as much as the host).
+- ``wall clock``: depends on wall-clock timing inside a co-simulation (describes the simulator as much
+  as the host; differs from run to run, also when counted in device cycles).
 
 Percentiles are *observed* values (``inverted_cdf``): a p99 of 7 cycles means some entry took 7.
 
@@ -42,7 +43,8 @@ KIND_MEANING = {
     "modelled": "a simulated model of what the RTL does not contain (cocotbext-pcie link)",
     "projected": "not simulated or measurable here: a range from published measurements",
     "measured": "wall clock on this CPU, real time (ringgate latency)",
-    "wall clock": "wall clock inside the co-simulation (the simulator shares the CPU)",
+    "wall clock": "depends on wall-clock timing inside the co-simulation (the simulator shares the CPU): "
+                  "differs from run to run",
     "gap": "not covered by this run: its projected range",
 }
 KIND_COLOURS = {"exact": "#1e7b34", "modelled": "#b7791f", "projected": "#8250df", "measured": "#1f6feb",

@@ -22,13 +22,14 @@ def _host(p50s):
     return {"config": {}, "machine": {}, "modes": [{"poll": "busy", "cpu_us_per_entry": 10.0, "stages": [row]}]}
 
 
-def _report(d, *, first=4, extra_cycle_at=None, config=CONFIG, host_p50s=(10_000, 11_000, 12_000)):
+def _report(d, *, first=4, extra_cycle_at=None, config=CONFIG, host_p50s=(10_000, 11_000, 12_000), host_full=0):
     cyc = np.full(1000, first)
     if extra_cycle_at is not None:
         cyc[extra_cycle_at] += 1
     stages = [Stage("ring accept -> first RQ beat of its data TLP", cyc),
               Stage("ring accept -> cursor line written to host memory", np.full(1000, 52.0), "ns", "modelled")]
-    write_report(d, stages, config=config, host=_host(host_p50s))
+    write_report(d, stages, config=config, host=_host(host_p50s),
+                 throughput={"host ring full (cycles)": host_full})
     return d
 
 
@@ -60,6 +61,21 @@ def test_one_more_cycle_at_p99_is_a_regression_and_fails(tmp_path):
     back = compare(b, a)
     assert not back.regressions
     assert {r["name"]: r for r in back.rows}["ring accept -> first RQ beat of its data TLP"]["verdict"] == "faster"
+
+
+def test_a_regression_while_the_host_held_the_device_back_says_so(tmp_path):
+    # a full host ring stalls the DMA writer: its exact cycles then depend on the host's speed too
+    a = _report(tmp_path / "a", host_full=1)
+    same = _report(tmp_path / "s", host_full=1)
+    assert compare(a, same).notes == []
+    b = _report(tmp_path / "b", extra_cycle_at=np.arange(0, 1000, 50), host_full=40)
+    c = compare(a, b)
+    assert c.regressions and c.notes == ["the host ring was full for 1 cycle(s) in the old run and 40 in the "
+                                         "new one: the host held the device back differently, so the exact "
+                                         "stages also depend on the host's speed in these runs"]
+    r = CliRunner().invoke(report, ["compare", str(a), str(b)])
+    assert r.exit_code == EXIT_REGRESSION and "held the device back" in r.output
+    assert "held the device back" in write_comparison(c, tmp_path / "out")["html"].read_text()
 
 
 def test_measured_stages_are_judged_against_their_spread(tmp_path):

@@ -29,6 +29,7 @@ __all__ = ["compare", "Comparison", "write_comparison", "EXIT_REGRESSION", "EXIT
 EXIT_REGRESSION = 1
 EXIT_NOT_COMPARABLE = 2
 _EXACT_PCTS = ("min", "p50", "p99", "p99.9", "max")
+_HOST_FULL = "host ring full (cycles)"
 
 
 @dataclass
@@ -45,6 +46,8 @@ class Comparison:
         Config keys whose values differ: key -> (old, new).
     only_old, only_new : list of str
         Stages present in one report only.
+    notes : list of str
+        What limits the verdicts (e.g. the host held the device back differently in the two runs).
     """
     old: str
     new: str
@@ -53,11 +56,12 @@ class Comparison:
     config_diff: dict = field(default_factory=dict)
     only_old: list = field(default_factory=list)
     only_new: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"old": self.old, "new": self.new, "rows": self.rows, "regressions": self.regressions,
                 "config_diff": {k: list(v) for k, v in self.config_diff.items()},
-                "only_old": self.only_old, "only_new": self.only_new}
+                "only_old": self.only_old, "only_new": self.only_new, "notes": self.notes}
 
 
 def _stages(doc: dict) -> dict[str, dict]:
@@ -122,6 +126,12 @@ def compare(old, new, *, tolerance_cycles: int = 0) -> Comparison:
     c = Comparison(a.get("path", "old"), b.get("path", "new"))
     ca, cb = a.get("config") or {}, b.get("config") or {}
     c.config_diff = {k: (ca.get(k), cb.get(k)) for k in sorted(set(ca) | set(cb)) if ca.get(k) != cb.get(k)}
+    # A full host ring stalls the DMA writer, so the exact stages then count the host's speed too.
+    fa, fb = ((d.get("throughput") or {}).get(_HOST_FULL) for d in (a, b))
+    if fa != fb and fa is not None and fb is not None:
+        c.notes.append(f"the host ring was full for {fa} cycle(s) in the old run and {fb} in the new one: the host "
+                       "held the device back differently, so the exact stages also depend on the host's speed "
+                       "in these runs")
     sa, sb = _stages(a), _stages(b)
     c.only_old = [k for k in sa if k not in sb]
     c.only_new = [k for k in sb if k not in sa]
@@ -190,6 +200,7 @@ def markdown(c: Comparison) -> str:
     for label, names in (("only in the old report", c.only_old), ("only in the new report", c.only_new)):
         if names:
             lines += ["", f"Stages {label}: " + "; ".join(names)]
+    lines += [x for note in c.notes for x in ("", f"Note: {note}.")]
     lines += ["", ("**Exact-cycle regressions:** " + "; ".join(c.regressions)) if c.regressions
               else "No exact-cycle regression."]
     return "\n".join(lines) + "\n"
@@ -248,6 +259,7 @@ def write_comparison(c: Comparison, out: Path) -> dict[str, Path]:
                if c.regressions else "<p>No exact-cycle regression.</p>")
     cfg = ("<p>Configs differ: " + html.escape(", ".join(f"{k} {v[0]!r} -> {v[1]!r}" for k, v in c.config_diff.items()))
            + "</p>" if c.config_diff else "")
+    cfg += "".join(f"<p>Note: {html.escape(n)}.</p>" for n in c.notes)
     paths["html"].write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>ringgate latency comparison</title><style>"
         "body{font-family:sans-serif;max-width:1150px;margin:2em auto}table{border-collapse:collapse}"
