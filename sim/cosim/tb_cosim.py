@@ -319,7 +319,8 @@ class Bench:
 
     # -- one entry, cycle by cycle --------------------------------------------------------
     def _signal(self, name: str):
-        """A signal of the top by name, or None where this build does not expose it."""
+        """A signal of the top by its Verilog name (an inner group's field: ``group__field``), or None
+        where this build does not expose it (a test checks that every lane is found)."""
         h = getattr(self.dut, name, None)
         try:
             int(h.value)
@@ -337,7 +338,7 @@ class Bench:
             ("ring i.valid", "i__valid"), ("ring i.ready", "i__ready"), ("DMA takes from the ring", "ring_take"),
             ("RQ tvalid", "s_axis_rq_tvalid"), ("RQ tready", "s_axis_rq_tready"), ("RQ tlast", "s_axis_rq_tlast"))]
         buses = [(label, self._signal(name)) for label, name in (
-            ("published (ring cursor)", "published"), ("cursor written", "cursor_written"))]
+            ("published (ring cursor)", "ring__published"), ("cursor written", "regs__cursor_written"))]
         bits = [(a, h) for a, h in bits if h is not None]
         buses = [(a, h) for a, h in buses if h is not None]
         tv, tr, tl, td = dut.s_axis_rq_tvalid, dut.s_axis_rq_tready, dut.s_axis_rq_tlast, dut.s_axis_rq_tdata

@@ -154,6 +154,10 @@ def _check_latency_sections(rep, out):
     assert t["zero"] == accept and marks["offered"] <= accept
     assert marks["first RQ beat of its data TLP"] - accept == st[0].samples[40]
     assert marks["last beat of the cursor TLP announcing it"] - accept == st[1].samples[40]
+    # every lane the tracer knows, found in the build (a renamed port would silently drop one)
+    assert [lane["name"] for lane in t["lanes"]] == [
+        "ring i.valid", "ring i.ready", "DMA takes from the ring", "RQ tvalid", "RQ tready", "RQ tlast",
+        "published (ring cursor)", "cursor written", "RQ beat"]
     beats = t["lanes"][-1]
     assert beats["name"] == "RQ beat" and any(beats["highlight"])
     assert rep["timing"]["wavejson"]["signal"][0]["name"] == "clk"
