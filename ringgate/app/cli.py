@@ -60,6 +60,8 @@ def _load(name: str, target: str) -> click.Command:
     "build": "ringgate.app.build:build",
     "constraints": "ringgate.app.build:constraints",
     "probe": "ringgate.app.probe:probe",
+    "latency": "ringgate.app.latency.cli:latency",
+    "report": "ringgate.app.latency.cli:report",
 })
 def main():
     """ringgate: the FPGA path of an exchange order gateway, in Amaranth, simulated with Verilator."""
