@@ -41,7 +41,8 @@ class Run:
     last_beat: list = field(default_factory=list)
 
 
-def run(frames, *, gap=3, depth=64, sessions=16, max_messages=4, ready=lambda cycle: True, tail=60, local=LOCAL):
+def run(frames, *, gap=3, depth=64, sessions=16, max_messages=4, ready=lambda cycle: True, tail=60, local=LOCAL,
+        enable=True):
     """Drive ``frames`` (WireFrame) with ``gap`` idle cycles between them (an int or a callable of the frame
     index); return what came out."""
     dut = Harness(depth, sessions, max_messages)
@@ -54,7 +55,7 @@ def run(frames, *, gap=3, depth=64, sessions=16, max_messages=4, ready=lambda cy
         ctx.set(p.config.mac, local.mac_int)
         ctx.set(p.config.ip, local.ip_int)
         ctx.set(p.config.port, local.port)
-        ctx.set(p.config.enable, 1)
+        ctx.set(p.config.enable, int(enable))
         await ctx.tick().repeat(24)
         cycle = 24
         for i, f in enumerate(frames):
@@ -86,8 +87,6 @@ def run(frames, *, gap=3, depth=64, sessions=16, max_messages=4, ready=lambda cy
         async for _, _, valid, payload, vv, verdict, pub in ctx.tick().sample(
                 dut.o.valid, dut.o.payload, p.verdict_valid, p.verdict, p.ring.publish):
             ctx.set(dut.o.ready, int(ready(cycle)))
-            if valid and ready(cycle - 1 if cycle else 0):
-                pass
             if vv:
                 verdicts.append({k: int(getattr(verdict, k)) for k in ("code", "count", "session", "seq", "gap", "ts")})
             if pub:
@@ -113,15 +112,18 @@ def run(frames, *, gap=3, depth=64, sessions=16, max_messages=4, ready=lambda cy
     return Run(np.frombuffer(raw, ENTRY_DTYPE).copy(), verdicts, counters, starts, pubs, firsts, lasts)
 
 
-def expected(frames, starts, *, sessions=16, max_messages=4, local=LOCAL):
-    model = IngressModel(local, sessions=sessions, max_messages=max_messages)
-    outs = [model.frame(f.data, bad=f.bad, start_cycle=s) for f, s in zip(frames, starts)]
+def expected(frames, starts, *, sessions=16, max_messages=4, local=LOCAL, full=(), enable=True):
+    """The model's outcomes; ``full``: frames the ring had no room for (only the RTL knows when)."""
+    model = IngressModel(local, sessions=sessions, max_messages=max_messages, enabled=enable)
+    outs = [model.frame(f.data, bad=f.bad, start_cycle=s, room=0 if i in full else None)
+            for i, (f, s) in enumerate(zip(frames, starts))]
     ents = [o.entries for o in outs if len(o.entries)]
     return model, outs, (np.concatenate(ents) if ents else np.zeros(0, ENTRY_DTYPE))
 
 
 def check(frames, r: Run, **kw):
     model, outs, want = expected(frames, r.starts, **kw)
+    assert model.identity_holds()
     codes = [v["code"] for v in r.verdicts]
     want_codes = [o.code for o in outs]
     assert codes == want_codes, next((i, frames[i].kind, c, w) for i, (c, w) in enumerate(zip(codes, want_codes))
