@@ -14,7 +14,7 @@ from ringgate.contracts.pcie import USER_CLOCK_NS
 
 from . import verilator
 
-__all__ = ["ring", "pcie_top", "throughput", "Bench", "BENCHES", "PCIE_RING_DEPTH"]
+__all__ = ["ring", "pcie_top", "throughput", "ingress", "Bench", "BENCHES", "PCIE_RING_DEPTH"]
 
 PCIE_RING_DEPTH = 256           # the BRAM ring of the PCIe benches and the co-simulation
 
@@ -65,3 +65,11 @@ BENCHES = {
     "throughput": Bench(lambda waves=None: throughput(waves=waves), "ringgate.sim.tb_throughput",
                         {"TP_CYCLES": "100000"}, "ring + DMA writer at throughput level"),
 }
+
+
+def ingress(depth: int = 256, *, max_messages: int = 4, waves: bool | None = None) -> verilator.Build:
+    """The network ingress (``hw/ingress``): parser in the MAC clock, dual-clock ring, crossing."""
+    from ringgate.hw.ingress import IngressRing
+
+    return verilator.build(IngressRing(depth, max_messages=max_messages), f"ingress_d{depth}_m{max_messages}",
+                           waves=waves)

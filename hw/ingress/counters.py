@@ -25,6 +25,11 @@ class Counters(wiring.Component):
     in every cycle, mod 2**32 (proven: tests/hw/ingress/test_formal.py). An event's counts are
     visible two cycles after it.
 
+    Parameters
+    ----------
+    width : int
+        Counter bits (32 in hardware).
+
     Members
     -------
     event : In(1)
@@ -39,34 +44,34 @@ class Counters(wiring.Component):
         The counters.
     """
 
-    event: In(1)
-    code: In(range(OUTCOMES))
-    entries: In(8)
-    gap: In(32)
-    session: In(32)
-    seq: In(32)
-    counters: Out(COUNTERS)
+    def __init__(self, width: int = 32):
+        self._width = width
+        layout = COUNTERS if width == 32 else data.StructLayout({name: width for name in COUNTER_NAMES})
+        super().__init__({"event": In(1), "code": In(range(OUTCOMES)), "entries": In(8), "gap": In(32),
+                          "session": In(32), "seq": In(32), "counters": Out(layout)})
 
     def elaborate(self, platform):
         m = Module()
         c = self.counters
         hot = Signal(OUTCOMES)
-        ev, acc = Signal(), Signal()
+        acc = Signal()
         entries, gap, session, seq = Signal(8), Signal(32), Signal(32), Signal(32)
-        m.d.sync += [ev.eq(self.event), hot.eq(Cat(self.code == i for i in range(OUTCOMES)) & self.event.replicate(OUTCOMES)),
+        m.d.sync += [hot.eq(Cat(self.code == i for i in range(OUTCOMES)) & self.event.replicate(OUTCOMES)),
                      acc.eq(self.event & (self.code == 0)), entries.eq(self.entries), gap.eq(self.gap),
                      session.eq(self.session), seq.eq(self.seq)]
 
         regs = [getattr(c, name) for name in _OUTCOME_NAMES]
-        operand = Signal(32)
+        w = self._width
+        operand = Signal(w)
         # AND-OR select by the one-hot code: a flat OR tree, not a chain of priority muxes.
-        m.d.comb += operand.eq(functools.reduce(operator.or_, (r & hot[i].replicate(32) for i, r in enumerate(regs))))
-        inc = Signal(32)
+        m.d.comb += operand.eq(functools.reduce(operator.or_, (r & hot[i].replicate(w) for i, r in enumerate(regs))))
+        inc = Signal(w)
         m.d.comb += inc.eq(operand + 1)
         for i, r in enumerate(regs):
             with m.If(hot[i]):
                 m.d.sync += r.eq(inc)
-        with m.If(ev):
+        # FRAMES counts what an outcome counter counts (an out-of-range code counts nowhere).
+        with m.If(hot.any()):
             m.d.sync += c.FRAMES.eq(c.FRAMES + 1)
         with m.If(acc):
             m.d.sync += c.ENTRIES.eq(c.ENTRIES + entries)
@@ -76,9 +81,30 @@ class Counters(wiring.Component):
                              c.LAST_GAP_LAST.eq(seq - 1)]
 
         if platform == "formal":
-            from amaranth.hdl import Assert
-            total = sum(regs[1:], regs[0])
-            m.d.comb += Assert(c.FRAMES == total[:32])
-            m.d.comb += Assert(hot.any() == ev)
-            m.d.comb += Assert((hot & (hot - 1)) == 0)
+            self._formal(m, regs, hot)
         return m
+
+    def _formal(self, m, regs, hot):
+        """Every cycle: FRAMES moves by +1 exactly when one outcome counter does, by +1, and no
+        other outcome counter moves. All start at 0, so FRAMES = ACCEPTED + sum(DROP_*) (mod 2**w)
+        in every cycle: each step adds 1 to both sides or nothing."""
+        from amaranth.asserts import Initial
+        from amaranth.hdl import Assert
+
+        w, frames = self._width, self.counters.FRAMES
+        before = [Signal(w, name=f"prev_{i}") for i in range(len(regs) + 1)]
+        m.d.sync += [b.eq(r) for b, r in zip(before, [frames, *regs])]
+        started = Signal()
+        m.d.sync += started.eq(1)
+        moved = Signal(len(regs))
+        m.d.comb += moved.eq(Cat(r != b for r, b in zip(regs, before[1:])))
+        with m.If(Initial()):
+            m.d.comb += [Assert(r == 0) for r in [frames, *regs]]
+        with m.If(started):
+            m.d.comb += [
+                Assert((moved & (moved - 1)) == 0),
+                Assert((frames != before[0]) == moved.any()),
+                Assert(~moved.any() | (frames == (before[0] + 1)[:w])),
+            ]
+            m.d.comb += [Assert(~moved[i] | (r == (b + 1)[:w])) for i, (r, b) in enumerate(zip(regs, before[1:]))]
+        m.d.comb += Assert((hot & (hot - 1)) == 0)

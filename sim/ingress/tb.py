@@ -1,0 +1,250 @@
+"""cocotb bench of :class:`ringgate.hw.ingress.IngressRing` on Verilator (run by tests/sim/test_ingress.py
+and the ingress benchmark): MAC clock and user clock unrelated (optionally jittered), frames from
+:class:`ringgate.sim.traffic.DatagramSource` on the MAC's receive stream (no tready), the ring drained
+fast or slow on the user side, every frame's verdict, every entry and the counters (read through a
+snapshot) checked against the golden model, and exact latency stamps.
+
+Environment: ING_FRAMES, ING_SEED, ING_MIX (probability of a malformed frame), ING_MAX (messages per
+datagram at most), ING_SINGLE=1 (single-order datagrams, no tag, checksum 0), ING_SOURCE ("axis": the
+cocotbext-axi AxiStreamSource, frames back to back; "wire": frames spaced as on a line of ING_RATE
+bits/s at the MAC clock, 0 = back to back), ING_MAC_PS / ING_USER_PS (clock periods), ING_JITTER
+(each MAC half-period varies by up to this fraction), ING_DRAIN (k: the consumer takes an entry in
+one user cycle of k), ING_OUT (JSON summary).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge, Timer
+from cocotb.utils import get_sim_time
+from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSource
+
+from ringgate.contracts.datagram import COUNTER_NAMES, Drop
+from ringgate.contracts.entry import ENTRY_DTYPE
+from ringgate.model.ingress import IngressModel
+from ringgate.sim.traffic import LOCAL, DatagramSource, beats
+
+from ringgate.hw.ingress.parser import VERDICT
+
+ETH_WIRE_OVERHEAD = 4 + 8 + 12          # FCS + preamble/SFD + inter-frame gap, bytes per frame
+
+
+def _env(name, default):
+    return type(default)(os.environ.get(name, default))
+
+
+def _field(value: int, layout, name: str) -> int:
+    f = layout[name]
+    return (value >> f.offset) & ((1 << f.width) - 1)
+
+
+async def jittered_clock(sig, period_ps: int, jitter: float, rng: random.Random):
+    half = period_ps / 2
+    while True:
+        sig.value = 1
+        await Timer(int(round(half * (1 + rng.uniform(-jitter, jitter)))), "ps")
+        sig.value = 0
+        await Timer(int(round(half * (1 + rng.uniform(-jitter, jitter)))), "ps")
+
+
+class Bench:
+    def __init__(self, dut):
+        self.dut = dut
+        self.seed = _env("ING_SEED", 1)
+        self.rng = random.Random(self.seed)
+        self.mac_ps, self.user_ps = _env("ING_MAC_PS", 6400), _env("ING_USER_PS", 4000)
+        self.jitter = _env("ING_JITTER", 0.0)
+        self.drain = _env("ING_DRAIN", 1)
+        n, mix, mx = _env("ING_FRAMES", 200), _env("ING_MIX", 0.3), _env("ING_MAX", 4)
+        src = DatagramSource(self.seed, max_messages=mx)
+        if _env("ING_SINGLE", 0):
+            self.frames = [src.good(1, vlan=None, udp_checksum_on=False) for _ in range(n)]
+        else:
+            self.frames = src.mix(n, p_bad=mix)
+        self.max_messages = mx
+        self.first_cycle, self.first_ps, self.verdicts, self.pub_ps, self.pub_cycle = [], [], [], [], []
+        self.entries, self.entry_ps = [], []
+        self.mac_cycle = 0
+        self.done = False
+
+    async def reset(self):
+        d = self.dut
+        d.rst.value = 1
+        d.mac_rst.value = 1
+        for s in (d.mac__tvalid, d.mac__tlast, d.mac__tuser, d.snapshot, d.enable, d.o__ready):
+            s.value = 0
+        await ClockCycles(d.clk, 4)
+        await ClockCycles(d.mac_clk, 4)
+        d.rst.value = 0
+        d.mac_rst.value = 0
+        await ClockCycles(d.clk, 2)
+
+    async def configure(self):
+        d = self.dut
+        d.mac_addr.value, d.ip_addr.value, d.udp_port.value = LOCAL.mac_int, LOCAL.ip_int, LOCAL.port
+        await ClockCycles(d.clk, 4)
+        d.enable.value = 1
+        while not d.enabled.value:
+            await RisingEdge(d.clk)
+        await ClockCycles(d.mac_clk, 32)         # the session table clears
+
+    async def mac_monitor(self):
+        """Every MAC cycle: frame starts (cycle counter, time), verdicts, publishes."""
+        d = self.dut
+        edge = RisingEdge(d.mac_clk)
+        in_frame = False
+        tv, tl, vv, pub = d.mac__tvalid, d.mac__tlast, d.verdict_valid, d.publish
+        while not self.done:
+            await edge
+            now = get_sim_time("ps")
+            if tv.value:
+                if not in_frame:
+                    self.first_cycle.append(self.mac_cycle)
+                    self.first_ps.append(now)
+                in_frame = not tl.value
+            if vv.value:
+                self.verdicts.append(int(d.verdict.value))
+            if pub.value:
+                self.pub_ps.append(now)
+                self.pub_cycle.append(self.mac_cycle)
+            self.mac_cycle += 1
+
+    async def consumer(self):
+        d = self.dut
+        edge = RisingEdge(d.clk)
+        k, ov, op, ready = self.drain, d.o__valid, d.o__payload, d.o__ready
+        c = 0
+        ready.value = int(k == 1)
+        while not self.done:
+            await edge
+            if ready.value and ov.value:
+                self.entries.append(int(op.value).to_bytes(64, "little"))
+                self.entry_ps.append(get_sim_time("ps"))
+            c += 1
+            if k > 1:
+                ready.value = int(c % k == 0)
+
+    async def drive_wire(self, rate_bps: float):
+        """Frames beat by beat, spaced as on a line of ``rate_bps`` (0: back to back), at the MAC clock."""
+        d = self.dut
+        edge = RisingEdge(d.mac_clk)
+        credit = 0.0
+        td, tk, tl, tu, tv = d.mac__tdata, d.mac__tkeep, d.mac__tlast, d.mac__tuser, d.mac__tvalid
+        for f in self.frames:
+            bs = beats(f.data)
+            for data, keep, last in bs:
+                td.value, tk.value, tl.value, tu.value, tv.value = data, keep, int(last), int(f.bad and last), 1
+                await edge
+            tv.value = 0
+            if rate_bps:
+                # the wire's time for this frame (with FCS, preamble, gap) minus its beats
+                credit += (len(f.data) + ETH_WIRE_OVERHEAD) * 8 / rate_bps * (1e12 / self.mac_ps) - len(bs)
+                idle = int(credit)
+                credit -= idle
+                if idle:
+                    await ClockCycles(d.mac_clk, idle)
+
+    async def drive_axis(self):
+        d = self.dut
+        src = AxiStreamSource(AxiStreamBus.from_prefix(d, "mac_"), d.mac_clk, d.mac_rst)
+        for f in self.frames:
+            user = [0] * (len(f.data) - 1) + [int(f.bad)]
+            await src.send(AxiStreamFrame(f.data, tuser=user))
+        await src.wait()
+
+    async def snapshot(self) -> dict:
+        d = self.dut
+        await RisingEdge(d.clk)
+        d.snapshot.value = 1
+        await RisingEdge(d.clk)
+        d.snapshot.value = 0
+        await RisingEdge(d.clk)
+        while d.busy.value:
+            await RisingEdge(d.clk)
+        raw = int(d.counters.value)
+        return {name: (raw >> (32 * i)) & 0xFFFF_FFFF for i, name in enumerate(COUNTER_NAMES)}
+
+
+@cocotb.test(timeout_time=10**13, timeout_unit="ps")
+async def ingress(dut):
+    b = Bench(dut)
+    rng = random.Random(b.seed + 99)
+    if b.jitter:
+        cocotb.start_soon(jittered_clock(dut.mac_clk, b.mac_ps, b.jitter, rng))
+    else:
+        cocotb.start_soon(Clock(dut.mac_clk, b.mac_ps, "ps").start())
+    cocotb.start_soon(Clock(dut.clk, b.user_ps, "ps").start())
+    await b.reset()
+    await b.configure()
+    cocotb.start_soon(b.mac_monitor())
+    cocotb.start_soon(b.consumer())
+    source = os.environ.get("ING_SOURCE", "wire")
+    if source == "axis":
+        await b.drive_axis()
+    else:
+        await b.drive_wire(_env("ING_RATE", 10e9))
+    # drain: until every verdict is in and the ring is empty (slow consumers take a while)
+    for _ in range(200000):
+        await ClockCycles(dut.clk, 64)
+        if len(b.verdicts) == len(b.frames) and not dut.fill.value and not dut.o__valid.value:
+            break
+    counters = await b.snapshot()
+    b.done = True
+    await ClockCycles(dut.clk, 2)
+
+    codes = [_field(v, VERDICT, "code") for v in b.verdicts]
+    assert len(codes) == len(b.frames), f"{len(codes)} verdicts for {len(b.frames)} frames"
+    full = {i for i, c in enumerate(codes) if c == Drop.RING_FULL}
+    model = IngressModel(LOCAL, max_messages=b.max_messages)
+    outs = [model.frame(f.data, bad=f.bad, start_cycle=_mac_ts(b, i), room=0 if i in full else None)
+            for i, f in enumerate(b.frames)]
+    want_codes = [o.code for o in outs]
+    bad = [(i, b.frames[i].kind, c, w) for i, (c, w) in enumerate(zip(codes, want_codes)) if c != w]
+    assert not bad, f"verdicts differ from the golden model (frame, kind, rtl, model): {bad[:8]}"
+    want = np.concatenate([o.entries for o in outs if len(o.entries)] or [np.zeros(0, ENTRY_DTYPE)])
+    got = np.frombuffer(b"".join(b.entries), ENTRY_DTYPE)
+    assert len(got) == len(want), f"{len(got)} entries out of the ring, the model published {len(want)}"
+    diff = np.nonzero(got.view(np.uint8).reshape(-1, 64) != want.view(np.uint8).reshape(-1, 64))[0]
+    assert not len(diff), f"entry {diff[0]} differs from the golden model"
+    assert counters == model.counters, {k: (counters[k], model.counters[k]) for k in counters
+                                        if counters[k] != model.counters[k]}
+    drops = sum(v for k, v in counters.items() if k.startswith("DROP_"))
+    assert counters["FRAMES"] == counters["ACCEPTED"] + drops
+    _summary(b, outs, counters)
+
+
+def _mac_ts(b, i) -> int:
+    """The MAC cycle counter at frame i's first beat (the parser's counter counts from reset release;
+    the monitor counts from its start, a fixed offset the first verdict's ts pins)."""
+    v0 = b.verdicts[0]
+    return _field(v0, VERDICT, "ts") + b.first_cycle[i] - b.first_cycle[0]
+
+
+def _summary(b, outs, counters):
+    out = os.environ.get("ING_OUT")
+    if not out:
+        return
+    acc = [i for i, o in enumerate(outs) if o.drop is None]
+    first_ps = np.array([b.first_ps[i] for i in acc], np.int64)
+    pub_ps = np.array(b.pub_ps[:len(acc)], np.int64)
+    pub_cycle = np.array(b.pub_cycle[:len(acc)], np.int64)
+    first_cycle = np.array([b.first_cycle[i] for i in acc], np.int64)
+    # the first entry of each accepted datagram
+    starts = np.cumsum([0] + [len(outs[i].entries) for i in acc])[:-1]
+    entry_ps = np.array(b.entry_ps, np.int64)[starts] if len(b.entry_ps) else np.zeros(0, np.int64)
+    sim_ps = b.first_ps[-1] - b.first_ps[0] if len(b.first_ps) > 1 else 0
+    res = {
+        "frames": len(b.frames), "accepted": len(acc), "counters": counters,
+        "mac_ps": b.mac_ps, "user_ps": b.user_ps, "jitter": b.jitter, "drain": b.drain,
+        "first_to_publish_cycles": (pub_cycle - first_cycle).tolist(),
+        "frame_bytes": [len(b.frames[i].data) for i in acc],
+        "publish_to_valid_ps": (entry_ps - pub_ps).tolist() if b.drain == 1 else [],
+        "frames_per_s": (len(b.frames) - 1) / (sim_ps * 1e-12) if sim_ps else 0.0,
+    }
+    with open(out, "w") as fh:
+        json.dump(res, fh)
