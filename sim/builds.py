@@ -71,5 +71,6 @@ def ingress(depth: int = 256, *, max_messages: int = 4, waves: bool | None = Non
     """The network ingress (``hw/ingress``): parser in the MAC clock, dual-clock ring, crossing."""
     from ringgate.hw.ingress import IngressRing
 
-    return verilator.build(IngressRing(depth, max_messages=max_messages), f"ingress_d{depth}_m{max_messages}",
+    core = IngressRing(depth, max_messages=max_messages)
+    return verilator.build(verilator.with_domains(core, ("sync", "mac")), f"ingress_d{depth}_m{max_messages}",
                            waves=waves)

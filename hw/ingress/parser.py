@@ -255,7 +255,8 @@ class Parser(wiring.Component):
                     m.d.sync += active.eq(0)
             with m.Else():
                 m.d.sync += word.eq(word + 1)
-        with m.If(at(0)):
+        # A frame that ends before its messages stops its writer with its last beat.
+        with m.If(s["end"]):
             m.d.sync += active.eq(0)
         ws, hold = Signal(64), Signal(32)
         m.d.comb += [ws.eq(Mux(six, s["w6"], s["w2"])), hold.eq(Mux(six, hold6, hold2))]

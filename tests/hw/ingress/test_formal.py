@@ -1,8 +1,7 @@
 """SymbiYosys proofs of the ingress: the counter identity FRAMES = ACCEPTED + sum(DROP_*) in every
 cycle (k-induction over the counters with free event inputs: every step moves FRAMES and exactly one
 outcome counter by one, or nothing; all start at zero). That nothing of an aborted datagram is ever
-published is the claim ring's proof (tests/hw/test_ringbuf_formal.py) plus the parser's writer
-obligation, checked here too."""
+published is the claim ring's proof (tests/hw/test_ringbuf_formal.py)."""
 from ringgate.hw.ingress.counters import Counters
 from ringgate.sim.formal import run_sby
 

@@ -3,8 +3,8 @@ traffic, back to back, datagrams of 1..N messages, exact cycle counts, a full ri
 import numpy as np
 import pytest
 
-from ringgate.contracts.datagram import MAX_MESSAGES, Drop
-from ringgate.sim.traffic import DatagramSource, WireFrame
+from ringgate.contracts.datagram import MAX_MESSAGES, Drop, encode_datagram
+from ringgate.sim.traffic import DatagramSource, WireFrame, craft, random_messages
 
 from .harness import check, run
 
@@ -87,3 +87,21 @@ def test_gap_is_reported():
     check(frames, r)
     assert r.counters["GAPS"] == 1 and r.counters["GAP_DATAGRAMS"] == skipped
     assert (r.counters["LAST_GAP_FIRST"], r.counters["LAST_GAP_LAST"]) == (3, 2 + skipped)
+
+
+def test_frame_ending_before_its_messages_then_good_back_to_back():
+    """A frame that ends before the messages its header announces (count too high, or cut short) and a
+    good frame in the very next cycle: the first one's writer must stop with its frame (no false
+    COMMAND drop of the second, no write into its claim)."""
+    src = DatagramSource(21, max_messages=4, vlan_p=0, csum_p=0)
+    frames = []
+    for n in (1, 2, 3):
+        ent = random_messages(src.rng, n)
+        frames += [WireFrame(craft(encode_datagram(0, 1, ent, count=n + 1)), kind="COUNT"), src.good(1)]
+    for n in (2, 3, 4):
+        for cut in range(8, 57, 8):
+            p = src.good(n)
+            frames += [WireFrame(p.data[:-cut], kind="LENGTH"), src.good(1)]
+    r = run(frames, gap=0)
+    model, outs = check(frames, r)
+    assert [o.drop for o in outs] == [Drop.COUNT, None] * 3 + [Drop.LENGTH, None] * (len(frames) // 2 - 3)
