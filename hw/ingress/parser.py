@@ -67,7 +67,7 @@ class Parser(wiring.Component):
     counters : Out(COUNTERS)
         The BAR0 counters (MAC clock).
     verdict, verdict_valid : Out(VERDICT), Out(1)
-        One per frame, 3 cycles after its last beat: outcome code, message count, session, seq,
+        One per frame, 4 cycles after its last beat: outcome code, message count, session, seq,
         gap, start cycle.
     timestamp : Out(64)
         MAC-clock cycle counter (the clock of the entries' ``ts``).
@@ -281,29 +281,31 @@ class Parser(wiring.Component):
         pub_now, pub_late, abort = Signal(), Signal(), Signal()
         m.d.sync += pub_now.eq(end & ~fv.any() & ~s["need_csum"])
         # The verdict pipeline carries what the next frame overwrites early (its start cycle).
-        v1, v2, need1, need2 = Signal(), Signal(), Signal(), Signal()
-        f1, f2, ts1, ts2 = Signal(len(Drop)), Signal(len(Drop)), Signal(32), Signal(32)
-        m.d.sync += [v1.eq(end), v2.eq(v1), f2.eq(f1), need2.eq(need1), ts2.eq(ts1)]
+        v1, v2, v3, need1, need2, any2 = Signal(), Signal(), Signal(), Signal(), Signal(), Signal()
+        f1, f2, f3 = Signal(len(Drop)), Signal(len(Drop)), Signal(len(Drop))
+        ts1, ts2, ts3 = Signal(32), Signal(32), Signal(32)
+        m.d.sync += [v1.eq(end), v2.eq(v1), v3.eq(v2), f2.eq(f1), need2.eq(need1), any2.eq(f1.any()),
+                     ts2.eq(ts1), ts3.eq(ts2)]
         with m.If(end):
             m.d.sync += [f1.eq(fv), need1.eq(s["need_csum"]), ts1.eq(s["ts"])]
-        # cycle E + 2: the UDP checksum is complete
-        bad_csum = need2 & ~udp_sum.ok
-        final = Signal(len(Drop))
-        m.d.comb += final.eq(f2 | (bad_csum << (Drop.UDP_CHECKSUM - 1)))
-        m.d.sync += [pub_late.eq(v2 & need2 & (final == 0)),
-                     abort.eq(v2 & s["granted"] & (final != 0) & ~ring.publish)]
+        # cycle E + 2: the UDP checksum is complete; publish or abort
+        bad_csum = Signal()
+        m.d.comb += bad_csum.eq(need2 & ~udp_sum.ok)
+        m.d.sync += [pub_late.eq(v2 & need2 & ~any2 & udp_sum.ok),
+                     abort.eq(v2 & s["granted"] & (any2 | bad_csum) & ~ring.publish),
+                     f3.eq(f2 | (bad_csum << (Drop.UDP_CHECKSUM - 1)))]
         m.d.comb += [ring.publish.eq(pub_now | pub_late), ring.abort.eq(abort)]
-        # outcome code: the first failing reason in contract order (lowest set bit, then encoded)
+        # cycle E + 3: the outcome code, the first failing reason in contract order (lowest set bit)
         first = Signal(len(Drop))
         code = Signal(range(len(Drop) + 1))
-        m.d.comb += [first.eq(final & (~final + 1)),
+        m.d.comb += [first.eq(f3 & (~f3 + 1)),
                      code.eq(Cat(Cat(first[i] for i in range(len(Drop)) if (i + 1) >> b & 1).any()
                                  for b in range(len(code))))]
         out = self.verdict
-        m.d.sync += self.verdict_valid.eq(v2)
-        with m.If(v2):
+        m.d.sync += self.verdict_valid.eq(v3)
+        with m.If(v3):
             m.d.sync += [out.code.eq(code), out.count.eq(s["count"]), out.session.eq(s["session"]),
-                         out.seq.eq(s["seq"]), out.gap.eq(Mux(code == 0, ses.gap, 0)), out.ts.eq(ts2)]
+                         out.seq.eq(s["seq"]), out.gap.eq(Mux(f3.any(), 0, ses.gap)), out.ts.eq(ts3)]
         m.d.comb += [cnt.event.eq(self.verdict_valid), cnt.code.eq(out.code), cnt.entries.eq(out.count),
                      cnt.gap.eq(out.gap), cnt.session.eq(out.session), cnt.seq.eq(out.seq),
                      ses.update.eq(self.verdict_valid & (out.code == 0))]

@@ -57,6 +57,7 @@ def _load(name: str, target: str) -> click.Command:
     "cosim": "ringgate.app.mainjob:cosim",
     "serve": "ringgate.sw.gateway.cli:serve",
     "perf": "ringgate.app.perf:perf",
+    "send": "ringgate.app.send:send",
 })
 def main():
     """ringgate: the FPGA path of an exchange order gateway, in Amaranth, simulated with Verilator."""
@@ -264,6 +265,17 @@ def entry_table():
     click.echo(ENTRY.markdown())
     click.echo("\nCursor line (64 bytes, little-endian):\n")
     click.echo(CURSOR_LINE.markdown())
+
+
+@main.command("datagram")
+def datagram_tables():
+    """Print the order-datagram contract (frame, header, message, drop reasons, ingress registers)."""
+    from ringgate.contracts.datagram import markdown
+
+    for what, title in (("frame", "Frame"), ("header", "Datagram header (12 bytes, little-endian)"),
+                        ("message", "Order message (52 bytes, little-endian)"), ("drops", "Drop reasons"),
+                        ("registers", "Ingress registers (BAR0)")):
+        click.echo(f"{title}:\n\n{markdown(what)}\n")
 
 
 @main.command()

@@ -200,6 +200,16 @@ def _top(width, depth, bypass):
     return PcieTop(width, depth)
 
 
+def _parser(width, depth, bypass):
+    from ringgate.hw.ingress.parser import Parser
+    return Parser()
+
+
+def _ingress(width, depth, bypass):
+    from ringgate.hw.ingress import IngressRing
+    return IngressRing(depth)
+
+
 BLOCKS = {
     "ring": Block("BRAM ring", _ring, abc9=False),
     "dma": Block("DMA writer", _dma, abc9=True),
@@ -207,4 +217,6 @@ BLOCKS = {
     "rq": Block("RQ adapter", _rq, abc9=True),
     "cqcc": Block("CQ/CC adapter", _cqcc, abc9=True),
     "top": Block("PCIe top (ring + DMA + BAR0 + adapters)", _top, abc9=True),
+    "parser": Block("ingress parser (checks, checksums, sessions, writer, verdict, counters)", _parser, abc9=True),
+    "ingress": Block("ingress (parser + dual-clock ring + crossing)", _ingress, abc9=True),
 }
