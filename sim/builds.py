@@ -64,6 +64,9 @@ BENCHES = {
                      "PCIe top, 512-bit, with the cocotbext-pcie model"),
     "throughput": Bench(lambda waves=None: throughput(waves=waves), "ringgate.sim.tb_throughput",
                         {"TP_CYCLES": "100000"}, "ring + DMA writer at throughput level"),
+    "ingress": Bench(lambda waves=None: ingress(waves=waves), "ringgate.sim.ingress.tb",
+                     {"ING_FRAMES": "200", "ING_SOURCE": "axis"},
+                     "network ingress: malformed mix, 156.25:250 MHz, against the golden model"),
 }
 
 

@@ -292,7 +292,8 @@ class Parser(wiring.Component):
         bad_csum = Signal()
         m.d.comb += bad_csum.eq(need2 & ~udp_sum.ok)
         m.d.sync += [pub_late.eq(v2 & need2 & ~any2 & udp_sum.ok),
-                     abort.eq(v2 & s["granted"] & (any2 | bad_csum) & ~ring.publish),
+                     # an early publish (cycle E + 1) has closed the claim by now: no abort then
+                     abort.eq(v2 & s["granted"] & (any2 | bad_csum)),
                      f3.eq(f2 | (bad_csum << (Drop.UDP_CHECKSUM - 1)))]
         m.d.comb += [ring.publish.eq(pub_now | pub_late), ring.abort.eq(abort)]
         # cycle E + 3: the outcome code, the first failing reason in contract order (lowest set bit)

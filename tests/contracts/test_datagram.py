@@ -93,3 +93,13 @@ def test_register_group_is_generated_and_fits_bar0():
     used = {dw for r in REGMAP for dw in range(r.offset // 4, (r.offset + r.width // 8) // 4)}
     for r in INGRESS_REGS:
         assert not {dw for dw in range(r.offset // 4, (r.offset + r.width // 8) // 4)} & used
+
+
+def test_docs_tables_match_the_contract():
+    from pathlib import Path
+
+    from ringgate.contracts.datagram import markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ingress.md").read_text()
+    for what in ("frame", "header", "message", "drops", "registers"):
+        assert markdown(what) in doc, f"docs/ingress.md: regenerate the {what} table (ringgate datagram)"
