@@ -46,7 +46,7 @@ class Parser(wiring.Component):
     written as it passes, one 64-bit lane per beat (the first lane, with the sequence the ring
     stamps and the frame's start cycle as ``ts``, a beat late), straight into its slot. With the
     last beat (``tlast``, the MAC's FCS verdict in ``tuser``) the claim is published (1 cycle
-    later; 3 when the UDP checksum is non-zero and must be completed) or aborted. Every frame then
+    later; 4 when the UDP checksum is non-zero and must be completed) or aborted. Every frame then
     produces one verdict (the first failing reason, in contract order) that the counters count.
 
     Parameters
@@ -67,7 +67,7 @@ class Parser(wiring.Component):
     counters : Out(COUNTERS)
         The BAR0 counters (MAC clock).
     verdict, verdict_valid : Out(VERDICT), Out(1)
-        One per frame, 4 cycles after its last beat: outcome code, message count, session, seq,
+        One per frame, 5 cycles after its last beat: outcome code, message count, session, seq,
         gap, start cycle.
     timestamp : Out(64)
         MAC-clock cycle counter (the clock of the entries' ``ts``).
@@ -114,7 +114,7 @@ class Parser(wiring.Component):
         with m.If(v):
             m.d.sync += [pos.eq(Mux(last, 1, Cat(0, pos[:14], pos[14] | pos[15]))),
                          idx.eq(Mux(last, 0, Mux(idx.all(), idx, idx + 1)))]
-        s = self._state = {"at": lambda k: v & pos[k], "pos": pos, "idx": idx, "end": v & last}
+        s = {"at": lambda k: v & pos[k], "pos": pos, "idx": idx, "end": v & last}
 
         now = Signal(64)
         m.d.sync += now.eq(now + 1)
@@ -185,12 +185,12 @@ class Parser(wiring.Component):
             m.d.sync += fail[Drop.IP_CHECKSUM].eq(~ip_sum.ok)
         # IPv4 header: untagged bytes 14..33 = norm of beats 2..5 (lanes 6-7, all, all, 0-1).
         m.d.comb += [ip_sum.beat.eq(norm), ip_sum.add.eq(at(2) | at(3) | at(4) | at(5)), ip_sum.start.eq(at(2)),
-                     ip_sum.keep.eq(Mux(at(2), 0xC0, Mux(at(5), 0x03, 0xFF))), ip_sum.init.eq(0),
+                     ip_sum.keep.eq(Mux(s["pos"][2], 0xC0, Mux(s["pos"][5], 0x03, 0xFF))), ip_sum.init.eq(0),
                      ip_sum.extra.eq(0)]
         # UDP: pseudo header (addresses, protocol, length) + header + payload = bytes 26 (30) to
         # the end, + 17 + the UDP length once more (added with beat 6).
         m.d.comb += [udp_sum.beat.eq(d), udp_sum.add.eq(self.mac.tvalid & ~s["pos"][:3].any()), udp_sum.start.eq(at(3)),
-                     udp_sum.keep.eq(self.mac.tkeep & Mux(at(3), Mux(vlan, 0xC0, 0xFC), 0xFF)),
+                     udp_sum.keep.eq(self.mac.tkeep & Mux(s["pos"][3], Mux(vlan, 0xC0, 0xFC), 0xFF)),
                      udp_sum.init.eq(IP_PROTO_UDP), udp_sum.extra.eq(Mux(at(6), udp_len, 0))]
         # Datagram header: magic, version, count, session (word 0, beat 6); seq (word 1, beat 7).
         w0 = Signal(64)
@@ -272,8 +272,9 @@ class Parser(wiring.Component):
             m.d.sync += fail[Drop.COMMAND].eq(1)
 
     def _verdict(self, m, s, fail, ses, cnt, udp_sum):
-        """The frame's verdict: publish at once (no UDP checksum) or two cycles later (checksum
-        completed), else abort; the outcome (first failing reason) to the counters and ``verdict``."""
+        """The frame's verdict: publish at once (no UDP checksum) or three cycles later (checksum
+        completed and checked), else abort; the outcome (first failing reason) to the counters and
+        ``verdict``."""
         end, ring = s["end"], self.ring
         late = {Drop.MAC_ERROR: self.mac.tuser, Drop.SHORT: s["short"], Drop.LENGTH: s["length_bad"]}
         fv = Signal(len(Drop))
@@ -281,32 +282,36 @@ class Parser(wiring.Component):
         pub_now, pub_late, abort = Signal(), Signal(), Signal()
         m.d.sync += pub_now.eq(end & ~fv.any() & ~s["need_csum"])
         # The verdict pipeline carries what the next frame overwrites early (its start cycle).
-        v1, v2, v3, need1, need2, any2 = Signal(), Signal(), Signal(), Signal(), Signal(), Signal()
-        f1, f2, f3 = Signal(len(Drop)), Signal(len(Drop)), Signal(len(Drop))
-        ts1, ts2, ts3 = Signal(32), Signal(32), Signal(32)
-        m.d.sync += [v1.eq(end), v2.eq(v1), v3.eq(v2), f2.eq(f1), need2.eq(need1), any2.eq(f1.any()),
-                     ts2.eq(ts1), ts3.eq(ts2)]
+        v = [end] + [Signal(name=f"v{i}") for i in range(1, 5)]
+        f = [fv] + [Signal(len(Drop), name=f"f{i}") for i in range(1, 5)]
+        ts = [s["ts"]] + [Signal(32, name=f"ts{i}") for i in range(1, 5)]
+        need1, need3, any3, udp_ok = Signal(), Signal(), Signal(), Signal()
+        m.d.sync += [v[i].eq(v[i - 1]) for i in range(2, 5)] + [v[1].eq(end)]
+        m.d.sync += [f[2].eq(f[1]), f[3].eq(f[2]), ts[2].eq(ts[1]), ts[3].eq(ts[2]), ts[4].eq(ts[3]),
+                     any3.eq(f[2].any()), udp_ok.eq(udp_sum.ok)]
+        need2 = Signal()
+        m.d.sync += [need2.eq(need1), need3.eq(need2)]
         with m.If(end):
-            m.d.sync += [f1.eq(fv), need1.eq(s["need_csum"]), ts1.eq(s["ts"])]
-        # cycle E + 2: the UDP checksum is complete; publish or abort
+            m.d.sync += [f[1].eq(fv), need1.eq(s["need_csum"]), ts[1].eq(s["ts"])]
+        # cycle E + 3: the UDP checksum check (complete at E + 2, registered) decides publish or abort
         bad_csum = Signal()
-        m.d.comb += bad_csum.eq(need2 & ~udp_sum.ok)
-        m.d.sync += [pub_late.eq(v2 & need2 & ~any2 & udp_sum.ok),
+        m.d.comb += bad_csum.eq(need3 & ~udp_ok)
+        m.d.sync += [pub_late.eq(v[3] & need3 & ~any3 & udp_ok),
                      # an early publish (cycle E + 1) has closed the claim by now: no abort then
-                     abort.eq(v2 & s["granted"] & (any2 | bad_csum)),
-                     f3.eq(f2 | (bad_csum << (Drop.UDP_CHECKSUM - 1)))]
+                     abort.eq(v[3] & s["granted"] & (any3 | bad_csum)),
+                     f[4].eq(f[3] | (bad_csum << (Drop.UDP_CHECKSUM - 1)))]
         m.d.comb += [ring.publish.eq(pub_now | pub_late), ring.abort.eq(abort)]
-        # cycle E + 3: the outcome code, the first failing reason in contract order (lowest set bit)
+        # cycle E + 4: the outcome code, the first failing reason in contract order (lowest set bit)
         first = Signal(len(Drop))
         code = Signal(range(len(Drop) + 1))
-        m.d.comb += [first.eq(f3 & (~f3 + 1)),
+        m.d.comb += [first.eq(f[4] & (~f[4] + 1)),
                      code.eq(Cat(Cat(first[i] for i in range(len(Drop)) if (i + 1) >> b & 1).any()
                                  for b in range(len(code))))]
         out = self.verdict
-        m.d.sync += self.verdict_valid.eq(v3)
-        with m.If(v3):
+        m.d.sync += self.verdict_valid.eq(v[4])
+        with m.If(v[4]):
             m.d.sync += [out.code.eq(code), out.count.eq(s["count"]), out.session.eq(s["session"]),
-                         out.seq.eq(s["seq"]), out.gap.eq(Mux(f3.any(), 0, ses.gap)), out.ts.eq(ts3)]
+                         out.seq.eq(s["seq"]), out.gap.eq(Mux(f[4].any(), 0, ses.gap)), out.ts.eq(ts[4])]
         m.d.comb += [cnt.event.eq(self.verdict_valid), cnt.code.eq(out.code), cnt.entries.eq(out.count),
                      cnt.gap.eq(out.gap), cnt.session.eq(out.session), cnt.seq.eq(out.seq),
                      ses.update.eq(self.verdict_valid & (out.code == 0))]

@@ -37,7 +37,7 @@ import numpy as np
 
 from .entry import ENTRY, ENTRY_BYTES, ENTRY_DTYPE, Command
 from .record import Field, Record
-from .regmap import Access, Reg
+from .regmap import Access, Reg, RegisterMap
 
 __all__ = ["MAGIC", "VERSION", "HEADER", "HEADER_BYTES", "MESSAGE_OFFSET", "MESSAGE_BYTES", "MESSAGE_FIELDS",
            "MESSAGE_DTYPE", "MAX_MESSAGES", "SESSIONS", "COMMANDS", "Drop", "datagram_bytes", "messages_in",
@@ -367,14 +367,7 @@ def markdown(what: str) -> str:
         lines += [f"| {d.value} | `{d.name}` | `DROP_{d.name}` | {_DROP_DOC[d]} |" for d in Drop]
         return "\n".join(lines)
     if what == "registers":
-        lines = ["| offset | name | bits | access | reset | meaning |", "|---:|---|---:|---|---|---|"]
-        for r in INGRESS_REGS:
-            reset = "design" if r.reset is None else f"`{r.reset:#x}`"
-            access = r.access.value + (", locked" if r.locked else "")
-            doc = r.doc + (" Bits: " + ", ".join(f"{f.name}={int(f).bit_length() - 1}" for f in r.flags) + "."
-                           if r.flags else "")
-            lines.append(f"| `{r.offset:#05x}` | `{r.name}` | {r.width} | {access} | {reset} | {doc} |")
-        return "\n".join(lines)
+        return RegisterMap(INGRESS_REGS).markdown()
     if what == "frame":
         rows = [("Ethernet II", "0", ETH_HEADER, "destination MAC, source MAC, EtherType 0x0800"),
                 ("802.1Q tag (optional)", "12", VLAN_TAG, "TPID 0x8100, TCI (any VLAN)"),
