@@ -241,34 +241,36 @@ class Parser(wiring.Component):
         message to the next (messages are 52 bytes), with one idle beat after a 6-byte one."""
         at, v = s["at"], self.mac.tvalid
         k = Signal(range(self._max + 1))
-        word = Signal(3)                # 2..7: the lane this beat completes; 1: idle beat
+        left = Signal(range(self._max + 1))     # messages after message k
+        lane = Signal(8)                        # one-hot: the lane this beat completes (2..7); bit 1: idle beat
         six, active = Signal(), Signal()
         hold2, hold6 = Signal(32), Signal(32)
         with m.If(v):
             m.d.sync += [hold2.eq(s["w2"][32:]), hold6.eq(s["w6"][32:])]
         with m.If(at(7)):
-            m.d.sync += [k.eq(0), word.eq(2), six.eq(s["vlan"]), active.eq(s["range_ok"])]
+            m.d.sync += [k.eq(0), left.eq(s["count"] - 1), lane.eq(0b100), six.eq(s["vlan"]),
+                         active.eq(s["range_ok"])]
         with m.Elif(v & active):
-            with m.If(word == 7):
-                m.d.sync += [k.eq(k + 1), six.eq(~six), word.eq(Mux(six, 1, 2))]
-                with m.If(k == s["count"] - 1):
+            with m.If(lane[7]):
+                m.d.sync += [k.eq(k + 1), left.eq(left - 1), six.eq(~six), lane.eq(Mux(six, 0b10, 0b100))]
+                with m.If(left == 0):
                     m.d.sync += active.eq(0)
             with m.Else():
-                m.d.sync += word.eq(word + 1)
+                m.d.sync += lane.eq(lane << 1)
         # A frame that ends before its messages stops its writer with its last beat.
         with m.If(s["end"]):
             m.d.sync += active.eq(0)
         ws, hold = Signal(64), Signal(32)
         m.d.comb += [ws.eq(Mux(six, s["w6"], s["w2"])), hold.eq(Mux(six, hold6, hold2))]
-        writing = v & active & (word != 1)
+        writing = v & active & ~lane[1]
         m.d.comb += [
             self.ring.index.eq(k),
             self.ring.data.eq(Cat(Const(0, 64), s["ts"], hold, *([ws] * 6))),
-            self.ring.en.eq(Mux(writing, (Const(1, 8) << word) | Mux(word == 2, 0b11, 0), 0)),
+            self.ring.en.eq(Mux(writing, lane | Mux(lane[2], 0b11, 0), 0)),
         ]
         cmd_ok = Signal()
         m.d.comb += cmd_ok.eq(Cat(hold[:8] == c for c in COMMANDS).any())
-        with m.If(writing & (word == 2) & ~cmd_ok):
+        with m.If(writing & lane[2] & ~cmd_ok):
             m.d.sync += fail[Drop.COMMAND].eq(1)
 
     def _verdict(self, m, s, fail, ses, cnt, udp_sum):
