@@ -1,6 +1,6 @@
 """Ones' complement sums for the IPv4 header and UDP checksums, four 16-bit words per beat."""
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -16,8 +16,10 @@ def be_words(beat, keep):
 class OnesSum(wiring.Component):
     """Running sum of a frame's 16-bit words, two pipeline stages deep, checked against 0xFFFF.
 
-    Stage A adds the four words of a beat (and ``extra``) into two partial sums; stage B adds them
-    into a 32-bit accumulator, which ``start`` restarts (with ``init``). Two cycles after the last
+    Stage A adds the four words of a beat pairwise into two partial sums; stage B adds them into a
+    32-bit accumulator, which ``start`` restarts (with ``init``). A word can be counted twice
+    (``double``, for the UDP length, which the pseudo header repeats): in ones' complement
+    arithmetic ``x + x`` is ``x`` rotated left by one bit, so it takes no extra operand. Two cycles after the last
     ``add``, ``ok`` says whether the ones' complement sum is 0xFFFF: with the accumulator's halves
     ``hi`` and ``lo``, the folded sum is 0xFFFF exactly when ``lo == ~hi`` (``hi + lo == 0xFFFF``)
     or both are 0xFFFF (``hi + lo == 0x1FFFE``): two comparisons, no adder in the check. A frame
@@ -33,8 +35,10 @@ class OnesSum(wiring.Component):
         Add ``beat`` (masked by ``keep``) and ``extra``.
     start : In(1)
         With ``add``: this beat starts a new sum (from ``init``).
-    init, extra : In(16)
-        Constant part of the sum; one more word to add with this beat.
+    init : In(16)
+        Constant part of the sum.
+    double : In(4)
+        Words of this beat (0 = lanes 0-1) to count twice.
     ok : Out(1)
         The sum is 0xFFFF (valid two cycles after the last ``add``).
     """
@@ -44,16 +48,16 @@ class OnesSum(wiring.Component):
     add: In(1)
     start: In(1)
     init: In(16)
-    extra: In(16)
+    double: In(4)
     ok: Out(1)
 
     def elaborate(self, platform):
         m = Module()
-        w = be_words(self.beat, self.keep)
-        p, q = Signal(18), Signal(18)
+        w = [Mux(self.double[j], Cat(x[15], x[:15]), x) for j, x in enumerate(be_words(self.beat, self.keep))]
+        p, q = Signal(17), Signal(17)
         a_valid, a_start = Signal(), Signal()
         a_init = Signal(16)
-        m.d.sync += [p.eq(w[0] + w[1] + w[2]), q.eq(w[3] + self.extra),
+        m.d.sync += [p.eq(w[0] + w[1]), q.eq(w[2] + w[3]),
                      a_valid.eq(self.add), a_start.eq(self.start), a_init.eq(self.init)]
         acc = Signal(32)
         with m.If(a_valid):

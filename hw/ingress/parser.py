@@ -186,12 +186,13 @@ class Parser(wiring.Component):
         # IPv4 header: untagged bytes 14..33 = norm of beats 2..5 (lanes 6-7, all, all, 0-1).
         m.d.comb += [ip_sum.beat.eq(norm), ip_sum.add.eq(at(2) | at(3) | at(4) | at(5)), ip_sum.start.eq(at(2)),
                      ip_sum.keep.eq(Mux(s["pos"][2], 0xC0, Mux(s["pos"][5], 0x03, 0xFF))), ip_sum.init.eq(0),
-                     ip_sum.extra.eq(0)]
+                     ip_sum.double.eq(0)]
         # UDP: pseudo header (addresses, protocol, length) + header + payload = bytes 26 (30) to
-        # the end, + 17 + the UDP length once more (added with beat 6).
+        # the end, + 17, with the UDP length (beat 4 lanes 6-7; tagged: beat 5 lanes 2-3) counted twice.
         m.d.comb += [udp_sum.beat.eq(d), udp_sum.add.eq(self.mac.tvalid & ~s["pos"][:3].any()), udp_sum.start.eq(at(3)),
                      udp_sum.keep.eq(self.mac.tkeep & Mux(s["pos"][3], Mux(vlan, 0xC0, 0xFC), 0xFF)),
-                     udp_sum.init.eq(IP_PROTO_UDP), udp_sum.extra.eq(Mux(at(6), udp_len, 0))]
+                     udp_sum.init.eq(IP_PROTO_UDP),
+                     udp_sum.double.eq(Cat(0, s["pos"][5] & vlan, 0, s["pos"][4] & ~vlan))]
         # Datagram header: magic, version, count, session (word 0, beat 6); seq (word 1, beat 7).
         w0 = Signal(64)
         m.d.comb += w0.eq(Mux(vlan, s["w6"], s["w2"]))
