@@ -5,7 +5,7 @@ fast or slow on the user side, every frame's verdict, every entry and the counte
 snapshot) checked against the golden model, and exact latency stamps.
 
 Environment: ING_FRAMES, ING_SEED, ING_MIX (probability of a malformed frame), ING_MAX (messages per
-datagram at most), ING_SINGLE=1 (single-order datagrams, no tag, checksum 0), ING_SOURCE ("axis": the
+datagram at most), ING_SINGLE=1 (single-order datagrams, no tag; ING_CSUM=1: with UDP checksum), ING_SOURCE ("axis": the
 cocotbext-axi AxiStreamSource, frames back to back; "wire": frames spaced as on a line of ING_RATE
 bits/s at the MAC clock, 0 = back to back), ING_MAC_PS / ING_USER_PS (clock periods), ING_JITTER
 (each MAC half-period varies by up to this fraction), ING_DRAIN (k: the consumer takes an entry in
@@ -63,7 +63,8 @@ class Bench:
         n, mix, mx = _env("ING_FRAMES", 200), _env("ING_MIX", 0.3), _env("ING_MAX", 4)
         src = DatagramSource(self.seed, max_messages=mx)
         if _env("ING_SINGLE", 0):
-            self.frames = [src.good(1, vlan=None, udp_checksum_on=False) for _ in range(n)]
+            csum = bool(_env("ING_CSUM", 0))
+            self.frames = [src.good(1, vlan=None, udp_checksum_on=csum) for _ in range(n)]
         else:
             self.frames = src.mix(n, p_bad=mix)
         self.max_messages = mx
