@@ -105,3 +105,17 @@ def test_frame_ending_before_its_messages_then_good_back_to_back():
     r = run(frames, gap=0)
     model, outs = check(frames, r)
     assert [o.drop for o in outs] == [Drop.COUNT, None] * 3 + [Drop.LENGTH, None] * (len(frames) // 2 - 3)
+
+
+def test_ipv4_total_length_near_65535():
+    """A total length so large that the frame's expected end would wrap a 16-bit sum: still LENGTH."""
+    src = DatagramSource(31, max_messages=2, vlan_p=0.5, csum_p=0)
+    p = encode_datagram(0, 1, random_messages(src.rng, 1))
+    frames = []
+    for total in (65535, 65530, 65522, 65519):
+        base = len(p) + 28
+        frames += [WireFrame(craft(p, total_delta=total - base, udp_len_delta=total - base), kind="LENGTH"),
+                   src.good(1)]
+    r = run(frames, gap=1, max_messages=2)
+    model, outs = check(frames, r, max_messages=2)
+    assert [o.drop for o in outs[::2]] == [Drop.LENGTH] * 4
