@@ -29,7 +29,6 @@ from ringgate.hw.pcie_dma import DmaWriter
 from ringgate.hw.ringbuf import RingBuffer
 from ringgate.contracts.entry import ENTRY
 from ringgate.contracts.pcie import USER_CLOCK_NS as CLOCK_NS
-from ringgate.contracts.regmap import Control
 
 __all__ = ["ThroughputHarness", "HIST_BINS", "CLOCK_NS", "RING_BASE", "CURSOR_ADDR"]
 
@@ -89,12 +88,13 @@ class ThroughputHarness(wiring.Component):
 
         # Configure and enable once; the DMA validates like it does for BAR0 writes.
         enabled_once = Signal()
+        regs = dma.regs
         m.d.comb += [
-            dma.fill.eq(ring.fill), dma.ring_base.eq(RING_BASE), dma.ring_size.eq(size),
-            dma.cursor_addr.eq(CURSOR_ADDR), dma.batch_limit.eq(self.batch_limit),
-            dma.cursor_interval.eq(self.cursor_interval), dma.mps.eq(self.mps),
-            dma.bus_master.eq(1), dma.timestamp.eq(now), dma.control.eq(Control.ENABLE),
-            dma.control_w.eq(self.go & ~enabled_once), dma.downstream_busy.eq(0),
+            dma.fill.eq(ring.fill), regs.ring_base.eq(RING_BASE), regs.ring_size.eq(size),
+            regs.cursor_addr.eq(CURSOR_ADDR), regs.batch_limit.eq(self.batch_limit),
+            regs.cursor_interval.eq(self.cursor_interval), dma.mps.eq(self.mps),
+            dma.bus_master.eq(1), dma.timestamp.eq(now), regs.control.enable.eq(1),
+            regs.control_w.eq(self.go & ~enabled_once), dma.downstream_busy.eq(0),
         ]
         with m.If(self.go):
             m.d.sync += enabled_once.eq(1)
@@ -149,7 +149,7 @@ class ThroughputHarness(wiring.Component):
         pending = Signal(64)
         countdown = Signal(16)
         armed = Signal()
-        m.d.comb += [dma.doorbell.eq(pending), dma.doorbell_w.eq(0)]
+        m.d.comb += [regs.doorbell.eq(pending), regs.doorbell_w.eq(0)]
         # The host sees a cursor and releases up to it ``doorbell_delay`` cycles later; cursors
         # arriving meanwhile wait for the next round (a host polling every ``delay`` cycles).
         with m.If(~armed):
@@ -157,7 +157,7 @@ class ThroughputHarness(wiring.Component):
                 m.d.sync += [pending.eq(req.line[_SEQ]), countdown.eq(self.doorbell_delay), armed.eq(1)]
         with m.Else():
             with m.If(countdown == 0):
-                m.d.comb += dma.doorbell_w.eq(1)
+                m.d.comb += regs.doorbell_w.eq(1)
                 m.d.sync += armed.eq(0)
             with m.Else():
                 m.d.sync += countdown.eq(countdown - 1)
@@ -181,5 +181,5 @@ class ThroughputHarness(wiring.Component):
 
         with m.If(enabled_once):
             m.d.sync += self.cycles.eq(self.cycles + 1)
-        m.d.sync += self.dma_errors.eq(self.dma_errors | dma.err_set)
+        m.d.sync += self.dma_errors.eq(self.dma_errors | regs.error_set.as_value())
         return m
