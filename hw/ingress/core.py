@@ -1,15 +1,15 @@
 """The ingress as a top instantiates it: parser (MAC clock) -> dual-clock BRAM ring -> consumer (user clock)."""
 from __future__ import annotations
 
-from amaranth.hdl import DomainRenamer, Module
+from amaranth.hdl import DomainRenamer, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ringgate.contracts.datagram import MAX_MESSAGES, SESSIONS
+from ringgate.contracts.datagram import COUNTER_NAMES, INGRESS, MAX_MESSAGES, SESSIONS
 from ringgate.contracts.entry import ENTRY
 
+from ..pcie.regs import register_signature
 from ..ringbuf import RingBuffer
-from .counters import COUNTERS
 from .crossing import IngressCrossing
 from .mac import MacRxSignature
 from .parser import LANES, VERDICT, Parser
@@ -20,7 +20,9 @@ __all__ = ["IngressRing"]
 class IngressRing(wiring.Component):
     """MAC receive stream in, published ring entries out: :class:`Parser` in the ``mac`` clock
     domain writes a :class:`~ringgate.hw.ringbuf.RingBuffer` whose consumer side is ``sync`` (the
-    PCIe user clock); :class:`IngressCrossing` carries configuration and counter snapshots.
+    PCIe user clock); :class:`IngressCrossing` carries configuration and counter snapshots between
+    the BAR0 register group ``ingress`` (:data:`~ringgate.contracts.datagram.INGRESS`) and the
+    parser.
 
     Parameters
     ----------
@@ -39,8 +41,11 @@ class IngressRing(wiring.Component):
         Ring sequences (``sync``).
     fill : Out(range(depth + 1))
         Entries held.
-    enable, mac_addr, ip_addr, udp_port, snapshot, timestamp, busy, enabled, counters, snap_mac_ts, snap_ts
-        The register side of :class:`IngressCrossing` (``sync``).
+    regs : In(register_signature(INGRESS))
+        The ingress's BAR0 registers (``sync``): INGRESS_CONTROL (ENABLE kept, SNAPSHOT a strobe),
+        INGRESS_STATUS, INGRESS_CAPS, the locked destination MAC/IP/port, the counter snapshot.
+    timestamp : In(64)
+        User-clock cycle counter (TIMESTAMP: paired with the MAC clock's in each snapshot).
     verdict, verdict_valid : Out(VERDICT), Out(1)
         One per frame (``mac`` domain; for monitors and latency stamps).
     publish : Out(1)
@@ -57,9 +62,8 @@ class IngressRing(wiring.Component):
             "mac": In(MacRxSignature()),
             "o": Out(stream.Signature(ENTRY.layout())),
             "cursor": Out(64), "consumed": Out(64), "fill": Out(range(depth + 1)),
-            "enable": In(1), "mac_addr": In(48), "ip_addr": In(32), "udp_port": In(16), "snapshot": In(1),
-            "timestamp": In(64), "busy": Out(1), "enabled": Out(1), "counters": Out(COUNTERS),
-            "snap_mac_ts": Out(64), "snap_ts": Out(64),
+            "regs": In(register_signature(INGRESS)),
+            "timestamp": In(64),
             "verdict": Out(VERDICT), "verdict_valid": Out(1),
             "publish": Out(1),
             "mac_timestamp": Out(64),
@@ -82,12 +86,28 @@ class IngressRing(wiring.Component):
         m.d.comb += [
             self.cursor.eq(ring.cursor), self.consumed.eq(ring.consumed), self.fill.eq(ring.fill),
             parser.config.eq(x.config), x.mac_counters.eq(parser.counters), x.mac_enabled.eq(parser.enabled),
-            x.mac_timestamp.eq(parser.timestamp),
-            x.enable.eq(self.enable), x.mac_addr.eq(self.mac_addr), x.ip_addr.eq(self.ip_addr),
-            x.udp_port.eq(self.udp_port), x.snapshot.eq(self.snapshot), x.timestamp.eq(self.timestamp),
-            self.busy.eq(x.busy), self.enabled.eq(x.enabled), self.counters.eq(x.counters),
-            self.snap_mac_ts.eq(x.snap_mac_ts), self.snap_ts.eq(x.snap_ts),
+            x.mac_timestamp.eq(parser.timestamp), x.timestamp.eq(self.timestamp),
             self.verdict_valid.eq(parser.verdict_valid), self.verdict.eq(parser.verdict),
             self.publish.eq(parser.ring.publish), self.mac_timestamp.eq(parser.timestamp),
         ]
+        self._registers(m, x)
         return m
+
+    def _registers(self, m, x):
+        r = self.regs
+        enable = Signal()
+        with m.If(r.ingress_control_w & ~r.ingress_control.snapshot):
+            m.d.sync += enable.eq(r.ingress_control.enable)
+        cnt = [getattr(r, n.lower()) for n in COUNTER_NAMES]
+        m.d.comb += [
+            x.enable.eq(enable), x.snapshot.eq(r.ingress_control_w & r.ingress_control.snapshot),
+            x.mac_addr.eq(r.mac_addr.addr), x.ip_addr.eq(r.ip_addr), x.udp_port.eq(r.udp_port.port),
+            r.ingress_control_r.enable.eq(enable),
+            r.ingress_status.enabled.eq(x.enabled), r.ingress_status.snapshot_busy.eq(x.busy),
+            r.ingress_caps.sessions.eq(self._sessions), r.ingress_caps.max_messages.eq(self._max),
+            r.snap_mac_timestamp.eq(x.snap_mac_ts), r.snap_timestamp.eq(x.snap_ts),
+            # The parser samples the addresses only while its (synchronized) ENABLE is low: refuse
+            # writes from the ENABLE write until the MAC side has seen it drop again.
+            r.lock.eq(enable | x.enabled),
+            *(c.eq(x.counters[n]) for c, n in zip(cnt, COUNTER_NAMES)),
+        ]

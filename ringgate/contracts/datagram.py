@@ -37,14 +37,14 @@ import numpy as np
 
 from .entry import ENTRY, ENTRY_BYTES, ENTRY_DTYPE, Command
 from .record import Field, Record
-from .regmap import Access, Reg, RegisterMap
+from .registers import Access, BitField, Reg, RegGroup, RegisterMap, one_bit_fields
 
 __all__ = ["MAGIC", "VERSION", "HEADER", "HEADER_BYTES", "MESSAGE_OFFSET", "MESSAGE_BYTES", "MESSAGE_FIELDS",
            "MESSAGE_DTYPE", "MAX_MESSAGES", "SESSIONS", "COMMANDS", "Drop", "datagram_bytes", "messages_in",
            "encode_datagram", "decode_datagram", "DatagramError", "Endpoint", "build_frame", "frame_bytes",
            "ipv4_checksum", "udp_checksum", "ones_sum", "ETH_HEADER", "VLAN_TAG", "IPV4_HEADER", "UDP_HEADER",
            "ETHERTYPE_IPV4", "ETHERTYPE_VLAN", "IP_PROTO_UDP", "MIN_FRAME", "OUTCOMES", "IngressControl", "IngressStatus",
-           "INGRESS_BASE", "INGRESS_REGS", "COUNTER_NAMES", "markdown"]
+           "INGRESS_BASE", "INGRESS_REGS", "INGRESS", "COUNTER_NAMES", "markdown"]
 
 MAGIC = 0x4752                  # bytes "RG" on the wire (u16, little-endian)
 VERSION = 1
@@ -273,16 +273,6 @@ def build_frame(payload: bytes, src: Endpoint, dst: Endpoint, *, vlan: int | Non
 
 # -- BAR0 register group -----------------------------------------------------------------------
 
-class IngressControl(enum.IntFlag):
-    ENABLE = 1 << 0      # 1: parse frames (each enable starts every session afresh); 0: drop them (DISABLED)
-    SNAPSHOT = 1 << 1    # write 1: copy every counter at one MAC-clock instant into the DROP_*/... registers
-
-
-class IngressStatus(enum.IntFlag):
-    ENABLED = 1 << 0         # the MAC-clock side runs (ENABLE seen across the clock crossing)
-    SNAPSHOT_BUSY = 1 << 1   # a snapshot is crossing: the counter registers are not yet updated
-
-
 INGRESS_BASE = 0x200
 COUNTER_NAMES: tuple[str, ...] = ("FRAMES", "ACCEPTED", "ENTRIES") + tuple(f"DROP_{d.name}" for d in Drop) + \
     ("GAPS", "GAP_DATAGRAMS", "LAST_GAP_SESSION", "LAST_GAP_FIRST", "LAST_GAP_LAST")
@@ -331,17 +321,24 @@ _DROP_DOC = {
 _COUNTERS_AT = INGRESS_BASE + 0x40
 INGRESS_REGS: tuple[Reg, ...] = (
     Reg(INGRESS_BASE + 0x00, "INGRESS_CONTROL", 32, Access.CMD, 0,
-        "Write: ENABLE=1 parses frames (sessions start afresh), ENABLE=0 drops them (DISABLED); SNAPSHOT=1 copies "
-        "every counter at one MAC-clock instant. Read: ENABLE as written.", flags=IngressControl),
-    Reg(INGRESS_BASE + 0x04, "INGRESS_STATUS", 32, Access.RO, None, "Ingress state.", flags=IngressStatus),
-    Reg(INGRESS_BASE + 0x08, "INGRESS_CAPS", 32, Access.RO, None,
-        "Build parameters: [7:0] sessions, [15:8] most messages per datagram."),
-    Reg(INGRESS_BASE + 0x0C, "UDP_PORT", 32, Access.RW, 0, "UDP destination port of order datagrams ([15:0]).",
-        locked=True),
-    Reg(INGRESS_BASE + 0x10, "MAC_ADDR", 64, Access.RW, 0,
-        "Destination MAC address of order frames ([47:0], first byte on the wire in [47:40]).", locked=True),
+        "Write: ENABLE=1 parses frames (sessions start afresh), ENABLE=0 drops them (DISABLED); a write with "
+        "SNAPSHOT=1 copies every counter at one MAC-clock instant and leaves ENABLE as it was. Read: ENABLE.",
+        fields=one_bit_fields(("ENABLE", "write 1: parse frames (every session starts afresh); 0: drop them "
+                                         "(DISABLED). Ignored in a write with SNAPSHOT=1. Reads as written."),
+                              ("SNAPSHOT", "write 1: copy every counter at one MAC-clock instant into the "
+                                           "counter registers (ENABLE unchanged). Reads 0."))),
+    Reg(INGRESS_BASE + 0x04, "INGRESS_STATUS", 32, Access.RO, None, "Ingress state.",
+        fields=one_bit_fields(("ENABLED", "the MAC-clock side runs (ENABLE seen across the clock crossing)"),
+                              ("SNAPSHOT_BUSY", "a snapshot is crossing: the counter registers are not yet updated"))),
+    Reg(INGRESS_BASE + 0x08, "INGRESS_CAPS", 32, Access.RO, None, "Build parameters of the parser.",
+        fields=(BitField("SESSIONS", 0, 8, "sessions (session ids 0..SESSIONS-1)"),
+                BitField("MAX_MESSAGES", 8, 8, "most order messages per datagram"))),
+    Reg(INGRESS_BASE + 0x0C, "UDP_PORT", 32, Access.RW, 0, "UDP destination port of order datagrams.",
+        locked=True, fields=(BitField("PORT", 0, 16, "destination port"),)),
+    Reg(INGRESS_BASE + 0x10, "MAC_ADDR", 64, Access.RW, 0, "Destination MAC address of order frames.",
+        locked=True, fields=(BitField("ADDR", 0, 48, "the address, its first byte on the wire in bits 47:40"),)),
     Reg(INGRESS_BASE + 0x18, "IP_ADDR", 32, Access.RW, 0,
-        "Destination IPv4 address (first byte on the wire in [31:24]).", locked=True),
+        "Destination IPv4 address (first byte on the wire in bits 31:24).", locked=True),
     Reg(INGRESS_BASE + 0x20, "SNAP_MAC_TIMESTAMP", 64, Access.RO, 0,
         "MAC-clock cycle counter at the snapshot's instant (the clock of the entries' ts)."),
     Reg(INGRESS_BASE + 0x28, "SNAP_TIMESTAMP", 64, Access.RO, 0,
@@ -349,9 +346,15 @@ INGRESS_REGS: tuple[Reg, ...] = (
 ) + tuple(Reg(_COUNTERS_AT + 4 * i, name, 32, Access.RO, 0, _counter_doc(name) + " At the last snapshot.")
           for i, name in enumerate(COUNTER_NAMES))
 
+INGRESS = RegGroup("ingress", INGRESS_REGS,
+                   "The Ethernet/UDP ingress (hw/ingress): enable, snapshot, destination address and port "
+                   "(locked while enabled), counter snapshots.")
+IngressControl = INGRESS_REGS[0].flags
+IngressStatus = INGRESS_REGS[1].flags
+
 
 def markdown(what: str) -> str:
-    """Docs tables: "header", "message", "drops", "registers", "frame"."""
+    """Docs tables: "header", "message", "drops", "registers", "fields", "frame"."""
     if what == "header":
         return HEADER.markdown()
     if what == "message":
@@ -367,7 +370,9 @@ def markdown(what: str) -> str:
         lines += [f"| {d.value} | `{d.name}` | `DROP_{d.name}` | {_DROP_DOC[d]} |" for d in Drop]
         return "\n".join(lines)
     if what == "registers":
-        return RegisterMap(INGRESS_REGS).markdown()
+        return RegisterMap((INGRESS,)).markdown()
+    if what == "fields":
+        return RegisterMap((INGRESS,)).fields_markdown()
     if what == "frame":
         rows = [("Ethernet II", "0", ETH_HEADER, "destination MAC, source MAC, EtherType 0x0800"),
                 ("802.1Q tag (optional)", "12", VLAN_TAG, "TPID 0x8100, TCI (any VLAN)"),
@@ -378,4 +383,4 @@ def markdown(what: str) -> str:
         lines = ["| part | offset (tagged) | bytes | content |", "|---|---|---:|---|"]
         lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
         return "\n".join(lines)
-    raise ValueError(f"no table {what!r}: header, message, drops, registers, frame")
+    raise ValueError(f"no table {what!r}: header, message, drops, registers, fields, frame")

@@ -24,7 +24,7 @@ from cocotb.triggers import ClockCycles, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSource
 
-from ringgate.contracts.datagram import COUNTER_NAMES, Drop
+from ringgate.contracts.datagram import COUNTER_NAMES, Drop, IngressControl, IngressStatus
 from ringgate.contracts.entry import ENTRY_DTYPE
 from ringgate.model.ingress import IngressModel
 from ringgate.sim.traffic import LOCAL, DatagramSource, beats
@@ -76,7 +76,8 @@ class Bench:
         d = self.dut
         d.rst.value = 1
         d.mac_rst.value = 1
-        for s in (d.mac__tvalid, d.mac__tlast, d.mac__tuser, d.snapshot, d.enable, d.o__ready):
+        for s in (d.mac__tvalid, d.mac__tlast, d.mac__tuser, d.o__ready, d.regs__ingress_control_w,
+                  d.regs__udp_port_w, d.regs__mac_addr_w, d.regs__ip_addr_w):
             s.value = 0
         await ClockCycles(d.clk, 4)
         await ClockCycles(d.mac_clk, 4)
@@ -86,10 +87,10 @@ class Bench:
 
     async def configure(self):
         d = self.dut
-        d.mac_addr.value, d.ip_addr.value, d.udp_port.value = LOCAL.mac_int, LOCAL.ip_int, LOCAL.port
-        await ClockCycles(d.clk, 4)
-        d.enable.value = 1
-        while not d.enabled.value:
+        for name, v in (("mac_addr", LOCAL.mac_int), ("ip_addr", LOCAL.ip_int), ("udp_port", LOCAL.port)):
+            await self.write(name, v)
+        await self.write("ingress_control", IngressControl.ENABLE)
+        while not int(d.regs__ingress_status.value) & IngressStatus.ENABLED:
             await RisingEdge(d.clk)
         await ClockCycles(d.mac_clk, 32)         # the session table clears
 
@@ -182,17 +183,22 @@ class Bench:
             await src.send(AxiStreamFrame(f.data, tuser=user))
         await src.wait()
 
-    async def snapshot(self) -> dict:
+    async def write(self, name: str, value: int):
+        """A BAR0 write as the register block presents it: the value with a one-cycle strobe."""
         d = self.dut
         await RisingEdge(d.clk)
-        d.snapshot.value = 1
+        getattr(d, f"regs__{name}").value = int(value)
+        getattr(d, f"regs__{name}_w").value = 1
         await RisingEdge(d.clk)
-        d.snapshot.value = 0
+        getattr(d, f"regs__{name}_w").value = 0
+
+    async def snapshot(self) -> dict:
+        d = self.dut
+        await self.write("ingress_control", IngressControl.SNAPSHOT)
         await RisingEdge(d.clk)
-        while d.busy.value:
+        while int(d.regs__ingress_status.value) & IngressStatus.SNAPSHOT_BUSY:
             await RisingEdge(d.clk)
-        raw = int(d.counters.value)
-        return {name: (raw >> (32 * i)) & 0xFFFF_FFFF for i, name in enumerate(COUNTER_NAMES)}
+        return {name: int(getattr(d, f"regs__{name.lower()}").value) for name in COUNTER_NAMES}
 
 
 @cocotb.test(timeout_time=10**13, timeout_unit="ps")

@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ringgate.contracts.datagram import (COUNTER_NAMES, HEADER_BYTES, INGRESS_REGS, MAX_MESSAGES, MESSAGE_BYTES,
+from ringgate.contracts.datagram import (COUNTER_NAMES, HEADER_BYTES, INGRESS, INGRESS_REGS, MAX_MESSAGES, MESSAGE_BYTES,
+                                         SESSIONS, IngressControl, IngressStatus,
                                          MESSAGE_DTYPE, MESSAGE_OFFSET, DatagramError, Drop, Endpoint, build_frame,
                                          datagram_bytes, decode_datagram, encode_datagram, frame_bytes, messages_in)
 from ringgate.contracts.entry import ENTRY, ENTRY_DTYPE, Command
@@ -88,11 +89,12 @@ def test_register_group_is_generated_and_fits_bar0():
     assert len(set(names)) == len(names)
     assert [n for n in names if n in COUNTER_NAMES] == list(COUNTER_NAMES)
     assert {f"DROP_{d.name}" for d in Drop} <= set(names)
-    pcie = {r.name for r in REGMAP}
-    assert not pcie & set(names)
-    used = {dw for r in REGMAP for dw in range(r.offset // 4, (r.offset + r.width // 8) // 4)}
-    for r in INGRESS_REGS:
-        assert not {dw for dw in range(r.offset // 4, (r.offset + r.width // 8) // 4)} & used
+    assert REGMAP.group("ingress") is INGRESS and INGRESS.regs == INGRESS_REGS     # composed into BAR0
+    assert all(REGMAP[n] is r for n, r in zip(names, INGRESS_REGS))
+    assert IngressControl.SNAPSHOT == 1 << 1 and IngressStatus.SNAPSHOT_BUSY == 1 << 1
+    caps = REGMAP["INGRESS_CAPS"]
+    assert caps.unpack(caps.pack(SESSIONS=SESSIONS, MAX_MESSAGES=MAX_MESSAGES)) == {
+        "SESSIONS": SESSIONS, "MAX_MESSAGES": MAX_MESSAGES}
 
 
 def test_docs_tables_match_the_contract():
@@ -101,5 +103,5 @@ def test_docs_tables_match_the_contract():
     from ringgate.contracts.datagram import markdown
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "ingress.md").read_text()
-    for what in ("frame", "header", "message", "drops", "registers"):
+    for what in ("frame", "header", "message", "drops", "registers", "fields"):
         assert markdown(what) in doc, f"docs/ingress.md: regenerate the {what} table (ringgate datagram)"
