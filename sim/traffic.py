@@ -30,7 +30,7 @@ import numpy as np
 from ringgate.contracts.datagram import MIN_FRAME as MAC_MIN_FRAME
 from ringgate.contracts.datagram import (COMMANDS, ETHERTYPE_IPV4, ETHERTYPE_VLAN, HEADER_BYTES, IP_PROTO_UDP,
                                          IPV4_HEADER, MESSAGE_BYTES, MESSAGE_OFFSET, UDP_HEADER, Endpoint,
-                                         encode_datagram, ipv4_checksum, udp_checksum)
+                                         build_frame, encode_datagram, ipv4_checksum, udp_checksum)
 from ringgate.contracts.entry import ENTRY_BYTES, ENTRY_DTYPE, Command, OrderType
 from ringgate.contracts.pcie import USER_CLOCK_HZ
 
@@ -324,4 +324,23 @@ def beats(data: bytes) -> list[tuple[int, int, bool]]:
     for i in range(0, len(data), 8):
         chunk = data[i:i + 8]
         out.append((int.from_bytes(chunk.ljust(8, b"\0"), "little"), (1 << len(chunk)) - 1, i + 8 >= len(data)))
+    return out
+
+
+def order_frames(entries: np.ndarray, *, session: int = 0) -> list[bytes]:
+    """One single-order datagram per entry (sequence numbers 1, 2, 3 ... in ``session``), as frames
+    from :data:`REMOTE` to :data:`LOCAL` without UDP checksum: the main job's orders on the wire."""
+    return [build_frame(encode_datagram(session, i + 1, entries[i:i + 1]), REMOTE, LOCAL)
+            for i in range(len(entries))]
+
+
+def wire_schedule(cycles: np.ndarray, frame_lens, *, mac_ps: int, user_ps: int = 4000) -> np.ndarray:
+    """MAC cycle of each frame's first beat, relative to the first frame: the offered user-clock
+    ``cycles`` moved to the MAC clock, each frame no sooner than the wire allows after the one
+    before (its beats, FCS, preamble and inter-frame gap at 8 bytes per MAC cycle)."""
+    want = np.rint((np.asarray(cycles, np.int64) - int(cycles[0])) * (user_ps / mac_ps)).astype(np.int64)
+    span = [-(-(n + 4 + ETHERNET_OVERHEAD) // 8) for n in frame_lens]
+    out = np.zeros(len(want), np.int64)
+    for i in range(1, len(want)):
+        out[i] = max(want[i], out[i - 1] + span[i - 1])
     return out
