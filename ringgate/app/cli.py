@@ -274,7 +274,7 @@ def datagram_tables():
 
     for what, title in (("frame", "Frame"), ("header", "Datagram header (12 bytes, little-endian)"),
                         ("message", "Order message (52 bytes, little-endian)"), ("drops", "Drop reasons"),
-                        ("registers", "Ingress registers (BAR0)")):
+                        ("registers", "Ingress registers (BAR0)"), ("fields", "Ingress register bit fields")):
         click.echo(f"{title}:\n\n{markdown(what)}\n")
 
 

@@ -38,6 +38,22 @@ def _env(name, default):
     return type(default)(os.environ.get(name, default))
 
 
+async def frame_starts(dut, on_start, done):
+    """``on_start(cycle)`` at each frame's first beat on the MAC stream, with the MAC cycle counter of
+    that beat, until ``done()``; no Python while the stream is idle."""
+    edge, tv, tl = RisingEdge(dut.mac_clk), dut.mac__tvalid, dut.mac__tlast
+    rise = RisingEdge(tv)
+    in_frame = False
+    while not done():
+        if not tv.value:
+            await rise
+        await edge
+        if tv.value:
+            if not in_frame:
+                on_start(int(dut.mac_timestamp.value))
+            in_frame = not tl.value
+
+
 def _field(value: int, layout, name: str) -> int:
     f = layout[name]
     return (value >> f.offset) & ((1 << f.width) - 1)
@@ -158,25 +174,13 @@ class Bench:
                 if idle:
                     await ClockCycles(d.mac_clk, idle)
 
-    async def frame_starts(self):
-        """First beats of the AxiStreamSource's frames (MAC cycle counter, time)."""
-        d = self.dut
-        edge, tv, tl = RisingEdge(d.mac_clk), d.mac__tvalid, d.mac__tlast
-        rise = RisingEdge(tv)
-        in_frame = False
-        while not self.done:
-            if not tv.value:
-                await rise
-            await edge
-            if tv.value:
-                if not in_frame:
-                    self.first_cycle.append(int(d.mac_timestamp.value))
-                    self.first_ps.append(get_sim_time("ps"))
-                in_frame = not tl.value
+    def frame_start(self, cycle: int):
+        self.first_cycle.append(cycle)
+        self.first_ps.append(get_sim_time("ps"))
 
     async def drive_axis(self):
         d = self.dut
-        cocotb.start_soon(self.frame_starts())
+        cocotb.start_soon(frame_starts(d, self.frame_start, lambda: self.done))
         src = AxiStreamSource(AxiStreamBus.from_prefix(d, "mac_"), d.mac_clk, d.mac_rst)
         for f in self.frames:
             user = [0] * (len(f.data) - 1) + [int(f.bad)]

@@ -30,6 +30,7 @@ from ringgate.contracts.regmap import VERSION_VALUE, Error
 from ringgate.model.ingress import IngressModel
 from ringgate.sim.pcie.cocotb_pcie import rq_pause
 from ringgate.sim.pcie.tb import TB, HostConsumer
+from ringgate.sim.ingress.tb import frame_starts
 from ringgate.sim.traffic import LOCAL, DatagramSource
 
 
@@ -59,27 +60,14 @@ class WireBench:
         self.clk0 = None                          # (TB cycle, ps) of one user clock edge
         self.done = False
 
-    async def watch_frames(self):
-        """First beat of each frame (MAC clock): run the model on it."""
-        d = self.dut
-        edge, tv, tl = RisingEdge(d.mac_clk), d.mac__tvalid, d.mac__tlast
-        rise = RisingEdge(tv)
-        in_frame = False
-        while not self.done:
-            if not tv.value:
-                await rise
-            await edge
-            if tv.value:
-                if not in_frame:
-                    k = len(self.outcomes)
-                    f = self.frames[k]
-                    cyc = int(d.mac_timestamp.value)
-                    out = self.model.frame(f.data, bad=f.bad, start_cycle=cyc)
-                    self.outcomes.append(out)
-                    self.first_cycle.append(cyc)
-                    self.first_ps.append(get_sim_time("ps"))
-                    self.expected += [e.tobytes() for e in out.entries]
-                in_frame = not tl.value
+    def frame_start(self, cycle: int):
+        """A frame's first beat (MAC clock): run the model on it."""
+        f = self.frames[len(self.outcomes)]
+        out = self.model.frame(f.data, bad=f.bad, start_cycle=cycle)
+        self.outcomes.append(out)
+        self.first_cycle.append(cycle)
+        self.first_ps.append(get_sim_time("ps"))
+        self.expected += [e.tobytes() for e in out.entries]
 
     async def watch_publish(self):
         d = self.dut
@@ -151,7 +139,7 @@ async def wire_to_host(dut):
     host = HostConsumer(tb, host_ring.mem if hasattr(host_ring, "mem") else host_ring, 64, cmem, first,
                         delay=(0, 300), batch=4)
     await b.user_clock_phase(tb)
-    cocotb.start_soon(b.watch_frames())
+    cocotb.start_soon(frame_starts(dut, b.frame_start, lambda: b.done))
     cocotb.start_soon(b.watch_publish())
     await b.send()
     await ClockCycles(dut.mac_clk, 64)
