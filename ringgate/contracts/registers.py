@@ -284,6 +284,13 @@ class RegisterMap:
         """This map plus ``groups`` (checked like any map)."""
         return RegisterMap(self.groups + tuple(groups), self.bus_errors)
 
+    def without(self, *names: str) -> "RegisterMap":
+        """This map less the groups named ``names`` (a block synthesised or simulated without them)."""
+        missing = set(names) - {g.name for g in self.groups}
+        if missing:
+            raise KeyError(f"no register group named {sorted(missing)[0]!r}")
+        return RegisterMap(tuple(g for g in self.groups if g.name not in names), self.bus_errors)
+
     def group(self, name: str) -> RegGroup:
         for g in self.groups:
             if g.name == name:

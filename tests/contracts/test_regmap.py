@@ -184,6 +184,9 @@ def test_pcie_map_composes_from_groups():
     assert [r.name for r in grown][-2:] == ["DST_PORT", "DROPS"]
     assert base.dword(0x100) is None                        # the original map is unchanged
     assert REGMAP.groups == base.groups + (REGMAP.group("ingress"),)
+    assert REGMAP.without("ingress") == base and REGMAP.without("ingress").dword(0x200) is None
+    with pytest.raises(KeyError, match="no register group named 'nope'"):
+        REGMAP.without("ingress", "nope")
     with pytest.raises(ValueError, match="overlaps SENT"):
         REGMAP.with_groups(RegGroup("x", (Reg(0x05C, "CLASH", 32, Access.RO, 0, ""),), ""))
     with pytest.raises(ValueError, match="duplicate register SENT"):
