@@ -49,19 +49,26 @@ FAST_ARGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert")
 FAST_MAKE = {"OPT_FAST": "-O3", "OPT_SLOW": "-O1", "OPT_GLOBAL": "-O3"}
 
 
-def throughput_fast(width: int = 256, *, args=FAST_ARGS, make_vars=FAST_MAKE) -> verilator.Executable:
+def throughput_fast(width: int = 256, *, args=FAST_ARGS, make_vars=FAST_MAKE,
+                    registered_knobs: bool = True, registered_reset: bool = True) -> verilator.Executable:
     """The same harness as :func:`throughput`, Verilated with a generated C++ main (no cocotb, no
-    ``--timing``): the fast throughput level (``ringgate.sim.fast``)."""
+    ``--timing``): the fast throughput level (``ringgate.sim.fast``). The switches exist to
+    measure what each step gains (``ringgate perf sim``)."""
     from amaranth.back import verilog as vlog
 
-    from .fast.cxxmain import Clock, generate, ports_of
+    from .fast.cxxmain import Clock, generate, ports_of, registered_reset_top
     from .throughput import ThroughputHarness
 
     name = f"tputx{width}"
-    harness = ThroughputHarness(width)
-    main = generate(name, ports_of(harness), [Clock("clk", USER_CLOCK_NS * 1000)])
-    return verilator.build_exe(vlog.convert(harness, name=name, emit_src=False), name, main,
-                               args=args, make_vars=make_vars)
+    harness = ThroughputHarness(width, registered_knobs=registered_knobs)
+    ports = ports_of(harness)
+    if registered_reset:
+        verilog = registered_reset_top(vlog.convert(harness, name=f"{name}_core", emit_src=False),
+                                       f"{name}_core", name, ports, {"rst": "clk"})
+    else:
+        verilog = vlog.convert(harness, name=name, emit_src=False)
+    main = generate(name, ports, [Clock("clk", USER_CLOCK_NS * 1000)])
+    return verilator.build_exe(verilog, name, main, args=args, make_vars=make_vars)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ model: cocotb (``tb_throughput.py``) or the generated C++ main (``sim/fast``).
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
@@ -47,6 +49,9 @@ WIDTHS = (256, 512)
 # The counters a run reads back, in report order.
 COUNTERS = ("cycles", "offered", "dropped", "entries", "data_tlps", "cursor_lines", "last_cursor",
             "seq_errors", "addr_errors", "cursor_errors", "tlp_errors", "dma_errors")
+# The inputs a run sets before ``go`` and leaves alone.
+KNOBS = ("go", "seed", "offer_cycles", "p_offer", "p_ready", "mps", "batch_limit", "cursor_interval",
+         "doorbell_delay")
 _SRC_SALT = 0x1234_5678
 _SNK_SALT = 0x0BAD_F00D
 
@@ -188,6 +193,9 @@ class ThroughputHarness(wiring.Component):
     width : int
         RQ datapath bits (256 or 512).
 
+    registered_knobs : bool
+        Sample the knobs into registers (the default); off only to measure what that saves.
+
     Members
     -------
     go : level; the rising edge seeds the random streams and enables the DMA writer
@@ -195,12 +203,14 @@ class ThroughputHarness(wiring.Component):
     hist_addr, hist_data : read port of the latency histogram
     """
 
-    def __init__(self, width: int = 256, ring_depth: int = 1024, host_size: int = 4096):
+    def __init__(self, width: int = 256, ring_depth: int = 1024, host_size: int = 4096, *,
+                 registered_knobs: bool = True):
         if width not in WIDTHS:
             raise ValueError(f"datapath width must be one of {WIDTHS}, not {width!r}")
         self._w = width
         self._ring_depth = ring_depth
         self._host_size = host_size
+        self._registered_knobs = registered_knobs
         counters = {k: Out(32 if k.endswith("errors") else 64) for k in COUNTERS}
         super().__init__({
             "go": In(1), "seed": In(32), "offer_cycles": In(64),
@@ -226,23 +236,31 @@ class ThroughputHarness(wiring.Component):
         wiring.connect(m, ring.o, dma.entries)
         wiring.connect(m, dma.req, rq.req)
 
+        # Knobs through registers: logic fed by the model's inputs is evaluated on every
+        # eval() call (twice a cycle), logic fed by registers only when they change.
+        k = SimpleNamespace()
+        domain = m.d.sync if self._registered_knobs else m.d.comb
+        for name in KNOBS:
+            setattr(k, name, Signal.like(getattr(self, name), name=f"knob_{name}"))
+            domain += getattr(k, name).eq(getattr(self, name))
+
         now = Signal(64)
         m.d.sync += now.eq(now + 1)
         started = Signal()
         start = Signal()
-        m.d.comb += start.eq(self.go & ~started)
-        with m.If(self.go):
+        m.d.comb += start.eq(k.go & ~started)
+        with m.If(k.go):
             m.d.sync += started.eq(1)
         active = Signal()           # the offering window
-        m.d.comb += active.eq(started & (self.cycles < self.offer_cycles))
+        m.d.comb += active.eq(started & (self.cycles < k.offer_cycles))
         with m.If(active):
             m.d.sync += self.cycles.eq(self.cycles + 1)
 
         # Configure and enable once; the DMA validates like it does for BAR0 writes.
         m.d.comb += [
             dma.fill.eq(ring.fill), dma.ring_base.eq(RING_BASE), dma.ring_size.eq(self._host_size),
-            dma.cursor_addr.eq(CURSOR_ADDR), dma.batch_limit.eq(self.batch_limit),
-            dma.cursor_interval.eq(self.cursor_interval), dma.mps.eq(self.mps),
+            dma.cursor_addr.eq(CURSOR_ADDR), dma.batch_limit.eq(k.batch_limit),
+            dma.cursor_interval.eq(k.cursor_interval), dma.mps.eq(k.mps),
             dma.bus_master.eq(1), dma.timestamp.eq(now), dma.control.eq(Control.ENABLE),
             dma.control_w.eq(start), dma.downstream_busy.eq(rq.busy),
             dma.doorbell.eq(host.doorbell), dma.doorbell_w.eq(host.doorbell_w),
@@ -250,8 +268,8 @@ class ThroughputHarness(wiring.Component):
 
         # Traffic source: cannot be back-pressured.
         uid = Signal(64)
-        m.d.comb += [src.seed.eq(self.seed), src.load.eq(start), src.en.eq(active),
-                     src.threshold.eq(self.p_offer), ring.i.valid.eq(src.hit)]
+        m.d.comb += [src.seed.eq(k.seed), src.load.eq(start), src.en.eq(active),
+                     src.threshold.eq(k.p_offer), ring.i.valid.eq(src.hit)]
         m.d.comb += [ring.i.payload.ts.eq(now[:32]), ring.i.payload.uid.eq(uid),
                      ring.i.payload.size.eq(1), ring.i.payload.cmd.eq(1)]
         with m.If(src.hit):
@@ -260,11 +278,11 @@ class ThroughputHarness(wiring.Component):
                 m.d.sync += self.dropped.eq(self.dropped + 1)
 
         # Host: ready from its own random stream, which runs from the start until the end.
-        m.d.comb += [snk.seed.eq(self.seed), snk.load.eq(start), snk.en.eq(started),
-                     snk.threshold.eq(self.p_ready), host.ready.eq(snk.hit),
+        m.d.comb += [snk.seed.eq(k.seed), snk.load.eq(start), snk.en.eq(started),
+                     snk.threshold.eq(k.p_ready), host.ready.eq(snk.hit),
                      host.tdata.eq(rq.tdata), host.tlast.eq(rq.tlast), host.tvalid.eq(rq.tvalid),
                      rq.tready.eq(host.tready), rq.seq_num_vld0.eq(host.seq_num_vld),
-                     rq.seq_num_vld1.eq(0), host.doorbell_delay.eq(self.doorbell_delay)]
+                     rq.seq_num_vld1.eq(0), host.doorbell_delay.eq(k.doorbell_delay)]
         for k in ("entries", "data_tlps", "cursor_lines", "last_cursor", "seq_errors", "addr_errors",
                   "cursor_errors", "tlp_errors"):
             m.d.comb += getattr(self, k).eq(getattr(host, k))

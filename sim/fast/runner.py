@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 __all__ = ["FastSim", "FastSimError", "RunResult"]
 
@@ -16,16 +16,12 @@ class FastSimError(RuntimeError):
     pass
 
 
-class RunResult(tuple):
-    """``(edges, sim_ps, wall_ns)`` of one ``run``."""
-    __slots__ = ()
-
-    def __new__(cls, edges: int, sim_ps: int, wall_ns: int):
-        return super().__new__(cls, (edges, sim_ps, wall_ns))
-
-    edges = property(lambda self: self[0])
-    sim_ps = property(lambda self: self[1])
-    wall_ns = property(lambda self: self[2])
+class RunResult(NamedTuple):
+    """One ``run``: rising edges done, simulated time at the end, wall and CPU time it took."""
+    edges: int
+    sim_ps: int
+    wall_ns: int
+    cpu_ns: int
 
 
 class FastSim:
@@ -117,5 +113,4 @@ class FastSim:
             if line.startswith("progress "):
                 progress(int(line.split()[1]))
                 continue
-            _, done, ps, ns = line.split()
-            return RunResult(int(done), int(ps), int(ns))
+            return RunResult(*map(int, line.split()[1:]))

@@ -100,9 +100,10 @@ def run(k: Knobs, *, exe=None, progress: Callable[[int], None] | None = None,
         drain = sim.run(drain_budget(k), until="settled")
         counters = sim.get(*COUNTERS)
         hist = sim.table("hist_addr", "hist_data", HIST_BINS)
-    wall = window.wall_ns / 1e9
-    return {**counters, "run_cycles": k.cycles, "drain_cycles": drain.edges, "wall_s": wall,
-            "sim_cycles_per_s": k.cycles / wall if wall else 0.0, "latency_hist": hist}
+    wall, cpu = window.wall_ns / 1e9, window.cpu_ns / 1e9
+    return {**counters, "run_cycles": k.cycles, "drain_cycles": drain.edges, "wall_s": wall, "cpu_s": cpu,
+            "sim_cycles_per_s": k.cycles / wall if wall else 0.0,
+            "sim_cycles_per_cpu_s": k.cycles / cpu if cpu else 0.0, "latency_hist": hist}
 
 
 def summary(r: dict) -> dict:
