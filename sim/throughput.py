@@ -47,7 +47,7 @@ RING_BASE = 0x1_0000_0000
 CURSOR_ADDR = 0x2_0000_0000
 WIDTHS = (256, 512)
 # The counters a run reads back, in report order.
-COUNTERS = ("cycles", "offered", "dropped", "entries", "data_tlps", "cursor_lines", "last_cursor",
+COUNTERS = ("cycles", "offered", "dropped", "entries", "window_entries", "data_tlps", "cursor_lines", "last_cursor",
             "seq_errors", "addr_errors", "cursor_errors", "tlp_errors", "dma_errors")
 # The inputs a run sets before ``go`` and leaves alone.
 KNOBS = ("go", "seed", "offer_cycles", "p_offer", "p_ready", "mps", "batch_limit", "cursor_interval",
@@ -255,6 +255,9 @@ class ThroughputHarness(wiring.Component):
         m.d.comb += active.eq(started & (self.cycles < k.offer_cycles))
         with m.If(active):
             m.d.sync += self.cycles.eq(self.cycles + 1)
+            # Throughput is what reached the host within the window, not the drained backlog.
+            with m.If(host.take_entry):
+                m.d.sync += self.window_entries.eq(self.window_entries + 1)
 
         # Configure and enable once; the DMA validates like it does for BAR0 writes.
         m.d.comb += [

@@ -261,7 +261,9 @@ def build_exe(verilog: str, name: str, main_cpp: str, *, args: Sequence[str] = (
     make_vars = dict(make_vars or {})
     # See build(): the wheel's verilated.mk lacks g++'s precompiled-header flag.
     make_vars.setdefault("CFG_CXXFLAGS_PCH_I", "-include")
-    args = [*WAIVERS, *args]
+    # UNOPTFLAT is not waived: a combinational loop makes Verilator evaluate logic several times a
+    # cycle, and the fast level wants to see it in the build log.
+    args = [*(w for w in WAIVERS if w != "-Wno-UNOPTFLAT"), *args]
     key = _content_key(("exe", verilog, name, main_cpp, repr(args), repr(sorted(make_vars.items())),
                         _verilator_version(root), sys.version))
     directory = cache_dir() / f"{name}-{key}"

@@ -112,7 +112,7 @@ def summary(r: dict) -> dict:
 
     hist = np.asarray(r["latency_hist"])
     total = int(hist.sum())
-    out = {"entries_per_cycle": r["entries"] / r["run_cycles"] if r["run_cycles"] else 0.0,
+    out = {"entries_per_cycle": r["window_entries"] / r["run_cycles"] if r["run_cycles"] else 0.0,
            "drop_rate": r["dropped"] / r["offered"] if r["offered"] else 0.0,
            "entries_per_tlp": r["entries"] / r["data_tlps"] if r["data_tlps"] else 0.0,
            "cursors_per_tlp": r["cursor_lines"] / r["data_tlps"] if r["data_tlps"] else 0.0}
