@@ -5,8 +5,9 @@ the cross-check of the fast level (``ringgate.sim.fast``): the harness counts it
 window and seeds its random streams when ``go`` rises, so both give the same counters and
 histogram for the same knobs.
 
-Environment: TP_CYCLES, TP_P_OFFER, TP_P_READY (probabilities 0..1), TP_MPS (code 0..3),
-TP_BATCH, TP_CURSOR_INTERVAL, TP_DOORBELL_DELAY, TP_SEED, TP_REPORT (JSON output path).
+Environment: the knobs as ``Knobs.env()`` writes them (TP_CYCLES, TP_P_OFFER, TP_P_READY, TP_MPS
+(code 0..3), TP_BATCH, TP_CURSOR_INTERVAL, TP_DOORBELL_DELAY, TP_SEED; defaults for any left out)
+and TP_REPORT (JSON output path).
 """
 from __future__ import annotations
 
@@ -21,16 +22,9 @@ from ringgate.sim.throughput import CLOCK_NS, COUNTERS, HIST_BINS
 from ringgate.sim.fast.throughput import Knobs, check, drain_budget
 
 
-def _env(name, default, cast=int):
-    return cast(os.environ.get(name, default))
-
-
 @cocotb.test()
 async def run(dut):
-    k = Knobs(cycles=_env("TP_CYCLES", 1_000_000), p_offer=_env("TP_P_OFFER", 0.5, float),
-              p_ready=_env("TP_P_READY", 0.9, float), mps=_env("TP_MPS", 1), batch=_env("TP_BATCH", 16),
-              cursor_interval=_env("TP_CURSOR_INTERVAL", 4), doorbell_delay=_env("TP_DOORBELL_DELAY", 100),
-              seed=_env("TP_SEED", 1))
+    k = Knobs.from_env(os.environ)
     dut.go.value = 0
     for name, value in k.ports().items():
         getattr(dut, name).value = value

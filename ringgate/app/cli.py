@@ -182,19 +182,12 @@ def throughput(cycles, load, host_ready, mps, width, batch, cursor_interval, doo
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if use_cocotb:
-        with console.status("building the harness for cocotb (cached by content hash)"):
-            b = builds.throughput(knobs.width)
-        raw = out / "raw.json"
-        env = {"TP_CYCLES": str(cycles), "TP_P_OFFER": str(load), "TP_P_READY": str(host_ready),
-               "TP_MPS": str(knobs.mps), "TP_BATCH": str(batch), "TP_CURSOR_INTERVAL": str(cursor_interval),
-               "TP_DOORBELL_DELAY": str(doorbell_delay), "TP_SEED": str(seed), "TP_REPORT": str(raw)}
-        with console.status(f"simulating {cycles:,} cycles under cocotb"):
+        with console.status(f"building and simulating {cycles:,} cycles under cocotb"):
             try:
-                verilator.run(b, "ringgate.sim.tb_throughput", extra_env=env)
+                r = fast.run_cocotb(knobs, out / "cocotb")
             except verilator.CocotbFailure as e:
                 console.print(f"[red]run failed[/red]\n{e}")
                 sys.exit(1)
-        r = json.loads(raw.read_text())
     else:
         with console.status("building the harness with its C++ main (cached by content hash)"):
             exe = builds.throughput_fast(knobs.width)
@@ -205,7 +198,7 @@ def throughput(cycles, load, host_ready, mps, width, batch, cursor_interval, doo
             r = fast.run(knobs, exe=exe, progress=lambda done: bar.update(task, completed=min(done, cycles)),
                          every=max(1 << 16, cycles // 400))
             bar.update(task, completed=cycles)
-        (out / "raw.json").write_text(json.dumps(r))
+    (out / "raw.json").write_text(json.dumps(r))
     total_s = time.perf_counter() - t0
     hist = np.asarray(r["latency_hist"])
     samples = np.repeat(np.arange(hist.size), hist)

@@ -6,14 +6,15 @@ runs until the harness reports ``settled`` and reads the counters and the latenc
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Callable
 
 from ringgate.contracts.pcie import MAX_PAYLOADS
 
 from ..throughput import COUNTERS, HIST_BINS, WIDTHS
 
-__all__ = ["Knobs", "run", "check", "drain_budget", "ThroughputCheckFailed", "summary"]
+__all__ = ["Knobs", "run", "run_cocotb", "check", "drain_budget", "ThroughputCheckFailed", "summary"]
 
 
 class ThroughputCheckFailed(AssertionError):
@@ -62,6 +63,19 @@ class Knobs:
     def asdict(self) -> dict:
         return asdict(self)
 
+    def env(self) -> dict[str, str]:
+        """The cocotb bench's environment (``TP_*``, read back by :meth:`from_env`)."""
+        return {f"TP_{name.upper()}": str(value) for name, value in asdict(self).items()}
+
+    @classmethod
+    def from_env(cls, environ) -> "Knobs":
+        kw = {}
+        for f in fields(cls):
+            value = environ.get(f"TP_{f.name.upper()}")
+            if value is not None:
+                kw[f.name] = float(value) if f.type == "float" else int(value)
+        return cls(**kw)
+
 
 def drain_budget(k: Knobs) -> int:
     """Cycles allowed after the offering window for everything accepted to reach the host: the
@@ -104,6 +118,21 @@ def run(k: Knobs, *, exe=None, progress: Callable[[int], None] | None = None,
     return {**counters, "run_cycles": k.cycles, "drain_cycles": drain.edges, "wall_s": wall, "cpu_s": cpu,
             "sim_cycles_per_s": k.cycles / wall if wall else 0.0,
             "sim_cycles_per_cpu_s": k.cycles / cpu if cpu else 0.0, "latency_hist": hist}
+
+
+def run_cocotb(k: Knobs, directory: Path | str | None = None) -> dict:
+    """The same run driven by cocotb (``sim/tb_throughput.py``): the slow cross-check. Raises
+    ``verilator.CocotbFailure`` when the bench's checks fail."""
+    import json
+    import tempfile
+
+    from .. import builds, verilator
+
+    directory = Path(directory or tempfile.mkdtemp(prefix="ringgate-tput-"))
+    report = directory / "tp.json"
+    verilator.run(builds.throughput(k.width), "ringgate.sim.tb_throughput",
+                  extra_env={**k.env(), "TP_REPORT": str(report)}, test_dir=directory / "run")
+    return json.loads(report.read_text())
 
 
 def summary(r: dict) -> dict:

@@ -99,3 +99,15 @@ def test_sweep_command_end_to_end(tmp_path):
     data = json.loads((tmp_path / "sweep.json").read_text())
     assert data["meta"]["points"] == 4 and data["meta"]["where"] == "2 local process(es)"
     assert (tmp_path / "heatmap_p99.png").exists()
+
+
+def test_throughput_cocotb_cross_check_gives_the_same_counters(tmp_path):
+    args = ["throughput", "--cycles", "20k", "--load", "0.4", "--host-ready", "0.7", "--seed", "9"]
+    fast = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "fast")])
+    slow = CliRunner().invoke(main, [*args, "--cocotb", "--out", str(tmp_path / "slow")])
+    assert fast.exit_code == slow.exit_code == 0, (fast.output, slow.output)
+    a, b = (json.loads((tmp_path / d / "report.json").read_text()) for d in ("fast", "slow"))
+    assert a["stages"] == b["stages"]
+    assert "cocotb" in b["throughput"]["simulation speed"]
+    for key in ("entries delivered", "entries per cycle", "delivered / accepted / last cursor"):
+        assert a["throughput"][key] == b["throughput"][key]

@@ -1,23 +1,11 @@
 """Throughput-level runs (sim/throughput.py): ring + DMA writer + RQ adapter at full speed, checked in
 hardware; the fast level (generated C++ main) against the cocotb level."""
-import json
-
 import numpy as np
 import pytest
 
 from ringgate.sim import builds, verilator
-from ringgate.sim.fast.throughput import Knobs, ThroughputCheckFailed, check, run, summary
+from ringgate.sim.fast.throughput import Knobs, ThroughputCheckFailed, check, run, run_cocotb, summary
 from ringgate.sim.throughput import HIST_BINS, ThroughputHarness
-
-
-def run_cocotb(tmp_path, k: Knobs) -> dict:
-    report = tmp_path / "tp.json"
-    env = {"TP_CYCLES": k.cycles, "TP_P_OFFER": k.p_offer, "TP_P_READY": k.p_ready, "TP_MPS": k.mps,
-           "TP_BATCH": k.batch, "TP_CURSOR_INTERVAL": k.cursor_interval, "TP_DOORBELL_DELAY": k.doorbell_delay,
-           "TP_SEED": k.seed, "TP_REPORT": report}
-    verilator.run(builds.throughput(k.width), "ringgate.sim.tb_throughput",
-                  extra_env={n: str(v) for n, v in env.items()}, test_dir=tmp_path / "run")
-    return json.loads(report.read_text())
 
 
 def _exact(r):
@@ -32,7 +20,7 @@ def test_fast_level_equals_cocotb_level(tmp_path, seed):
     with back-pressure from the host, a late doorbell and a load that overflows the ring at times."""
     k = Knobs(cycles=40_000, p_offer=0.45, p_ready=0.7, mps=1, batch=8, cursor_interval=2, doorbell_delay=300,
               seed=seed)
-    fast, slow = run(k), run_cocotb(tmp_path, k)
+    fast, slow = run(k), run_cocotb(k, tmp_path)
     check(fast)
     assert _exact(fast) == _exact(slow)
     assert fast["entries"] > 10_000 and sum(fast["latency_hist"]) == fast["entries"]
@@ -88,7 +76,7 @@ def test_refused_configuration_is_caught(tmp_path):
     with pytest.raises(ThroughputCheckFailed, match="dma_errors"):
         check(r)
     with pytest.raises(verilator.CocotbFailure, match="dma_errors"):
-        run_cocotb(tmp_path, k)
+        run_cocotb(k, tmp_path)
 
 
 def test_check_catches_each_kind_of_loss():

@@ -9,13 +9,12 @@ process's) is reported beside wall time.
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
-__all__ = ["command", "STEPS", "measure"]
+__all__ = ["command", "measure"]
 
 
 @dataclass(frozen=True)
@@ -42,30 +41,17 @@ def _steps():
     ]
 
 
-STEPS = _steps
-
-
-def _cocotb_run(knobs, cycles):
-    from ringgate.sim import builds, verilator
-
-    report = Path(tempfile.mkdtemp(prefix="ringgate-perf-sim-")) / "tp.json"
-    env = {"TP_CYCLES": str(cycles), "TP_P_OFFER": str(knobs.p_offer), "TP_P_READY": str(knobs.p_ready),
-           "TP_MPS": str(knobs.mps), "TP_BATCH": str(knobs.batch), "TP_CURSOR_INTERVAL": str(knobs.cursor_interval),
-           "TP_DOORBELL_DELAY": str(knobs.doorbell_delay), "TP_SEED": str(knobs.seed), "TP_REPORT": str(report)}
-    verilator.run(builds.throughput(knobs.width), "ringgate.sim.tb_throughput", extra_env=env,
-                  test_dir=report.parent / "run")
-    return json.loads(report.read_text())
-
-
-def measure(cycles: int = 2_000_000, cocotb_cycles: int = 300_000, reps: int = 3, progress=print) -> list[dict]:
-    """Best-of-``reps`` speed of every step; the fast steps run ``cycles``, the cocotb one fewer."""
+def measure(cycles: int = 2_000_000, cocotb_cycles: int = 300_000, reps: int = 3, progress=print,
+            tried: bool = False) -> list[dict]:
+    """Best-of-``reps`` speed of every step (with ``tried``, also of the steps measured and not
+    adopted); the fast steps run ``cycles``, the cocotb one fewer."""
     from dataclasses import replace
 
     from ringgate.sim import builds
-    from ringgate.sim.fast.throughput import Knobs, run
+    from ringgate.sim.fast.throughput import Knobs, run, run_cocotb
 
     knobs = Knobs(cycles=cycles)
-    steps = _steps()
+    steps = [s for s in _steps() if s.adopted or tried]
     exes = {}
     for s in steps:
         progress(f"building: {s.label}")
@@ -74,7 +60,7 @@ def measure(cycles: int = 2_000_000, cocotb_cycles: int = 300_000, reps: int = 3
     for rep in range(reps):
         for s in steps:
             if s.build is None:
-                r = _cocotb_run(replace(knobs, cycles=cocotb_cycles), cocotb_cycles)
+                r = run_cocotb(replace(knobs, cycles=cocotb_cycles))
             else:
                 r = run(knobs, exe=exes[s.label])
                 counters = {k: v for k, v in r.items() if k not in ("wall_s", "cpu_s", "sim_cycles_per_s",
@@ -106,14 +92,15 @@ def measure(cycles: int = 2_000_000, cocotb_cycles: int = 300_000, reps: int = 3
 @click.option("--cycles", default=2_000_000, show_default=True, help="Cycles per fast run.")
 @click.option("--cocotb-cycles", default=300_000, show_default=True, help="Cycles per cocotb run.")
 @click.option("--reps", default=3, show_default=True, help="Interleaved repetitions (best is kept).")
+@click.option("--tried", is_flag=True, help="Also the steps measured and not adopted (--threads 2, -march=native).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path))
-def command(cycles, cocotb_cycles, reps, json_out):
+def command(cycles, cocotb_cycles, reps, tried, json_out):
     """Throughput-level simulation speed, each build step side by side (cycles/s, ratios)."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
-    rows = measure(cycles, cocotb_cycles, reps, progress=lambda s: console.print(s, style="dim"))
+    rows = measure(cycles, cocotb_cycles, reps, progress=lambda s: console.print(s, style="dim"), tried=tried)
     t = Table(title=f"ring + DMA writer + RQ 256-bit + checking sink: best of {reps}")
     for c in ("step", "cycles/s (wall)", "cycles/CPU-s", "x cocotb", "x previous"):
         t.add_column(c, justify="left" if c == "step" else "right")
