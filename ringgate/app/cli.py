@@ -147,7 +147,7 @@ class Count(click.ParamType):
 @main.command()
 @click.option("--cycles", type=Count(), default="1M", show_default=True,
               help="Simulated cycles of traffic (k/M/G suffixes: 250M is one second at 250 MHz).")
-@click.option("--load", default=0.5, show_default=True, help="Entries offered per cycle (0, 1].")
+@click.option("--load", default=0.3, show_default=True, help="Entries offered per cycle (0, 1].")
 @click.option("--host-ready", default=0.9, show_default=True, help="Probability the host takes an RQ beat per cycle.")
 @click.option("--mps", type=click.Choice(["128", "256", "512", "1024"]), default="256", show_default=True)
 @click.option("--width", type=click.Choice(["256", "512"]), default="256", show_default=True,
@@ -167,7 +167,7 @@ def throughput(cycles, load, host_ready, mps, width, batch, cursor_interval, doo
 
     from ringgate.app.report import Stage, write_report
     from ringgate.contracts.pcie import USER_CLOCK_MHZ, mps_code
-    from ringgate.sim import builds, verilator
+    from ringgate.sim import verilator
     from ringgate.sim.fast import throughput as fast
 
     for name, p in (("--load", load), ("--host-ready", host_ready)):
@@ -190,7 +190,7 @@ def throughput(cycles, load, host_ready, mps, width, batch, cursor_interval, doo
                 sys.exit(1)
     else:
         with console.status("building the harness with its C++ main (cached by content hash)"):
-            exe = builds.throughput_fast(knobs.width)
+            exe = fast.exe_for(knobs.width)
         columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
                    TextColumn("{task.completed:,.0f}/{task.total:,.0f} cycles"), TimeRemainingColumn())
         with Progress(*columns, console=console, transient=False) as bar:
@@ -201,7 +201,8 @@ def throughput(cycles, load, host_ready, mps, width, batch, cursor_interval, doo
     (out / "raw.json").write_text(json.dumps(r))
     total_s = time.perf_counter() - t0
     hist = np.asarray(r["latency_hist"])
-    samples = np.repeat(np.arange(hist.size), hist)
+    # One byte per sample: a second of device time is ~10^8 entries.
+    samples = np.repeat(np.arange(hist.size, dtype=np.uint8), hist)
     clock_mhz = USER_CLOCK_MHZ
     entries_per_cycle = r["window_entries"] / r["run_cycles"]     # within the window, not the drained backlog
     accepted = r["offered"] - r["dropped"]

@@ -65,10 +65,10 @@ def run_point(point: dict) -> dict:
 
 def run_local(points: list[dict], jobs: int, on_done: Callable[[dict], None] = lambda r: None) -> list[dict]:
     """Run the points on this machine, ``jobs`` simulator processes at a time; rows in grid order."""
-    from ringgate.sim import builds
+    from ringgate.sim.fast.throughput import exe_for
 
     for width in sorted({p["width"] for p in points}):
-        builds.throughput_fast(width)       # build once before the pool, not in every worker at once
+        exe_for(width)                      # build once before the pool, not in every worker at once
     rows: list[dict | None] = [None] * len(points)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(run_point, p): i for i, p in enumerate(points)}

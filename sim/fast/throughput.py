@@ -14,7 +14,7 @@ from ringgate.contracts.pcie import MAX_PAYLOADS
 
 from ..throughput import COUNTERS, HIST_BINS, WIDTHS
 
-__all__ = ["Knobs", "run", "run_cocotb", "check", "drain_budget", "ThroughputCheckFailed", "summary"]
+__all__ = ["Knobs", "exe_for", "run", "run_cocotb", "check", "drain_budget", "ThroughputCheckFailed", "summary"]
 
 
 class ThroughputCheckFailed(AssertionError):
@@ -98,14 +98,28 @@ def check(r: dict) -> None:
         raise ThroughputCheckFailed("throughput run failed its checks: " + "; ".join(failed))
 
 
+_EXES: dict = {}
+
+
+def exe_for(width: int):
+    """The fast build of ``width``, converted and looked up once per process and cache directory
+    (elaborating the harness takes longer than a short run; a sweep's worker runs many)."""
+    from .. import builds, verilator
+
+    key = (width, str(verilator.cache_dir()))
+    exe = _EXES.get(key)
+    if exe is None or not exe.binary.exists():
+        exe = _EXES[key] = builds.throughput_fast(width)
+    return exe
+
+
 def run(k: Knobs, *, exe=None, progress: Callable[[int], None] | None = None,
         every: int = 1 << 20) -> dict:
     """Run ``k`` on the fast model (built, cached, when ``exe`` is None); the counters, the
     histogram and the wall time of the offering window. Does not :func:`check`."""
-    from .. import builds
     from .runner import FastSim
 
-    exe = exe or builds.throughput_fast(k.width)
+    exe = exe or exe_for(k.width)
     with FastSim(exe.binary) as sim:
         sim.set(rst=1, go=0, hist_addr=0, **k.ports())
         sim.run(4)
