@@ -163,8 +163,10 @@ def heatmaps(rows: list[dict], x: str, y: str, out: Path) -> list[Path]:
                             color="white" if (v / vmax > 0.5) == (cmap == "magma_r") else "black")
             ax.set_xticks(range(len(xs)), [str(v) for v in xs], fontsize=7)
             ax.set_yticks(range(len(ys)), [str(v) for v in ys], fontsize=7)
-            ax.set_xlabel(AXES[x][2], fontsize=7)
-            ax.set_ylabel(AXES[y][2], fontsize=7)
+            if ax in axes[-1]:
+                ax.set_xlabel(AXES[x][2], fontsize=7)
+            if ax is axes[ax.get_subplotspec().rowspan.start][0]:
+                ax.set_ylabel(AXES[y][2], fontsize=7)
             ax.set_title(", ".join(f"{AXES[a][2].split(' (')[0]} {v}" for a, v in zip(varying, facet)) or "all",
                          fontsize=7)
         for ax in list(axes.flat)[n:]:

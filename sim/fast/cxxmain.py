@@ -54,12 +54,14 @@ class Port:
     output: bool
 
 
-def ports_of(component, extra_inputs: Mapping[str, int] = {"rst": 1}) -> list[Port]:
+def ports_of(component, extra_inputs: Mapping[str, int] | None = None) -> list[Port]:
     """The Verilog ports Amaranth gives a component: its signature, flattened with ``__``, plus
-    ``extra_inputs`` (resets of its clock domains) -- clocks are added by :func:`generate`."""
+    ``extra_inputs`` (name -> width; default the ``sync`` reset ``rst``). Clocks are added by
+    :func:`generate`."""
     from amaranth.lib import wiring
 
-    ports = [Port(name, width, False) for name, width in extra_inputs.items()]
+    extra = {"rst": 1} if extra_inputs is None else extra_inputs
+    ports = [Port(name, width, False) for name, width in extra.items()]
     for path, member, value in component.signature.flatten(component):
         ports.append(Port("__".join(map(str, path)), len(value), member.flow == wiring.Out))
     return ports

@@ -6,6 +6,7 @@ One process per model; commands go down its stdin, answers come up its stdout (s
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -35,8 +36,10 @@ class FastSim:
 
     def __init__(self, binary: Path | str, clock: str = "clk"):
         self.clock = clock
+        # stderr to a file: a pipe nobody reads could fill and stall the model.
+        self._err = tempfile.TemporaryFile(mode="w+")
         self._p = subprocess.Popen([str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, bufsize=1)
+                                   stderr=self._err, text=True, bufsize=1)
 
     def __enter__(self):
         return self
@@ -56,7 +59,7 @@ class FastSim:
             except subprocess.TimeoutExpired:
                 self._p.kill()
                 self._p.wait()
-        for f in (self._p.stdin, self._p.stdout, self._p.stderr):
+        for f in (self._p.stdin, self._p.stdout, self._err):
             f.close()
 
     def _send(self, *lines: str) -> None:
@@ -68,7 +71,8 @@ class FastSim:
 
     def _died(self) -> FastSimError:
         self._p.wait()
-        return FastSimError(f"model exited with {self._p.returncode}: {self._p.stderr.read()[-4000:]}")
+        self._err.seek(0)
+        return FastSimError(f"model exited with {self._p.returncode}: {self._err.read()[-4000:]}")
 
     def _answer(self) -> str:
         line = self._p.stdout.readline()

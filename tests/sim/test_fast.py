@@ -116,3 +116,9 @@ def test_clock_definitions_are_checked():
         generate("t", [], [Clock("clk", 4000), Clock("clk", 6400)])
     with pytest.raises(ValueError, match="at least one clock"):
         generate("t", [], [])
+
+
+def test_a_dead_model_is_reported_with_its_exit_status():
+    with pytest.raises(FastSimError, match="exited with 1"):
+        with FastSim("/bin/false") as sim:
+            sim.get("anything")
