@@ -60,9 +60,6 @@ class Knobs:
                 "p_ready": _p(self.p_ready), "mps": self.mps, "batch_limit": self.batch,
                 "cursor_interval": self.cursor_interval, "doorbell_delay": self.doorbell_delay}
 
-    def asdict(self) -> dict:
-        return asdict(self)
-
     def env(self) -> dict[str, str]:
         """The cocotb bench's environment (``TP_*``, read back by :meth:`from_env`)."""
         return {f"TP_{name.upper()}": str(value) for name, value in asdict(self).items()}
