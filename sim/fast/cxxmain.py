@@ -7,6 +7,8 @@ commands on the process's stdin and reads one answer line per command on its std
 ``set PORT VALUE``                 drive an input (decimal, up to 64 bits) -> ``ok``
 ``get PORT [PORT ...]``            read ports after settling inputs -> ``= v1 v2 ...``
 ``table ADDR DATA N``              ``ADDR`` = 0..N-1, read ``DATA`` each -> ``= v0 ... vN-1``
+``clock NAME PERIOD PHASE``        set a clock's period and phase (ps), before the first run
+                                   -> ``ok``
 ``run N DOMAIN UNTIL EVERY``       N rising edges of clock DOMAIN; stop early after an edge
                                    that leaves port UNTIL non-zero (``-`` for none); a
                                    ``progress DONE`` line every EVERY edges (0: none)
@@ -16,7 +18,8 @@ commands on the process's stdin and reads one answer line per command on its std
 
 Errors answer ``err <why>`` and leave the model as it was.
 
-Clocks: each domain has an integer period in picoseconds; a scheduler toggles every clock
+Clocks: each domain has an integer period in picoseconds (built in, or set with ``clock`` before
+the first run, so one build serves every clock ratio); a scheduler toggles every clock
 whose next edge is the earliest, then evaluates the model once, so any ratio runs exactly
 (156.25 MHz against 250 MHz is 6,400 ps against 4,000 ps). With one clock the loop is the
 plain ``clk = 1; eval; clk = 0; eval``.
@@ -155,7 +158,7 @@ struct ClockDef {
 static const PortDef PORTS[] = {
 @PORTS@
 };
-static const ClockDef CLOCKS[] = {
+static ClockDef CLOCKS[] = {
 @CLOCKS@
 };
 static const size_t NPORTS = sizeof(PORTS) / sizeof(PORTS[0]);
@@ -165,6 +168,7 @@ static Model* model;
 static uint64_t now_ps = 0;            // time of the last evaluated edge
 static uint64_t next_ps[NCLOCKS];      // time of each clock's next toggle
 static uint8_t level[NCLOCKS];
+static bool ran = false;               // clocks are fixed once time has advanced
 
 // CPU time of the process: on a shared machine, wall time also counts other people's work.
 static uint64_t cpu_ns() {
@@ -292,12 +296,26 @@ int main(int argc, char** argv) {
                 }
                 printf("%s\n", out.c_str());
             }
+        } else if (cmd == "clock" && arg.size() == 4) {
+            int c = find_clock(arg[1]);
+            uint64_t period = strtoull(arg[2], nullptr, 10), phase = strtoull(arg[3], nullptr, 10);
+            if (c < 0) { printf("err unknown clock %s\n", arg[1]); }
+            else if (ran) { printf("err clocks are set before the first run\n"); }
+            else if (!period || period % 2 || phase >= period) {
+                printf("err clock %s: period must be even and > 0, phase below it\n", arg[1]);
+            } else {
+                CLOCKS[c].half_ps = period / 2;
+                CLOCKS[c].first_ps = phase + period / 2;
+                next_ps[c] = CLOCKS[c].first_ps;
+                printf("ok\n");
+            }
         } else if (cmd == "run" && arg.size() == 5) {
             int watch = find_clock(arg[2]);
             const PortDef* until = strcmp(arg[3], "-") ? find(arg[3]) : nullptr;
             if (watch < 0) { printf("err unknown clock %s\n", arg[2]); }
             else if (strcmp(arg[3], "-") && !until) { printf("err unknown port %s\n", arg[3]); }
             else {
+                ran = true;
                 auto t0 = std::chrono::steady_clock::now();
                 uint64_t c0 = cpu_ns();
                 uint64_t done = run(strtoull(arg[1], nullptr, 10), watch, until, strtoull(arg[4], nullptr, 10));

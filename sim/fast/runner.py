@@ -60,7 +60,10 @@ class FastSim:
                 self._p.kill()
                 self._p.wait()
         for f in (self._p.stdin, self._p.stdout, self._err):
-            f.close()
+            try:
+                f.close()
+            except BrokenPipeError:     # unsent commands of a model that died
+                pass
 
     def _send(self, *lines: str) -> None:
         try:
@@ -94,6 +97,11 @@ class FastSim:
                 errors.append(str(e))
         if errors:
             raise FastSimError("; ".join(errors))
+
+    def set_clock(self, name: str, period_ps: int, phase_ps: int = 0) -> None:
+        """Set a clock's period and phase; only before the first :meth:`run`."""
+        self._send(f"clock {name} {int(period_ps)} {int(phase_ps)}")
+        self._answer()
 
     def get(self, *names: str) -> dict[str, int]:
         self._send("get " + " ".join(names))
