@@ -56,9 +56,13 @@ def open_device(backend: str, **kw) -> Device:
 
 
 def open_ring(backend: str, callback: Callable[[np.ndarray], object], *, ring_size: int = 1 << 16,
-              sim_dir: str | None = None, bdf: str | None = None, poll: str = "sleep",
+              sim_dir: str | None = None, bdf: str | None = None, poll: str = "adaptive",
               device_args: dict | None = None, **consumer_args) -> RingConsumer:
-    """Open ``backend``'s device, configure and enable its ring, and return the consumer."""
+    """Open ``backend``'s device, configure and enable its ring, and return the consumer.
+
+    ``poll`` is the consumer's wait mode (``busy``, ``adaptive`` or ``sleep``, see
+    :class:`RingConsumer`); ``adaptive`` keeps an idle feed thread near 0% of a core and a busy
+    one at busy-poll latency."""
     dev = open_device(backend, sim_dir=sim_dir, bdf=bdf, **(device_args or {}))
     consumer: RingConsumer | None = None
     # Batches may become durable out of order; the doorbell only ever passes a prefix of them.

@@ -35,6 +35,7 @@ Resynchronisation
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Callable
 
@@ -45,10 +46,11 @@ from ringgate.contracts.entry import CURSOR_LINE_BYTES, ENTRY_BYTES, ENTRY_DTYPE
 from .device import Device, DeviceError, DmaBuffer
 from .regs import ConfigError, R, Status, describe_errors
 
-__all__ = ["RingConsumer", "SequenceError", "ResyncError", "STATE_MAGIC", "buffer_bytes"]
+__all__ = ["RingConsumer", "SequenceError", "ResyncError", "STATE_MAGIC", "buffer_bytes", "POLL_MODES"]
 
 STATE_MAGIC = 0x5247_4154_4553_5431          # "1TSETAGR": consumer state line v1
 PAGE = 4096
+POLL_MODES = ("busy", "adaptive", "sleep")
 
 
 class SequenceError(RuntimeError):
@@ -93,9 +95,19 @@ class RingConsumer:
         The doorbell never passes what the application released with :meth:`release` (e.g.
         once a batch is journaled), instead of everything delivered. The device waits (the BRAM ring
         absorbs) when releases lag by a whole ring. Views stay valid until released.
-    poll : "busy" or "sleep"
-        ``busy`` spins on the cursor line; ``sleep`` spins ``spin`` times, then sleeps
-        ``idle_sleep`` seconds between polls (low CPU, adds up to that much latency when idle).
+    poll : "busy", "adaptive" or "sleep"
+        How :meth:`run` waits for the cursor line to move (:data:`POLL_MODES`):
+
+        * ``busy`` spins on it: the lowest latency, a whole core for ever;
+        * ``adaptive`` backs off in three steps after the last batch: it spins for
+          ``spin_time`` seconds, then polls with ``os.sched_yield()`` between polls until
+          ``yield_time`` seconds have passed (another runnable thread gets the core), then sleeps,
+          starting at ``idle_sleep`` and doubling up to ``max_sleep``; the first batch resets
+          it. A batch that follows another within ``spin_time`` is seen at busy-poll latency;
+          after a long quiet spell the wake-up costs up to ``max_sleep`` plus the kernel's timer
+          slack, and the idle thread wakes about ``1 / max_sleep`` times a second;
+        * ``sleep`` spins ``spin`` polls, then sleeps ``idle_sleep`` between polls (fixed period:
+          the idle thread wakes ``1 / idle_sleep`` times a second).
     health_every : float
         While idle, read the device's ERROR and STATUS registers at most this often (seconds)
         to notice a stopped or reset device, or an error; 0 disables the check.
@@ -108,13 +120,18 @@ class RingConsumer:
 
     def __init__(self, device: Device, ring_size: int = 1 << 16, *, callback: Callback | None = None,
                  doorbell_every: int | None = None, poll: str = "busy", spin: int = 1000,
-                 idle_sleep: float = 50e-6, health_every: float = 0.1, buffer: DmaBuffer | None = None,
+                 idle_sleep: float = 50e-6, spin_time: float = 50e-6, yield_time: float = 500e-6,
+                 max_sleep: float = 1e-3, health_every: float = 0.1, buffer: DmaBuffer | None = None,
                  batch_limit: int = 16, cursor_interval: int = 1, idle_flush: int = 64,
                  manual_release: bool = False):
         if ring_size < 1 or ring_size & (ring_size - 1):
             raise ValueError(f"ring size must be a power of two, not {ring_size}")
-        if poll not in ("busy", "sleep"):
-            raise ValueError(f"poll mode must be 'busy' or 'sleep', not {poll!r}")
+        if poll not in POLL_MODES:
+            raise ValueError(f"poll mode must be one of {', '.join(POLL_MODES)}, not {poll!r}")
+        if idle_sleep <= 0 or (poll == "adaptive" and (idle_sleep > max_sleep or not 0 <= spin_time <= yield_time)):
+            raise ValueError(f"poll back-off needs 0 <= spin_time <= yield_time and 0 < idle_sleep <= max_sleep, "
+                             f"not spin_time={spin_time}, yield_time={yield_time}, idle_sleep={idle_sleep}, "
+                             f"max_sleep={max_sleep}")
         if doorbell_every is None:
             doorbell_every = max(1, ring_size // 4)
         if doorbell_every < 1:
@@ -127,6 +144,10 @@ class RingConsumer:
         self.poll_mode = poll
         self.spin = spin
         self.idle_sleep = idle_sleep
+        self.spin_time = spin_time
+        self.yield_time = yield_time
+        self.max_sleep = max_sleep
+        self.sleeps = 0                  # sleeps taken by run() (how often an idle thread woke up)
         self.health_every = health_every
         self.batch_limit = batch_limit
         self.cursor_interval = cursor_interval
@@ -377,12 +398,16 @@ class RingConsumer:
     def run(self, *, count: int | None = None, timeout: float | None = None,
             stop: Callable[[], bool] | None = None) -> int:
         """Poll until ``count`` entries were delivered, ``timeout`` seconds passed without reaching
-        it, or ``stop()`` is true (checked when idle). Returns entries delivered by this call."""
+        it, or ``stop()`` is true (checked when idle). Returns entries delivered by this call.
+        Waits between empty polls as the ``poll`` mode says."""
         start = self.delivered
         deadline = None if timeout is None else time.monotonic() + timeout
         idle_polls = 0
         poll, idle = self.poll, self.idle
-        sleep = self.poll_mode == "sleep"
+        mode = self.poll_mode
+        clock, sleep, yield_ = time.perf_counter, time.sleep, os.sched_yield
+        quiet_since = clock()            # adaptive: when the last batch was seen
+        nap = self.idle_sleep
         while count is None or self.delivered - start < count:
             if poll():
                 idle_polls = 0
@@ -391,6 +416,9 @@ class RingConsumer:
             if poll():
                 idle_polls = 0
                 continue
+            if idle_polls == 0:
+                quiet_since = clock()
+                nap = self.idle_sleep
             idle_polls += 1
             if idle_polls % self.idle_flush == 0:
                 # The ring is quiet: tell the device what was consumed (or released meanwhile, from
@@ -398,10 +426,31 @@ class RingConsumer:
                 self._ring_doorbell()
             if stop is not None and stop():
                 break
-            if deadline is not None and idle_polls % 64 == 0 and time.monotonic() > deadline:
+            if mode == "busy":
+                if deadline is not None and idle_polls % 64 == 0 and time.monotonic() > deadline:
+                    break
+                continue
+            if mode == "sleep":
+                if deadline is not None and idle_polls % 64 == 0 and time.monotonic() > deadline:
+                    break
+                if idle_polls > self.spin:
+                    sleep(self.idle_sleep)
+                    self.sleeps += 1
+                continue
+            quiet = clock() - quiet_since
+            if quiet < self.spin_time:
+                continue
+            if deadline is not None and time.monotonic() > deadline:
                 break
-            if sleep and idle_polls > self.spin:
-                time.sleep(self.idle_sleep)
+            if quiet < self.yield_time:
+                yield_()
+                continue
+            # the ring has been quiet for a while: sleep, longer each time, so an idle consumer
+            # wakes ~1/max_sleep times a second; a batch found resets the back-off
+            self._ring_doorbell()          # releases that arrived meanwhile reach the device first
+            sleep(nap)
+            self.sleeps += 1
+            nap = min(nap * 2, self.max_sleep)
         self._ring_doorbell()
         return self.delivered - start
 

@@ -21,7 +21,7 @@ from .codes import (BalanceAdjustmentType, CommandResultCode, FsyncPolicy, Order
 from .commands import (AddAsset, AddSymbol, AddUser, AdjustBalance, Command, OrderBookRequest,
                        OrderCommand, ResumeUser, SuspendUser, cancel, from_ring, move, place, reduce)
 from .engine import Engine
-from .events import (CommandResult, CurrencyTotals, L2Book, L2Level, OrderRecord, PositionRecord,
+from .events import (CommandResult, CurrencyTotals, L2Book, L2Level, OpenInterest, OrderRecord, PositionRecord,
                      ReduceEvent, RejectEvent, TotalBalanceReport, Trade, TradeEvent, UserReport)
 from .journal import JournalCorrupt
 from .sequencer import Exchange, ExchangeService, recover_engine
@@ -32,7 +32,7 @@ __all__ = [
     "OrderCommand", "place", "cancel", "move", "reduce", "from_ring", "Command",
     "AddAsset", "AddSymbol", "AddUser", "AdjustBalance", "SuspendUser", "ResumeUser", "OrderBookRequest",
     "CommandResult", "TradeEvent", "Trade", "RejectEvent", "ReduceEvent", "L2Book", "L2Level",
-    "UserReport", "OrderRecord", "PositionRecord", "TotalBalanceReport", "CurrencyTotals",
+    "UserReport", "OrderRecord", "PositionRecord", "TotalBalanceReport", "CurrencyTotals", "OpenInterest",
     "CommandResultCode", "OrderCommandType", "OrderAction", "OrderType", "SymbolType",
     "BalanceAdjustmentType", "UserStatus", "PositionDirection", "FsyncPolicy",
 ]

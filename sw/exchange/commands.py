@@ -15,7 +15,7 @@ from typing import Union
 
 import msgspec
 
-from .codes import OrderAction, OrderCommandType, OrderType
+from .codes import OrderCommandType, OrderType
 
 __all__ = ["OrderCommand", "place", "cancel", "move", "reduce", "OrderBookRequest", "AddUser",
            "AdjustBalance", "SuspendUser", "ResumeUser", "AddAsset", "AddSymbol", "Command",
@@ -45,9 +45,10 @@ class OrderCommand(msgspec.Struct, array_like=True, tag=1, gc=False):
 def place(uid: int, symbol: int, order_id: int, side: int, price: int, size: int,
           order_type: int = OrderType.GTC, reserve_price: int | None = None,
           user_cookie: int = 0) -> OrderCommand:
-    """A PLACE_ORDER; a bid's reserve price defaults to its price (as the REST gateway does)."""
+    """A PLACE_ORDER; the reserve price defaults to the price, for either side (as
+    exchange-gateway-rest sets it; only a bid's limits later moves and sizes its hold)."""
     if reserve_price is None:
-        reserve_price = price if side == OrderAction.BID else 0
+        reserve_price = price
     return OrderCommand(_PLACE, int(side), int(order_type), symbol, uid, order_id, price,
                         reserve_price, size, user_cookie)
 

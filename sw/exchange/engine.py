@@ -92,7 +92,10 @@ class Engine:
         if price < 0 or (budget and price == 0):
             return -7002
         spec = book.spec
+        # the reserve price is stored and reported as given, for either side (exchange-core
+        # keeps an ask's too); only a bid's takes part in its hold and refunds
         reserve = c.reserve_price
+        hold_px = 0                       # per-lot price a bid's hold was taken at (refunds are against it)
         if spec.symbol_type == _EXCHANGE:
             accounts = user.accounts
             if side:
@@ -100,18 +103,17 @@ class Engine:
                     if reserve != price:
                         return -2002
                     hold = price * spec.quote_scale_k + size * spec.taker_fee
-                    # fills then draw on the budget part of the hold, settled once at the end
-                    reserve = 0
+                    # fills then draw on the budget part of the hold (hold_px 0), settled once at the end
                 else:
                     if reserve < price:
                         return -2002
                     hold = size * (reserve * spec.quote_scale_k + spec.taker_fee)
+                    hold_px = reserve
                 cur = spec.quote_currency
             else:
                 if not budget and price * spec.quote_scale_k < spec.taker_fee:
                     return -2003
                 hold = size * spec.base_scale_k
-                reserve = 0
                 cur = spec.base_currency
             bal = accounts.get(cur, 0)
             if bal < hold:
@@ -121,30 +123,31 @@ class Engine:
             code = self._margin_hold(user, spec, side, size)
             if code:
                 return code
-            if not side:
-                reserve = 0
 
         order_id = c.order_id
         if ot == _GTC or ot == _IOC or (ot == _FOK and self._fillable(book, side, price, size)):
-            filled, trades = self._sweep(book, user, side, size, price, reserve, 0, ts)
+            filled, trades = self._sweep(book, user, side, size, price, hold_px, 0, ts, reserve)
         elif ot == _FOK_BUDGET and self._budget_ok(book, side, price, size):
-            filled, trades = self._sweep(book, user, side, size, None, reserve, 0, ts)
+            filled, trades = self._sweep(book, user, side, size, None, hold_px, 0, ts, reserve)
         elif ot == _IOC_BUDGET:
-            filled, trades = self._sweep(book, user, side, size, None, reserve, price, ts)
+            filled, trades = self._sweep(book, user, side, size, None, hold_px, price, ts, reserve)
         else:
             filled, trades = 0, None
         remaining = size - filled
-        if trades:
-            events.append(TradeEvent(c.symbol, filled, order_id, c.uid, side, not remaining, ts, trades))
         if remaining:
             if ot == _GTC and order_id not in book.orders:
+                if trades:
+                    events.append(TradeEvent(c.symbol, filled, order_id, c.uid, side, False, ts, trades))
                 o = Order(order_id, c.uid, price, reserve, size, filled, side, ot, c.user_cookie, ts, user)
                 book.orders[order_id] = o
                 user.orders[o] = c.symbol
                 book.append(o)
                 return _SUCCESS
-            events.append(RejectEvent(c.symbol, remaining, price, order_id, c.uid, ts))
-            self._release(user, spec, c.symbol, side, remaining, reserve)
+            # exchange-core's order: the reject comes first, the trades follow it
+            events.append(RejectEvent(c.symbol, remaining, price, order_id, c.uid, ts, reserve))
+            self._release(user, spec, c.symbol, side, remaining, hold_px)
+        if trades:
+            events.append(TradeEvent(c.symbol, filled, order_id, c.uid, side, not remaining, ts, trades))
         if budget and side and spec.symbol_type == _EXCHANGE:
             # the per-fill settlement charged nothing against the budget hold: return what was not spent
             spent = 0
@@ -224,11 +227,13 @@ class Engine:
         return cost <= budget if side else cost >= budget
 
     def _sweep(self, book: OrderBook, user: User, side: int, size: int, limit, reserve: int,
-               budget: int, ts: int):
+               budget: int, ts: int, taker_reserve: int):
         """Match ``size`` lots against the opposite side, best price first, FIFO within a level.
 
         ``limit`` None sweeps without a price cap; ``budget`` > 0 (IOC_BUDGET) caps a bid
         at what the budget can pay and stops an ask once its proceeds reach the budget.
+        ``reserve`` is what a taker bid's hold was taken at (refunds), ``taker_reserve`` the
+        reserve price the taker reports (each trade's bidder hold price for a taker bid).
         Returns (filled, trades)."""
         if side:
             levels, keys, sign = book.asks, book.ask_keys, -1
@@ -268,7 +273,7 @@ class Engine:
                     self._settle_exchange(spec, user, side, reserve, o, fill, p)
                 else:
                     self._settle_futures(spec, user, side, o, fill, p)
-                trades.append(Trade(o.order_id, o.uid, done, p, fill))
+                trades.append(Trade(o.order_id, o.uid, done, p, fill, taker_reserve if side else o.reserve_price))
                 want -= fill
                 remaining -= fill
                 spent += p * fill
@@ -353,6 +358,7 @@ class Engine:
         o = book.orders.get(c.order_id)
         if o is None or o.uid != c.uid:
             return -3002
+        c.side = o.action                   # the result carries the order's side (exchange-core's cmd.action)
         book.unlink(o)
         del book.orders[o.order_id]
         user = o.user
@@ -362,7 +368,7 @@ class Engine:
             self._release(user, book.spec, c.symbol, o.action, remaining, o.reserve_price)
         else:
             self._release_futures(user, c.symbol, o.action, remaining)
-        events.append(ReduceEvent(c.symbol, remaining, True, o.price, o.order_id, o.uid, ts))
+        events.append(ReduceEvent(c.symbol, remaining, True, o.price, o.order_id, o.uid, ts, o.reserve_price))
         return _SUCCESS
 
     def _release_futures(self, user, symbol, side, size):
@@ -378,6 +384,7 @@ class Engine:
         o = book.orders.get(c.order_id)
         if o is None or o.uid != c.uid:
             return -3002
+        c.side = o.action
         remaining = o.size - o.filled
         by = c.size if c.size < remaining else remaining
         done = by == remaining
@@ -394,7 +401,7 @@ class Engine:
             self._release(user, book.spec, c.symbol, o.action, by, o.reserve_price)
         else:
             self._release_futures(user, c.symbol, o.action, by)
-        events.append(ReduceEvent(c.symbol, by, done, o.price, o.order_id, o.uid, ts))
+        events.append(ReduceEvent(c.symbol, by, done, o.price, o.order_id, o.uid, ts, o.reserve_price))
         return _SUCCESS
 
     def _move(self, c: OrderCommand, ts: int, events: list) -> int:
@@ -407,7 +414,7 @@ class Engine:
         if o is None or o.uid != c.uid:
             return -3002
         price = c.price
-        side = o.action
+        side = c.side = o.action
         if side:
             if price < 0 or (book.exchange and price > o.reserve_price):
                 return -3041
@@ -447,7 +454,7 @@ class Engine:
             crosses = opp and opp[-1] >= price
         if crosses:
             o.prev = o.next = None
-            filled, trades = self._sweep(book, o.user, side, rem, price, o.reserve_price, 0, ts)
+            filled, trades = self._sweep(book, o.user, side, rem, price, o.reserve_price, 0, ts, o.reserve_price)
             o.filled += filled
             done = filled == rem
             events.append(TradeEvent(c.symbol, filled, o.order_id, o.uid, side, done, ts, trades))
@@ -511,8 +518,14 @@ class Engine:
         bal = user.accounts.get(c.currency, 0)
         if c.amount < 0 and bal + c.amount < 0:
             return -4103
-        if bal + c.amount > _MAX_BALANCE:
-            return -7003
+        if c.amount > 0:
+            # Settlement only moves money between accounts (and into fees), so no exchange-pair
+            # balance can exceed the currency's supply: capping the supply at 2**63 - 1 keeps every
+            # balance, hold and fee total inside a 64-bit long without a check per trade.
+            cur = c.currency
+            supply = -self.adjustments.get(cur, 0) - self.suspends.get(cur, 0)
+            if bal + c.amount > _MAX_BALANCE or supply + c.amount > _MAX_BALANCE:
+                return -7003
         user.accounts[c.currency] = bal + c.amount
         user.last_txid = c.transaction_id
         bucket = self.suspends if c.adjustment_type else self.adjustments

@@ -1,6 +1,11 @@
 """What the engine hands back: one CommandResult per sequenced command, carrying
-its events in exchange-core's order (trade, then reject; or a single reduce; or
-the order book for an ORDER_BOOK_REQUEST), plus the report structures."""
+its events in exchange-core's order (a reject first, then the trades; or a single
+reduce; or the order book for an ORDER_BOOK_REQUEST), plus the report structures.
+
+Every trade, reject and reduce carries ``bidder_hold_price`` as exchange-core's
+``MatcherTradeEvent.bidderHoldPrice``: the reserve price of the bid side of that event
+(the maker's for a taker ask, the taker's for a taker bid; the order's own reserve
+for a reject or reduce), which is what a risk stage needs to release a bid's hold."""
 from __future__ import annotations
 
 from typing import Any, Union
@@ -9,7 +14,7 @@ import msgspec
 
 __all__ = ["Trade", "TradeEvent", "RejectEvent", "ReduceEvent", "L2Level", "L2Book",
            "CommandResult", "Event", "OrderRecord", "PositionRecord", "UserReport",
-           "CurrencyTotals", "TotalBalanceReport"]
+           "CurrencyTotals", "OpenInterest", "TotalBalanceReport"]
 
 
 class Trade(msgspec.Struct, gc=False):
@@ -19,6 +24,7 @@ class Trade(msgspec.Struct, gc=False):
     maker_order_completed: bool
     price: int
     volume: int
+    bidder_hold_price: int = 0
 
 
 class TradeEvent(msgspec.Struct, tag="trade"):
@@ -33,13 +39,15 @@ class TradeEvent(msgspec.Struct, tag="trade"):
 
 
 class RejectEvent(msgspec.Struct, tag="reject", gc=False):
-    """Unfilled remainder of an IOC/FOK/budget order, or of a GTC whose order id is already resting."""
+    """Unfilled remainder of an IOC/FOK/budget order, or of a GTC whose order id is already resting
+    (or that would take a balance past 2**63 - 1); ``price`` is the command's."""
     symbol: int
     rejected_volume: int
     price: int
     order_id: int
     uid: int
     timestamp: int
+    bidder_hold_price: int = 0
 
 
 class ReduceEvent(msgspec.Struct, tag="reduce", gc=False):
@@ -51,6 +59,7 @@ class ReduceEvent(msgspec.Struct, tag="reduce", gc=False):
     order_id: int
     uid: int
     timestamp: int
+    bidder_hold_price: int = 0
 
 
 class L2Level(msgspec.Struct, gc=False):
@@ -126,16 +135,22 @@ class CurrencyTotals(msgspec.Struct):
     adjustments: int     # minus the sum of ADJUSTMENT amounts (deposits make it negative)
     suspends: int        # minus the sum of SUSPEND amounts
     positions: int       # futures: realized profit minus signed open cost, in quote minor units
-    open_interest_long: int
-    open_interest_short: int
 
     @property
     def total(self) -> int:
         return self.accounts + self.orders + self.fees + self.adjustments + self.suspends + self.positions
 
 
+class OpenInterest(msgspec.Struct):
+    """Open futures lots of one symbol, as exchange-core's ``openInterestLong/Short`` (per symbol)."""
+    symbol: int
+    long: int
+    short: int
+
+
 class TotalBalanceReport(msgspec.Struct):
     currencies: list[CurrencyTotals]
+    open_interest: list[OpenInterest] = []
 
     @property
     def balanced(self) -> bool:

@@ -51,8 +51,8 @@ def segment_name(first_seq: int) -> str:
     return f"journal-{first_seq:020d}.log"
 
 
-def snapshot_name(seq: int) -> str:
-    return f"snapshot-{seq:020d}.snap"
+def snapshot_name(seq: int, prefix: str = "snapshot") -> str:
+    return f"{prefix}-{seq:020d}.snap"
 
 
 def list_segments(directory: Path) -> list[tuple[int, Path]]:
@@ -65,9 +65,9 @@ def list_segments(directory: Path) -> list[tuple[int, Path]]:
     return sorted(out)
 
 
-def list_snapshots(directory: Path) -> list[tuple[int, Path]]:
+def list_snapshots(directory: Path, prefix: str = "snapshot") -> list[tuple[int, Path]]:
     out = []
-    for p in Path(directory).glob("snapshot-*.snap"):
+    for p in Path(directory).glob(f"{prefix}-*.snap"):
         try:
             out.append((int(p.stem.split("-")[1]), p))
         except ValueError:
@@ -180,9 +180,10 @@ class JournalWriter:
             self.fd = -1
 
 
-def write_snapshot(directory: Path, seq: int, blob: bytes) -> Path:
+def write_snapshot(directory: Path, seq: int, blob: bytes, prefix: str = "snapshot") -> Path:
+    """Write ``blob`` as ``<prefix>-<seq>.snap`` atomically (temp file, fsync, rename, fsync dir)."""
     directory = Path(directory)
-    final = directory / snapshot_name(seq)
+    final = directory / snapshot_name(seq, prefix)
     tmp = final.with_suffix(".tmp")
     header = SNAP_HEADER.pack(SNAP_MAGIC, len(blob), zlib.crc32(blob), seq)
     with open(tmp, "wb") as f:

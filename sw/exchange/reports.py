@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .codes import SymbolType
 from .engine import Engine
-from .events import (CurrencyTotals, L2Book, OrderRecord, PositionRecord, TotalBalanceReport,
+from .events import (CurrencyTotals, L2Book, OpenInterest, OrderRecord, PositionRecord, TotalBalanceReport,
                      UserReport)
 
 __all__ = ["user_report", "total_balance", "order_book", "order_hold"]
@@ -41,11 +41,12 @@ def user_report(engine: Engine, uid: int) -> UserReport | None:
 
 def total_balance(engine: Engine) -> TotalBalanceReport:
     rows: dict[int, list[int]] = {}
+    interest: dict[int, list[int]] = {}
 
     def row(cur):
         r = rows.get(cur)
         if r is None:
-            r = rows[cur] = [0] * 8
+            r = rows[cur] = [0] * 6
         return r
 
     for u in engine.users.values():
@@ -54,10 +55,9 @@ def total_balance(engine: Engine) -> TotalBalanceReport:
         for s, p in u.positions.items():
             r = row(p.currency)
             r[5] += (p.profit - p.direction * p.open_price_sum) * engine.symbols[s].quote_scale_k
-            if p.direction > 0:
-                r[6] += p.open_volume
-            elif p.direction < 0:
-                r[7] += p.open_volume
+            if p.direction:
+                oi = interest.setdefault(s, [0, 0])
+                oi[0 if p.direction > 0 else 1] += p.open_volume
     for book in engine.books.values():
         spec = book.spec
         if spec.symbol_type != _EXCHANGE:
@@ -68,7 +68,8 @@ def total_balance(engine: Engine) -> TotalBalanceReport:
     for i, bucket in ((2, engine.fees), (3, engine.adjustments), (4, engine.suspends)):
         for cur, v in bucket.items():
             row(cur)[i] += v
-    return TotalBalanceReport([CurrencyTotals(c, *rows[c]) for c in sorted(rows)])
+    return TotalBalanceReport([CurrencyTotals(c, *rows[c]) for c in sorted(rows)],
+                              [OpenInterest(s, *interest[s]) for s in sorted(interest)])
 
 
 def order_book(engine: Engine, symbol: int, depth: int = -1) -> L2Book | None:

@@ -41,16 +41,32 @@ _COMMAND_TYPES = frozenset((OrderCommand, OrderBookRequest, AddUser, AdjustBalan
                             ResumeUser, AddAsset, AddSymbol))
 
 
-def recover_engine(directory: Path) -> tuple[Engine, int | None, Path | None]:
+def recover_engine(directory: Path, snapshot_seq: int | None = None,
+                   observer: Callable[[list[CommandResult]], None] | None = None
+                   ) -> tuple[Engine, int | None, Path | None]:
     """Latest good snapshot + journal replay. Returns (engine, good length of the newest
-    segment if its tail was torn, path of the newest segment)."""
+    segment if its tail was torn, path of the newest segment).
+
+    ``snapshot_seq``: start from the snapshot at exactly that sequence (0: from an empty engine,
+    replaying the whole journal) instead of the latest; ``JournalCorrupt`` if it is missing or
+    damaged. ``observer(results)`` is called with the results of each replayed journal frame, in
+    sequence order, so a consumer of results (the gateway's history) can be rebuilt with the
+    engine."""
     directory = Path(directory)
     engine = None
-    for seq, path in reversed(list_snapshots(directory)):
-        got = read_snapshot(path)
-        if got is not None and got[0] == seq:
+    if snapshot_seq is not None:
+        if snapshot_seq:
+            path = directory / snapshot_name(snapshot_seq)
+            got = read_snapshot(path) if path.exists() else None
+            if got is None or got[0] != snapshot_seq:
+                raise JournalCorrupt(f"snapshot {snapshot_seq} is missing or damaged")
             engine = decode_state(got[1])
-            break
+    else:
+        for seq, path in reversed(list_snapshots(directory)):
+            got = read_snapshot(path) if path.exists() else None
+            if got is not None and got[0] == seq:
+                engine = decode_state(got[1])
+                break
     if engine is None:
         engine = Engine()
     segments = list_segments(directory)
@@ -73,10 +89,14 @@ def recover_engine(directory: Path) -> tuple[Engine, int | None, Path | None]:
                 continue
             if first_seq > engine.seq + 1:
                 raise JournalCorrupt(f"{path}: gap, expected seq {engine.seq + 1}, frame starts at {first_seq}")
-            for k, c in enumerate(commands):
-                s = first_seq + k
-                if s > engine.seq:
-                    engine.apply(s, ts, c)
+            results = [engine.apply(first_seq + k, ts, c) for k, c in enumerate(commands)
+                       if first_seq + k > engine.seq]
+            if observer is not None and results:
+                try:
+                    observer(results)
+                except Exception:
+                    # the engine's state is what recovery must get right; a broken observer is logged
+                    _log.exception("recovery observer %r failed", observer)
         last = path
     if segments:
         last = segments[-1][1]
@@ -104,6 +124,7 @@ class Exchange:
         self.subscriber_errors = 0
         self.lock = threading.RLock()
         self._subscribers: list[Callable[[CommandResult], None]] = []
+        self._snapshot_listeners: list[Callable[[int], None]] = []
         self._since_snapshot = 0
         self.failed: BaseException | None = None
         self.journal: JournalWriter | None = None
@@ -115,11 +136,14 @@ class Exchange:
     @classmethod
     def open(cls, directory, fsync: FsyncPolicy = FsyncPolicy.BATCH, fsync_interval: float = 0.01,
              snapshot_every: int = 0, keep_snapshots: int = 2,
-             clock: Callable[[], int] = time.time_ns, background_snapshots: bool = False) -> "Exchange":
-        """Recover from ``directory`` (empty or missing = clean start) and keep journaling there."""
+             clock: Callable[[], int] = time.time_ns, background_snapshots: bool = False,
+             snapshot_seq: int | None = None,
+             observer: Callable[[list[CommandResult]], None] | None = None) -> "Exchange":
+        """Recover from ``directory`` (empty or missing = clean start) and keep journaling there.
+        ``snapshot_seq`` and ``observer``: see :func:`recover_engine`."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        engine, cut, segment = recover_engine(directory)
+        engine, cut, segment = recover_engine(directory, snapshot_seq, observer)
         return cls(engine, directory, fsync, fsync_interval, snapshot_every, keep_snapshots, clock,
                    background_snapshots, _cut=cut, _segment=segment)
 
@@ -182,14 +206,35 @@ class Exchange:
     def subscribe(self, fn: Callable[[CommandResult], None]) -> Callable[[], None]:
         """Call ``fn(result)`` for every command, in sequence order, after it is journaled.
         Runs on the submitting thread under the sequencer lock: hand work off, don't block."""
-        with self.lock:
-            self._subscribers.append(fn)
+        return self._listen(self._subscribers, fn)
 
-        def unsubscribe():
+    def _listen(self, listeners: list, fn) -> Callable[[], None]:
+        with self.lock:
+            listeners.append(fn)
+
+        def remove():
             with self.lock:
-                if fn in self._subscribers:
-                    self._subscribers.remove(fn)
-        return unsubscribe
+                if fn in listeners:
+                    listeners.remove(fn)
+        return remove
+
+    def on_snapshot(self, fn: Callable[[int], None]) -> Callable[[], None]:
+        """Call ``fn(seq)`` after each snapshot is taken (written, or forked off in the background),
+        on the snapshotting thread under the sequencer lock, after the results of every command up to
+        ``seq`` went to the subscribers. Whoever keeps state derived from the results (the gateway's
+        history) saves it at the same ``seq``, so both can be recovered together."""
+        return self._listen(self._snapshot_listeners, fn)
+
+    def _snapshot_taken(self, seq: int) -> None:
+        for fn in self._snapshot_listeners:
+            try:
+                fn(seq)
+            except Exception:
+                _log.exception("snapshot listener %r failed", fn)
+
+    def snapshot_seqs(self) -> list[int]:
+        """Sequences of the snapshots on disk (oldest first)."""
+        return [seq for seq, _ in list_snapshots(self.directory)] if self.directory is not None else []
 
     # ------------------------------------------------------------------ reports
 
@@ -231,6 +276,7 @@ class Exchange:
             if not background or not hasattr(os, "fork"):
                 path = write_snapshot(self.directory, seq, encode_state(self.engine))
                 self._prune()
+                self._snapshot_taken(seq)
                 return path
             pid = os.fork()
             if pid == 0:                           # child: only this thread exists here
@@ -241,6 +287,7 @@ class Exchange:
                 finally:
                     os._exit(code)
             self._child = (pid, seq)
+            self._snapshot_taken(seq)
             return self.directory / snapshot_name(seq)
 
     def _reap(self, block: bool) -> None:

@@ -32,16 +32,28 @@ __all__ = ["Bridge"]
 _log = logging.getLogger(__name__)
 
 
+class _Snapshot:
+    """Marker in the result queue: the exchange took a snapshot at ``seq``."""
+    __slots__ = ("seq",)
+
+    def __init__(self, seq: int):
+        self.seq = seq
+
+
 class Bridge:
     def __init__(self, exchange: Exchange, loop: asyncio.AbstractEventLoop,
-                 on_results: Callable[[list], None], max_batch: int = 8192, inline: bool | None = None):
+                 on_results: Callable[[list], None], max_batch: int = 8192, inline: bool | None = None,
+                 on_snapshot: Callable[[int], None] | None = None):
         """``inline``: REST batches are sequenced on the loop thread at the end of each tick
         instead of in the sequencer thread. Handing a batch to another thread and back costs up
         to CPython's GIL switch interval (5 ms) each way under load, which dominates latency;
         inline avoids it, and is right whenever the journal write does not block for long (no
         journal, or NEVER fsync). With BATCH or INTERVAL fsync the thread lets the loop go on serving
         while the disk syncs. Ring batches always
-        come through the thread (they arrive from the driver's thread)."""
+        come through the thread (they arrive from the driver's thread).
+
+        ``on_snapshot(seq)`` runs on the loop when the exchange has taken a snapshot at ``seq``,
+        after ``on_results`` has seen every result up to ``seq`` and none beyond."""
         if inline is None:
             from ringgate.sw.exchange import FsyncPolicy
             # INTERVAL fsyncs inside the write that finds the interval elapsed: a 4 ms fsync on
@@ -62,7 +74,9 @@ class Bridge:
         self.failed: BaseException | None = None
         self._stop = object()
         self._loop_thread = threading.get_ident()      # built on the loop's thread
+        self.on_snapshot = on_snapshot
         self._unsubscribe = exchange.subscribe(self._on_result)
+        self._unsnapshot = exchange.on_snapshot(self._on_snapshot)
         self._thread = threading.Thread(target=self._run, name="gateway-sequencer", daemon=True)
         self._thread.start()
 
@@ -155,13 +169,30 @@ class Bridge:
             else:
                 self.loop.call_soon_threadsafe(self._drain)
 
+    def _on_snapshot(self, seq: int):
+        # under the sequencer lock, after this batch's results were queued: a marker keeps the order
+        self._on_result(_Snapshot(seq))
+
     def _drain(self):
         self._drain_scheduled = False       # (a scheduled drain finding nothing left is harmless)
         dq = self._results
         out = []
         pop = dq.popleft
         while dq:
-            out.append(pop())
+            r = pop()
+            if type(r) is _Snapshot:
+                self._deliver(out)
+                out = []
+                if self.on_snapshot is not None:
+                    try:
+                        self.on_snapshot(r.seq)
+                    except Exception:
+                        _log.exception("gateway snapshot failed")
+                continue
+            out.append(r)
+        self._deliver(out)
+
+    def _deliver(self, out: list):
         if out:
             try:
                 self.on_results(out)
@@ -220,3 +251,4 @@ class Bridge:
         self._q.put(self._stop)
         self._thread.join()
         self._unsubscribe()
+        self._unsnapshot()

@@ -29,27 +29,30 @@ def resolve_backend(backend: str):
     from ringgate.sw.driver import open_ring
     from ringgate.sw.driver.backends import backends
 
+    if backend == "none":
+        return None
     if backend not in backends():
         raise click.UsageError(f"backend {backend!r} is not installed (known: {', '.join(sorted(backends()))})")
     return open_ring
 
 
-def attach_backend(gateway, backend: str, opener, stop: threading.Event) -> str:
+def attach_backend(gateway, backend: str, opener, stop: threading.Event, poll: str = "adaptive") -> str:
+    """Start the ring-feed thread of ``backend`` (none for ``backend == "none"``: no thread)."""
+    if backend == "none":
+        return "FPGA ring feed: none (REST only; --backend model|sim|linux attaches one)"
     try:
-        consumer = opener(backend, gateway.feed.submit)
+        consumer = opener(backend, gateway.feed.submit, poll=poll)
     except Exception as e:          # device missing or misconfigured: the driver says why
         raise click.UsageError(f"backend {backend!r}: {e}") from None
 
     def run():
-        while not stop.is_set():
-            try:
-                consumer.run(timeout=0.2)
-            except Exception as e:      # device gone (co-simulation stopped, board reset...)
-                logging.getLogger("ringgate.gateway").error(
-                    "FPGA ring feed (%s backend) stopped: %s; REST keeps serving", backend, e)
-                return
+        try:
+            consumer.run(stop=stop.is_set)
+        except Exception as e:      # device gone (co-simulation stopped, board reset...)
+            logging.getLogger("ringgate.gateway").error(
+                "FPGA ring feed (%s backend) stopped: %s; REST keeps serving", backend, e)
     threading.Thread(target=run, name="ring-feed", daemon=True).start()
-    return f"FPGA ring feed: {backend} backend"
+    return f"FPGA ring feed: {backend} backend, {poll} polling"
 
 
 def tune_gc():
@@ -88,8 +91,11 @@ def _curl_help(host: str, port: int, key: dict) -> str:
               help="journal + snapshots + gateway metadata; omitted = in memory (state lost on exit)")
 @click.option("--fsync", type=click.Choice(_FSYNC), default="batch", show_default=True,
               help="when an acknowledged command is durable: batch = on disk before the reply")
-@click.option("--backend", type=click.Choice(("model", "sim", "linux")), default="model", show_default=True,
-              help="where FPGA ring entries come from")
+@click.option("--backend", type=click.Choice(("none", "model", "sim", "linux")), default="none", show_default=True,
+              help="where FPGA ring entries come from (none: REST only, no ring-poll thread)")
+@click.option("--poll", type=click.Choice(("adaptive", "busy", "sleep")), default="adaptive", show_default=True,
+              help="how the ring-feed thread waits: adaptive back-off (spin, yield, sleep up to 1 ms), "
+                   "busy (a whole core, lowest latency) or sleep (fixed 50 us naps)")
 @click.option("--demo/--no-demo", default=True, show_default=True,
               help="create the demo market on an empty exchange")
 @click.option("--admin-key", envvar="RINGGATE_ADMIN_KEY", default=None, help="admin API key (env RINGGATE_ADMIN_KEY)")
@@ -98,8 +104,10 @@ def _curl_help(host: str, port: int, key: dict) -> str:
 @click.option("--credentials-file", type=click.Path(dir_okay=False), default=None,
               help="also write the printed credentials as JSON here (mode 0600)")
 @click.option("--auth-window-ms", default=5000, show_default=True, type=click.IntRange(100, 600_000))
-def serve(host, port, journal_dir, fsync, backend, demo, admin_key, admin_secret, credentials_file,
-          auth_window_ms):
+@click.option("--snapshot-every", default=1_000_000, show_default=True, type=click.IntRange(0),
+              help="commands between snapshots of the exchange and the gateway's history (0: never)")
+def serve(host, port, journal_dir, fsync, backend, poll, demo, admin_key, admin_secret, credentials_file,
+          auth_window_ms, snapshot_every):
     """Serve the REST/WebSocket gateway (exchange-gateway-rest API + /ws topics)."""
     import uvloop
 
@@ -107,6 +115,7 @@ def serve(host, port, journal_dir, fsync, backend, demo, admin_key, admin_secret
 
     from .app import Gateway
     from .demo import DEMO_USERS, install_demo
+    from .persist import recover
 
     opener = resolve_backend(backend)
     # the sequencer thread (BATCH / INTERVAL fsync) hands results back to the loop: with the default
@@ -116,9 +125,13 @@ def serve(host, port, journal_dir, fsync, backend, demo, admin_key, admin_secret
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if (admin_key is None) != (admin_secret is None):
         raise click.UsageError("give both --admin-key and --admin-secret, or neither (one is generated)")
-    ex = (Exchange.open(journal_dir, fsync=FsyncPolicy(fsync), background_snapshots=True,
-                        snapshot_every=1_000_000) if journal_dir else Exchange.in_memory())
-    gw = Gateway(ex, meta_dir=journal_dir, auth_window_ms=auth_window_ms)
+    history, note = None, "history: in memory"
+    if journal_dir:
+        ex, history, note = recover(journal_dir, fsync=FsyncPolicy(fsync), background_snapshots=True,
+                                    snapshot_every=snapshot_every)
+    else:
+        ex = Exchange.in_memory()
+    gw = Gateway(ex, meta_dir=journal_dir, auth_window_ms=auth_window_ms, history=history)
     admins = [k for k in gw.keys.keys.values() if k.admin]
     if admin_key:
         admin = gw.keys.keys.get(admin_key) or gw.add_key(0, "admin", admin_key, admin_secret)
@@ -139,10 +152,10 @@ def serve(host, port, journal_dir, fsync, backend, demo, admin_key, admin_secret
     async def main():
         nonlocal feed_note
         bound = await gw.start(host, port)
-        feed_note = attach_backend(gw, backend, opener, stop)
+        feed_note = attach_backend(gw, backend, opener, stop, poll)
         click.echo(f"ringgate gateway on http://{host}:{bound}  (WebSocket ws://{host}:{bound}/ws, "
                    f"OpenAPI /openapi.json)")
-        click.echo(f"  journal: {journal_dir or 'none (in memory)'}, fsync={fsync}; {feed_note}")
+        click.echo(f"  journal: {journal_dir or 'none (in memory)'}, fsync={fsync}; {note}; {feed_note}")
         click.echo(f"  admin   key={admin.api_key} secret={admin.secret}")
         for uid, k in sorted(creds["users"].items()):
             click.echo(f"  uid {uid} key={k['apiKey']} secret={k['secret']}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
 import time
 
 from .auth import sign
@@ -15,20 +16,35 @@ from .auth import sign
 __all__ = ["Client", "signed_headers"]
 
 
-_last_ts: dict[str, int] = {}
+_last: dict[str, tuple[int, set]] = {}       # api key -> (last timestamp, signatures used with it)
+_lock = threading.Lock()
 
 
 def signed_headers(api_key: str, secret: str, method: str, path: str, body: bytes = b"",
                    timestamp: int | None = None) -> dict:
-    """Signing headers; timestamps are kept strictly increasing per key, so two identical
-    requests within one millisecond are not refused as a replay."""
-    if timestamp is None:
-        ts = max(int(time.time() * 1000), _last_ts.get(api_key, 0) + 1)
-        _last_ts[api_key] = ts
-    else:
-        ts = timestamp
-    return {"X-RG-APIKEY": api_key, "X-RG-TIMESTAMP": str(ts),
-            "X-RG-SIGNATURE": sign(secret, ts, method, path, body)}
+    """Signing headers with the current time in milliseconds.
+
+    The server refuses a state-changing request whose signature it has already seen, and a
+    signature repeats only for an identical request in the same millisecond: only then does this
+    wait for the next millisecond. Timestamps never run ahead of the clock (a burst of thousands of
+    requests a second stays inside the server's window)."""
+    if timestamp is not None:
+        return {"X-RG-APIKEY": api_key, "X-RG-TIMESTAMP": str(timestamp),
+                "X-RG-SIGNATURE": sign(secret, timestamp, method, path, body)}
+    with _lock:
+        while True:
+            now = int(time.time() * 1000)
+            last, used = _last.get(api_key, (0, set()))
+            ts = now if now > last else last       # a clock step back does not reuse older times
+            if ts != last:
+                used = set()
+            sig = sign(secret, ts, method, path, body)
+            if sig not in used:
+                break
+            time.sleep(max(0.0, (ts + 1) / 1000 - time.time()))
+        used.add(sig)
+        _last[api_key] = (ts, used)
+    return {"X-RG-APIKEY": api_key, "X-RG-TIMESTAMP": str(ts), "X-RG-SIGNATURE": sig}
 
 
 class Client:

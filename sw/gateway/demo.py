@@ -41,21 +41,18 @@ def install_demo(gateway) -> dict:
     bad = [r for r in results if not r.ok]
     if bad:
         raise RuntimeError(f"demo market setup failed: {bad[0]}")
-    by_id = {}
+    meta = gateway.meta
     for a in assets:
-        m = AssetMeta(a.asset_id, a.code, a.scale)
-        gateway.assets[a.code] = m
-        gateway.assets_by_id[a.asset_id] = m
-        by_id[a.asset_id] = m
+        meta.add_asset(AssetMeta(a.asset_id, a.code, a.scale))
     for sid, code, base, quote, bsk, qsk, taker, maker in _SYMBOLS:
-        s = SymbolMeta(sid, code, 0, by_id[base], by_id[quote], bsk, qsk, taker, maker, 0, 0)
+        s = SymbolMeta(sid, code, 0, meta.assets_by_id[base], meta.assets_by_id[quote], bsk, qsk, taker, maker, 0, 0)
         s.price_high = s.steps(Decimal("1000000"))
         s.price_low = s.steps(Decimal("0.01"))
-        gateway._add_symbol_meta(s)
-    gateway._seed_from_engine()
+        meta.add_symbol(s)
+    gateway.fanout.seed()                       # the maker's orders were placed below the gateway
     creds = {"users": {}}
     for uid in DEMO_USERS:
         k = gateway.keys.add(uid)
         creds["users"][uid] = k.view()
-    gateway._save_meta()
+    meta.save()
     return creds

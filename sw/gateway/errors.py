@@ -13,9 +13,11 @@ from typing import Any
 
 import msgspec
 
+from ringgate.sw.exchange import CommandResultCode
+
 from .http import Response
 
-__all__ = ["GwCode", "ApiError", "envelope", "error_response", "ok", "encode"]
+__all__ = ["GwCode", "ApiError", "envelope", "error_response", "ok", "encode", "core_name", "core_response"]
 
 
 class GwCode(enum.IntEnum):
@@ -96,6 +98,20 @@ def ok(data: Any = None, status: int = 200) -> Response:
 
 def error_response(code: GwCode, message: str, status: int | None = None) -> Response:
     return envelope(status if status is not None else status_of(code), None, int(code), 0, message)
+
+
+def core_name(code: int) -> str:
+    """The engine's name of a result code (``SUCCESS``, ``RISK_NSF``...), as the envelope's description."""
+    try:
+        return CommandResultCode(code).name
+    except ValueError:
+        return str(code)
+
+
+def core_response(result, data, success: int) -> Response:
+    """exchange-gateway-rest's ``coreResponse``: success status if the core said SUCCESS, else 400."""
+    code = result.result_code
+    return envelope(success if code == 100 else 400, data, 0, code, core_name(code))
 
 
 def protocol_error(status: int, message: str) -> Response:

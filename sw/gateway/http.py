@@ -2,15 +2,21 @@
 
 Why hand-rolled framing: measured in ``shared/notes/http-stacks.md``, a raw protocol server over
 httptools is 3-5x faster than any framework on this machine kind. What a framework would
-otherwise give us is done here explicitly, and each item has a test (tests/gateway/
-test_gateway_http.py):
+otherwise give us is done here explicitly, and each item has a test (tests/sw/gateway/
+test_http.py, test_hostile.py):
 
 * keep-alive (HTTP/1.1 default, HTTP/1.0 only when asked), ``Connection: close``;
 * pipelining: requests on one connection are answered strictly in order even when a later
-  handler finishes first; reading pauses while too many answers are outstanding;
+  handler finishes first;
 * bodies by ``Content-Length`` or chunked transfer coding (httptools de-chunks);
-* limits: header bytes (431), body bytes (413), concurrent connections (503 + close),
-  idle keep-alive time and the time to receive a whole request (408 + close);
+* limits: header bytes (431), body bytes (413), concurrent connections in all and per peer
+  address (503 + close), idle keep-alive time and the time to receive a whole request
+  (408 + close);
+* bounded memory whatever the client does: input is parsed a slice at a time and a connection
+  stops taking requests (reading pauses, the rest of its input waits unparsed) while its unsent
+  answers pass ``max_output`` bytes or ``max_pipelined`` answers are in progress, so even
+  answers produced at once wait for the client to read; a client that reads nothing for
+  ``write_timeout`` seconds is cut off;
 * the WebSocket upgrade is handed to a callback with the bytes that followed the request.
 
 The handler is ``handle(request) -> Response | Awaitable[Response]``: a synchronous answer is
@@ -38,17 +44,46 @@ _STATUS_LINE = {code: f"HTTP/1.1 {code} {text}\r\n".encode() for code, text in S
 
 
 class Limits:
-    """Server limits; the defaults suit an order gateway (small JSON bodies, many idle clients)."""
+    """Server limits; the defaults suit an order gateway (small JSON bodies, many idle clients).
+
+    Members
+    -------
+    max_body, max_header : int
+        Bytes of (de-chunked) body (413) and of request line + headers (431).
+    max_connections, max_per_address : int
+        Connections in all and from one peer address; beyond: 503 and close.
+    idle_timeout : float
+        Seconds a keep-alive connection with nothing in flight stays open.
+    request_timeout : float
+        Seconds from the first byte of a request to its last (408 and close: slowloris).
+    max_pipelined : int
+        Answers in progress (handlers still running) before the connection stops taking requests.
+    max_output : int
+        Bytes of answers waiting to be sent (in the transport and queued behind a pending
+        answer) before the connection stops taking requests: a client that pipelines without
+        reading cannot make the server produce replies faster than it reads them.
+    write_timeout : float
+        Seconds the transport may stay above its high-water mark (the client reads nothing)
+        before the connection is aborted.
+    read_slice : int
+        Input is parsed at most this many bytes at a time, the budget checked in between, so at
+        most one slice worth of parsed requests ever waits.
+    """
 
     def __init__(self, max_body: int = 64 * 1024, max_header: int = 16 * 1024,
                  max_connections: int = 4096, idle_timeout: float = 60.0,
-                 request_timeout: float = 10.0, max_pipelined: int = 256):
-        self.max_body = max_body                    # bytes of (de-chunked) body -> 413
-        self.max_header = max_header                # bytes of request line + headers -> 431
-        self.max_connections = max_connections      # beyond: 503 and close
-        self.idle_timeout = idle_timeout            # keep-alive connection with nothing in flight
-        self.request_timeout = request_timeout      # first byte of a request to its last byte -> 408
-        self.max_pipelined = max_pipelined          # outstanding answers before reading pauses
+                 request_timeout: float = 10.0, max_pipelined: int = 256, max_per_address: int = 256,
+                 max_output: int = 1024 * 1024, write_timeout: float = 30.0, read_slice: int = 4096):
+        self.max_body = max_body
+        self.max_header = max_header
+        self.max_connections = max_connections
+        self.max_per_address = max_per_address
+        self.idle_timeout = idle_timeout
+        self.request_timeout = request_timeout
+        self.max_pipelined = max_pipelined
+        self.max_output = max_output
+        self.write_timeout = write_timeout
+        self.read_slice = read_slice
 
 
 class Request:
@@ -95,17 +130,23 @@ def _plain_error(status: int, message: str) -> Response:
 
 class _Conn(asyncio.Protocol):
     __slots__ = ("server", "transport", "parser", "url", "headers", "header_bytes", "body", "body_len",
-                 "started", "last", "queue", "closing", "cur_header", "in_headers", "paused", "upgrade_req",
-                 "busy")
+                 "started", "last", "queue", "closing", "cur_header", "in_headers", "held", "upgrade_req",
+                 "busy", "queued", "inbox", "backlog", "write_paused", "addr")
 
     def __init__(self, server: "HttpServer"):
         self.server = server
         self.transport = None
         self.parser = httptools.HttpRequestParser(self)
-        self.queue: deque = deque()     # [response bytes or None (pending)] in request order
+        self.queue: deque = deque()     # [response bytes or None (pending), keep-alive] in request order
         self.closing = False
-        self.paused = False
-        self.busy = 0                   # answers not yet written
+        self.held = False               # reading paused by us: over budget (back-pressure)
+        self.busy = 0                   # answers whose handlers still run
+        self.queued = 0                 # bytes of ready answers queued behind a pending one
+        self.inbox = b""                # received, not parsed yet (only while held)
+        self.backlog: deque = deque()   # parsed requests waiting for the budget (at most one slice's)
+        self.write_paused = 0.0         # monotonic time the transport passed its high-water mark (0: not)
+        self.addr = None
+        self.upgrade_req = None
         self._reset()
 
     def _reset(self):
@@ -124,36 +165,122 @@ class _Conn(asyncio.Protocol):
         self.transport = transport
         self.last = time.monotonic()
         srv = self.server
-        if len(srv.conns) >= srv.limits.max_connections:
-            srv.refused += 1
-            transport.write(srv.error(503, "too many connections").encode(False))
-            transport.close()
-            self.closing = True
+        lim = srv.limits
+        peer = transport.get_extra_info("peername")
+        addr = peer[0] if isinstance(peer, tuple) else peer
+        if len(srv.conns) >= lim.max_connections:
+            self._refuse("too many connections")
             return
+        if srv.per_address.get(addr, 0) >= lim.max_per_address:
+            self._refuse(f"too many connections from {addr} (at most {lim.max_per_address})")
+            return
+        self.addr = addr
+        srv.per_address[addr] = srv.per_address.get(addr, 0) + 1
         srv.conns.add(self)
+        # the transport tells us (pause_writing) when answers pile up unread
+        transport.set_write_buffer_limits(high=lim.max_output, low=lim.max_output // 4)
+
+    def _refuse(self, message: str):
+        srv = self.server
+        srv.refused += 1
+        self.transport.write(srv.error(503, message).encode(False))
+        self.transport.close()
+        self.closing = True
+
+    def _forget(self):
+        """Leave the server's books (connection closed or handed to another protocol)."""
+        srv = self.server
+        srv.conns.discard(self)
+        if self.addr is not None:
+            n = srv.per_address.get(self.addr, 1) - 1
+            if n:
+                srv.per_address[self.addr] = n
+            else:
+                srv.per_address.pop(self.addr, None)
+            self.addr = None
 
     def connection_lost(self, exc):
         self.closing = True
-        self.server.conns.discard(self)
+        self.backlog.clear()
+        self.inbox = b""
+        self._forget()
+
+    def pause_writing(self):
+        self.write_paused = time.monotonic()
+
+    def resume_writing(self):
+        self.write_paused = 0.0
+        self._pump()
 
     def data_received(self, data: bytes):
         if self.closing:
             return
         self.last = time.monotonic()
-        if not self.started:
-            self.started = self.last
-            self.in_headers = True
-        if self.in_headers:
-            self.header_bytes += len(data)
-            if self.header_bytes > self.server.limits.max_header and not self._headers_fit(data):
+        if self.held:                   # reading was paused but a read was already under way
+            self.inbox += data
+            return
+        self._feed(data)
+
+    def _feed(self, data: bytes):
+        """Parse ``data`` a slice at a time; stop (keeping the rest) as soon as requests wait."""
+        step = self.server.limits.read_slice
+        n = len(data)
+        mv = memoryview(data) if n > step else None
+        pos = 0
+        while pos < n and not self.closing:
+            chunk = data if mv is None else mv[pos:pos + step]
+            pos += len(chunk)
+            if not self.started:
+                self.started = self.last
+                self.in_headers = True
+            if self.in_headers:
+                self.header_bytes += len(chunk)
+                if self.header_bytes > self.server.limits.max_header and not self._headers_fit(bytes(chunk)):
+                    return
+            try:
+                self.parser.feed_data(chunk)
+            except httptools.HttpParserUpgrade as exc:
+                off = exc.args[0] if exc.args else len(chunk)
+                self._upgrade(bytes(chunk[off:]) + (bytes(mv[pos:]) if mv is not None else b""))
                 return
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade as exc:
-            self._upgrade(data[exc.args[0]:] if exc.args else b"")
-        except httptools.HttpParserError as exc:
-            if not self.closing:
-                self._fail(400, f"malformed HTTP request: {exc}")
+            except httptools.HttpParserError as exc:
+                if not self.closing:
+                    self._fail(400, f"malformed HTTP request: {exc}")
+                return
+            if self.backlog and pos < n:
+                # over budget: the rest waits unparsed (bounded by one read), reading stops
+                self.inbox = bytes(mv[pos:])
+                break
+        if self.backlog or self.inbox:
+            self._hold()
+
+    def _hold(self):
+        if not self.held and not self.closing:
+            self.held = True
+            self.server.held += 1
+            self.transport.pause_reading()
+
+    def _over_budget(self) -> bool:
+        lim = self.server.limits
+        return (self.busy >= lim.max_pipelined
+                or self.queued + self.transport.get_write_buffer_size() > lim.max_output)
+
+    def _pump(self):
+        """Take waiting requests again while the budget allows; resume reading once none wait."""
+        while self.backlog and not self.closing:
+            if self._over_budget():
+                return
+            self._dispatch(self.backlog.popleft())
+        if self.closing:
+            return
+        if self.inbox:
+            data, self.inbox = self.inbox, b""
+            self._feed(data)
+            if self.backlog or self.inbox or self.closing:
+                return
+        if self.held:
+            self.held = False
+            self.transport.resume_reading()
 
     def _headers_fit(self, data: bytes) -> bool:
         # the limit counts bytes up to the end of the header block, not body bytes that came along
@@ -202,6 +329,9 @@ class _Conn(asyncio.Protocol):
         if p.should_upgrade():
             self.upgrade_req = req      # handled by the HttpParserUpgrade that follows
             return
+        if self.backlog or self._over_budget():
+            self.backlog.append(req)
+            return
         self._dispatch(req)
 
     # ------------------------------------------------------------------ answering
@@ -218,20 +348,19 @@ class _Conn(asyncio.Protocol):
         keep = req.keep_alive
         head = req.method == "HEAD"
         if isinstance(res, Response):
+            data = res.encode(keep, head)
             if not self.queue:
-                self.transport.write(res.encode(keep, head))
+                self.transport.write(data)
                 if not keep:
                     self._close_after_write()
                 return
-            self.queue.append([res.encode(keep, head), keep])
+            self.queue.append([data, keep])
+            self.queued += len(data)
             self._flush()
             return
         slot = [None, keep]
         self.queue.append(slot)
         self.busy += 1
-        if self.busy >= srv.limits.max_pipelined and not self.paused:
-            self.paused = True
-            self.transport.pause_reading()
         task = asyncio.ensure_future(res)
         task.add_done_callback(lambda t, slot=slot, head=head: self._done(t, slot, head))
 
@@ -245,10 +374,9 @@ class _Conn(asyncio.Protocol):
             srv.log_exception(exc)
             res = srv.error(500, "internal error")
         slot[0] = res.encode(slot[1], head)
+        self.queued += len(slot[0])
         self._flush()
-        if self.paused and self.busy < srv.limits.max_pipelined // 2 and not self.closing:
-            self.paused = False
-            self.transport.resume_reading()
+        self._pump()
 
     def _flush(self):
         q = self.queue
@@ -256,10 +384,12 @@ class _Conn(asyncio.Protocol):
         close = False
         while q and q[0][0] is not None:
             data, keep = q.popleft()
+            self.queued -= len(data)
             out.append(data)
             if not keep:
                 close = True
                 q.clear()
+                self.queued = 0
                 break
         if out and not self.closing:
             self.transport.write(b"".join(out) if len(out) > 1 else out[0])
@@ -268,6 +398,8 @@ class _Conn(asyncio.Protocol):
 
     def _close_after_write(self):
         self.closing = True
+        self.backlog.clear()
+        self.inbox = b""
         self.transport.close()          # asyncio flushes the write buffer before closing
 
     def _fail(self, status: int, message: str):
@@ -275,6 +407,8 @@ class _Conn(asyncio.Protocol):
         self.server.protocol_errors += 1
         data = self.server.error(status, message).encode(False)
         self.closing = True
+        self.backlog.clear()
+        self.inbox = b""
         if self.queue:
             self.queue.append([data, False])
             q, out = self.queue, []
@@ -289,32 +423,44 @@ class _Conn(asyncio.Protocol):
         self.transport.close()
 
     def _upgrade(self, rest: bytes):
-        req = getattr(self, "upgrade_req", None)
+        req = self.upgrade_req
         self.upgrade_req = None
         if req is None:
             self._fail(400, "bad upgrade request")
             return
         srv = self.server
         proto = srv.on_upgrade(req, self.transport, rest) if srv.on_upgrade else None
+        if isinstance(proto, Response):             # refused (e.g. bad credentials): answer and close
+            self.transport.write(proto.encode(False))
+            self._close_after_write()
+            return
         if proto is None:
             # not a WebSocket we serve: answer it as a normal request, then close (the parser is
             # past the point where it could go on reading HTTP on this connection)
             req.keep_alive = False
             self._dispatch(req)
             return
-        srv.conns.discard(self)
+        self._forget()
         srv.upgraded += 1
         self.closing = True             # this object no longer owns the transport
         self.transport.set_protocol(proto)
+        if self.held:                   # the new protocol reads from here on
+            self.transport.resume_reading()
 
     def tick(self, now: float):
-        """Called about once a second by the server: enforce the idle and request timeouts."""
+        """Called about once a second by the server: enforce the timeouts."""
         lim = self.server.limits
         if self.closing:
             return
-        if self.started and now - self.started > lim.request_timeout:
+        if self.write_paused and now - self.write_paused > lim.write_timeout:
+            # nothing read for a long time with answers waiting: the peer has gone or will not read
+            self.server.stalled += 1
+            self.closing = True
+            self.transport.abort()
+        elif self.started and not self.held and now - self.started > lim.request_timeout:
             self._fail(408, f"request not received within {lim.request_timeout:g} s")
-        elif not self.started and not self.busy and not self.queue and now - self.last > lim.idle_timeout:
+        elif (not self.started and not self.busy and not self.queue and not self.backlog and not self.inbox
+              and now - self.last > lim.idle_timeout):
             self.server.idle_closed += 1
             self.closing = True
             self.transport.close()
@@ -330,10 +476,11 @@ class HttpServer:
         self.error = error
         self.log_exception = log_exception
         self.conns: set[_Conn] = set()
+        self.per_address: dict[str, int] = {}
         self.server: asyncio.base_events.Server | None = None
         self._ticker: asyncio.TimerHandle | None = None
         self.requests = self.errors = self.protocol_errors = self.refused = 0
-        self.idle_closed = self.upgraded = 0
+        self.idle_closed = self.upgraded = self.held = self.stalled = 0
 
     async def start(self, host: str, port: int, reuse_port: bool = False, backlog: int = 1024):
         loop = asyncio.get_running_loop()
@@ -350,7 +497,8 @@ class HttpServer:
         now = time.monotonic()
         for c in list(self.conns):
             c.tick(now)
-        period = min(1.0, self.limits.request_timeout / 4, self.limits.idle_timeout / 4)
+        lim = self.limits
+        period = min(1.0, lim.request_timeout / 4, lim.idle_timeout / 4, lim.write_timeout / 4)
         self._ticker = asyncio.get_running_loop().call_later(period, self._tick) if self.server else None
 
     async def stop(self):

@@ -17,7 +17,7 @@ from .errors import GwCode, status_of
 __all__ = ["build_spec", "spec_bytes", "VERSION"]
 
 VERSION = "1.0.0"
-_DECIMAL = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^[+-]?[0-9]+(\.[0-9]+)?$"}],
+_DECIMAL = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": S.DECIMAL_PATTERN}],
             "description": "decimal, as a JSON number or a string"}
 _cache: dict[int, bytes] = {}
 
@@ -45,7 +45,7 @@ def _envelope(data_schema: dict | None) -> dict:
 
 
 def build_spec(gateway) -> dict:
-    routes = gateway._routes
+    routes = gateway.routes
     types = list(S.REQUEST_TYPES) + list(S.RESPONSE_TYPES)
     (schemas_for, components) = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
     refs = dict(zip(types, schemas_for))

@@ -38,20 +38,29 @@ def check_decimal(value: Decimal, field: str, allow_negative: bool = False) -> D
 
 
 def _integral(x: Decimal) -> int | None:
+    """``x`` as an int if it is a whole number (any size), else None."""
     if x == x.to_integral_value(context=CTX):
-        i = int(x)
-        if -_INT64 - 1 <= i <= _INT64:
-            return i
+        return int(x)
     return None
 
 
+def _largest(unit: Decimal) -> Decimal:
+    """The largest decimal that is 2**63 - 1 units of ``unit``."""
+    return CTX.multiply(Decimal(_INT64), unit).normalize(CTX)
+
+
 def to_minor(value: Decimal, scale: int, field: str, code: GwCode = GwCode.PRECISION_IS_TOO_HIGH,
-             allow_negative: bool = False) -> int:
-    """Decimal amount -> integer minor units at ``scale``; refuses extra decimals."""
+             allow_negative: bool = False, range_code: GwCode = GwCode.INVALID_REQUEST, unit: str = "") -> int:
+    """Decimal amount -> integer minor units at ``scale``; refuses extra decimals (``code``) and
+    amounts beyond a 64-bit count of minor units (``range_code``), each with its own reason."""
     check_decimal(value, field, allow_negative)
     i = _integral(CTX.multiply(value, Decimal(10) ** scale))
     if i is None:
         raise ApiError(code, f"`{field}` {value} has more decimals than the scale {scale} allows")
+    if not -_INT64 <= i <= _INT64:
+        top = _largest(Decimal(1).scaleb(-scale))
+        raise ApiError(range_code, f"`{field}` {value} is out of range: at most {top:f}{' ' + unit if unit else ''} "
+                                   f"in magnitude (2^63-1 minor units at scale {scale})")
     return i
 
 
@@ -108,7 +117,7 @@ class SymbolMeta:
             raise ApiError(GwCode.INVALID_PRICE,
                            f"`{field}` {price} is not a multiple of the price step {self.step_size} "
                            f"(per lot of {self.lot_size} {self.base.code})")
-        return i
+        return self._in_range(i, price, field, f"{self.quote.code} per lot")
 
     def unit_steps(self, unit_price: Decimal, field: str = "unitPrice") -> int:
         """Price per whole base unit -> steps per lot."""
@@ -119,7 +128,15 @@ class SymbolMeta:
             raise ApiError(GwCode.INVALID_PRICE,
                            f"`{field}` {unit_price} per {self.base.code} is not a whole number of price "
                            f"steps ({self.step_size} {self.quote.code} per lot of {self.lot_size})")
-        return i
+        return self._in_range(i, unit_price, field, f"{self.quote.code} per {self.base.code}",
+                              CTX.divide(self._step_dec, self.lot_size))
+
+    def _in_range(self, steps: int, value: Decimal, field: str, unit: str, step: Decimal | None = None) -> int:
+        if steps > _INT64:
+            top = _largest(self._step_dec if step is None else step)
+            raise ApiError(GwCode.INVALID_PRICE, f"`{field}` {value} is out of range: at most {top:f} {unit} "
+                                                 f"(2^63-1 price steps of {self.step_size})")
+        return steps
 
     def price(self, steps: int) -> Decimal:
         d = self._prices.get(steps)           # a book trades around few prices: cache the Decimals

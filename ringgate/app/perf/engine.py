@@ -203,7 +203,7 @@ def breakdown(setup, cmds) -> dict:
         r = eng.apply(seq, 0, c)
         b = clock()
         kind = ("GTC" if c.order_type == 0 else "IOC") if c.cmd == 1 else ("cancel", "move")[c.cmd - 2]
-        if r.events and type(r.events[0]) is TradeEvent:
+        if any(type(e) is TradeEvent for e in r.events):       # after a reject, when there is one
             kind += "+trade"
         acc = sums.setdefault(kind, [0, 0])
         acc[0] += b - a

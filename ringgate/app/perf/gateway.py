@@ -15,6 +15,16 @@ own: uvloop + raw sockets, pre-signed requests). Measured:
    feed does: many events per loop tick), deliveries/s counted by the subscriber process;
 5. memory: the server's RSS idle (market set up) and after the runs.
 
+Other stages (``--stage``):
+
+* ``hostile``: server memory per hostile connection, per kind of abuse (a fresh server for each:
+  RSS sampled while N client sockets that never read do it);
+* ``idle``: CPU share of an idle ``ringgate serve`` without a ring backend and with the model
+  backend in each poll mode;
+* ``poll``: the ring feed's wake-up latency and CPU per poll mode (busy, adaptive, sleep): entries
+  fed from another thread after short and long quiet spells, latency from the feed to the
+  consumer's callback.
+
 Results print as a table and optionally go to ``--json``.
 """
 from __future__ import annotations
@@ -117,6 +127,8 @@ def _bench_gateway(fsync: str = "memory"):
     from ringgate.sw.exchange import (AddAsset, AddSymbol, AddUser, AdjustBalance, Exchange, FsyncPolicy, SymbolType)
 
     from ringgate.sw.gateway.app import Gateway
+    from ringgate.sw.gateway.http import Limits
+    from ringgate.sw.gateway.ws import WsLimits
     tmp = None
     if fsync == "memory":
         ex = Exchange.in_memory()
@@ -128,10 +140,11 @@ def _bench_gateway(fsync: str = "memory"):
     for uid in range(1, N_USERS + 1):
         cmds += [AddUser(uid), AdjustBalance(uid, 1, 10**15, 1), AdjustBalance(uid, 2, 10**15, 2)]
     ex.submit_many(cmds)
-    gw = Gateway(ex, meta_dir=tmp)
-    s = gw.symbols.pop("S10")                      # created below the gateway: give it its code
+    gw = Gateway(ex, meta_dir=tmp, limits=Limits(max_per_address=100_000),
+                 ws_limits=WsLimits(max_connections=100_000, max_per_address=100_000))
+    s = gw.meta.symbols.pop("S10")                 # created below the gateway: give it its code
     s.code = SYM
-    gw._add_symbol_meta(s)
+    gw.meta.add_symbol(s)
     for uid in range(1, N_USERS + 1):
         gw.keys.add(uid, "user", f"bench{uid}", f"secret{uid}")
     return gw, ex, tmp
@@ -160,6 +173,12 @@ def cpu_per_order(n: int, depth: int, core: int, q: Queue):
 
         def get_extra_info(self, *a):
             return None
+
+        def get_write_buffer_size(self):
+            return 0
+
+        def set_write_buffer_limits(self, high=None, low=None):
+            pass
 
     async def main():
         await gw.start("127.0.0.1", 0)
@@ -196,6 +215,19 @@ def _orders(uid: int, n: int, start: int):
         out.append((f"POST {path} HTTP/1.1\r\nHost: b\r\nContent-Type: application/json\r\n"
                     f"X-RG-APIKEY: bench{uid}\r\nX-RG-TIMESTAMP: {ts}\r\nX-RG-SIGNATURE: {sig}\r\n"
                     f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+    return out
+
+
+def _cancels(uid: int, n: int, start: int):
+    """Pre-signed cancels of order ids nobody has: answered (400, -3002) after the sequencer."""
+    from ringgate.sw.gateway.auth import sign
+    ts = int(time.time() * 1000)
+    out = []
+    for i in range(start, start + n):
+        path = f"/syncTradeApi/v1/symbols/{SYM}/trade/{uid}/orders/{i + 1}"
+        sig = sign(f"secret{uid}", ts, "DELETE", path)
+        out.append((f"DELETE {path} HTTP/1.1\r\nHost: b\r\nX-RG-APIKEY: bench{uid}\r\nX-RG-TIMESTAMP: {ts}\r\n"
+                    f"X-RG-SIGNATURE: {sig}\r\n\r\n").encode())
     return out
 
 
@@ -469,23 +501,45 @@ def _run(target, *args):
 
 
 FSYNC_CHOICES = ("batch", "interval", "never", "memory")
+STAGES = ("load", "hostile", "idle", "poll")
 
 
 @click.command("gateway")
 @click.option("--quick", is_flag=True, help="Short runs (smoke test).")
 @click.option("--fsync", default="batch", show_default=True, type=click.Choice(FSYNC_CHOICES),
               help="Journal policy of the server under test (memory = no journal).")
+@click.option("--stage", "stages", multiple=True, type=click.Choice(STAGES + ("all",)), default=("load",),
+              show_default=True, help="What to measure (repeatable): load, hostile (memory per hostile "
+              "connection), idle (serve's idle CPU), poll (ring-feed poll modes), all.")
 @click.option("--json", "json_out", metavar="FILE", help="Write the results here.")
 def command(**opts):
     """The REST/WebSocket gateway in its own process under load from another: throughput, open-loop
-    latency, private updates, fan-out, memory."""
+    latency, private updates, fan-out, memory; memory per hostile connection; idle CPU; poll modes."""
     run(**opts)
 
 
-def run(quick: bool = False, fsync: str = "batch", json_out: str | None = None) -> dict:
-    """Every measurement against a server child; the results as a dict."""
-    secs = 1.0 if quick else 5.0
+def run(quick: bool = False, fsync: str = "batch", json_out: str | None = None,
+        stages: tuple = ("load",)) -> dict:
+    """The chosen measurements; the results as a dict."""
+    if "all" in stages:
+        stages = STAGES
     res = {"fsync": fsync, "cores": os.cpu_count()}
+    if "load" in stages:
+        _load(res, quick, fsync)
+    if "hostile" in stages:
+        res["hostile"] = hostile(quick)
+    if "idle" in stages:
+        res["idle"] = idle_cpu(quick)
+    if "poll" in stages:
+        res["poll"] = poll_modes(quick)
+    if json_out:
+        with open(json_out, "w") as f:
+            json.dump(res, f, indent=2)
+    return res
+
+
+def _load(res: dict, quick: bool, fsync: str) -> None:
+    secs = 1.0 if quick else 5.0
     srv, port, pid = _start_server(fsync)
     try:
         time.sleep(0.5)
@@ -534,17 +588,242 @@ def run(quick: bool = False, fsync: str = "batch", json_out: str | None = None) 
         res["rss_after_mb"] = round(_rss_mb(pid), 1)
         print(f"server RSS after the runs: {res['rss_after_mb']} MB", flush=True)
     finally:
-        try:
-            srv.stdin.write("quit\n")
-            srv.stdin.flush()
-            srv.wait(20)
-        except Exception:
-            srv.kill()
-    if json_out:
-        with open(json_out, "w") as f:
-            json.dump(res, f, indent=2)
-    return res
+        _quit(srv)
 
+
+def _quit(srv):
+    try:
+        srv.stdin.write("quit\n")
+        srv.stdin.flush()
+        srv.wait(20)
+    except Exception:
+        srv.kill()
+
+
+# ============================================================================ memory per hostile connection
+
+_ATTACKS = (
+    # (key, description, connections, connections in quick mode)
+    ("tcp_idle", "idle TCP connection", 200, 10),
+    ("get_flood", "3,000 pipelined GET /openapi.json, never reads", 100, 10),
+    ("cancel_flood", "2,000 pipelined signed cancels (sequenced), never reads", 100, 10),
+    ("slowloris", "15 KiB of headers, never finished", 100, 10),
+    ("body", "60 KiB of a 64 KiB body, never finished", 100, 10),
+    ("ws_idle", "WebSocket, authenticated, idle", 200, 10),
+    ("ws_flood", "WebSocket subscribe/unsubscribe flood, never reads", 100, 10),
+    ("ws_slow", "WebSocket subscriber of a busy topic, never reads", 50, 5),
+)
+
+
+def _send_what_fits(s, data: bytes) -> int:
+    """Non-blocking: hand the kernel what it takes now (a client that writes and never reads)."""
+    s.setblocking(False)
+    sent = 0
+    try:
+        while sent < len(data):
+            sent += s.send(data[sent:sent + 65536])
+    except (BlockingIOError, OSError):
+        pass
+    return sent
+
+
+def _attack(port: int, kind: str, n: int, core: int, q: Queue, go: Queue):
+    """Open ``n`` connections doing ``kind``; report when done; close them on "close"."""
+    import socket
+    _pin(core)
+    from ringgate.sw.gateway.auth import sign
+    socks = []
+    ws_topic = f"trades.{SYM}" if kind == "ws_slow" else None
+    for i in range(n):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)     # the kernel absorbs little
+        s.connect(("127.0.0.1", port))
+        socks.append(s)
+        uid = 1 + i % N_USERS
+        if kind == "get_flood":
+            _send_what_fits(s, b"GET /openapi.json HTTP/1.1\r\nHost: b\r\n\r\n" * 3000)
+        elif kind == "cancel_flood":                 # through auth and the sequencer, no book growth
+            _send_what_fits(s, b"".join(_cancels(uid, 2000, i * 2000)))
+        elif kind == "slowloris":
+            s.sendall(b"GET /syncTradeApi/v1/ping HTTP/1.1\r\nHost: b\r\n" + b"X-Pad: " + b"a" * 15000 + b"\r\n")
+        elif kind == "body":
+            s.sendall(b"POST /syncTradeApi/v1/ping HTTP/1.1\r\nHost: b\r\nContent-Length: 65536\r\n\r\n"
+                      + b"x" * 60000)
+        elif kind.startswith("ws_"):
+            ts = int(time.time() * 1000)
+            s.sendall(_ws_handshake().replace(b"\r\n\r\n", (
+                f"\r\nX-RG-APIKEY: bench{uid}\r\nX-RG-TIMESTAMP: {ts}\r\n"
+                f"X-RG-SIGNATURE: {sign(f'secret{uid}', ts, 'GET', '/ws')}\r\n\r\n").encode()))
+            s.settimeout(10)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += s.recv(4096)
+            if kind == "ws_flood":
+                pair = _ws_frame({"op": "subscribe", "topic": f"depth.{SYM}"}) + \
+                    _ws_frame({"op": "unsubscribe", "topic": f"depth.{SYM}"})
+                _send_what_fits(s, pair * 20000)
+            elif ws_topic:
+                s.sendall(_ws_frame({"op": "subscribe", "topic": ws_topic}))
+    q.put("sent")
+    go.get(timeout=300)
+    for s in socks:
+        s.close()
+    q.put("closed")
+
+
+def hostile(quick: bool = False) -> dict:
+    """Server memory per hostile connection: for each kind of abuse a fresh server, ``n`` client
+    sockets doing it (4 KiB receive buffers, never reading), the server's RSS sampled every 50 ms
+    until it has not grown for ``settle`` seconds (the server may need a while to take in all that
+    the clients sent); (peak RSS - RSS before) / n."""
+    settle, longest = (1.0, 5.0) if quick else (3.0, 60.0)
+    out = {}
+    print("memory per hostile connection (server RSS growth / connections; kernel socket buffers are "
+          "not in RSS):", flush=True)
+    for key, desc, n_full, n_quick in _ATTACKS:
+        n = n_quick if quick else n_full
+        srv, port, pid = _start_server("memory")
+        try:
+            time.sleep(0.5)
+            base = _rss_mb(pid)
+            q, go = Queue(), Queue()
+            pr = Process(target=_attack, args=(port, key, n, 1, q, go))
+            pr.start()
+            q.get(timeout=120)
+            if key == "ws_slow":                 # 40,000 x 200-byte updates: ~9 MB for each subscriber
+                srv.stdin.write(f"burst trades.{SYM} 40000 100 200\n")
+                srv.stdin.flush()
+            peak = base
+            start = grew = time.monotonic()
+            while time.monotonic() - grew < settle and time.monotonic() - start < longest:
+                now = _rss_mb(pid)
+                if now > peak + 0.1:
+                    grew = time.monotonic()
+                peak = max(peak, now)
+                time.sleep(0.05)
+            final = _rss_mb(pid)
+            go.put("close")
+            q.get(timeout=60)
+            pr.join(30)
+            row = {"connections": n, "kib_per_conn_peak": round((peak - base) * 1024 / n, 1),
+                   "kib_per_conn_end": round((final - base) * 1024 / n, 1), "rss_before_mb": round(base, 1),
+                   "rss_peak_mb": round(peak, 1)}
+            out[key] = row
+            print(f"  {desc:55s} x{n:4d}: peak {row['kib_per_conn_peak']:8.1f} KiB/conn "
+                  f"(RSS {row['rss_before_mb']} -> {row['rss_peak_mb']} MB)", flush=True)
+        finally:
+            _quit(srv)
+    return out
+
+
+# ============================================================================ idle serve CPU
+
+_IDLE_SETUPS = (("none", "adaptive"), ("model", "adaptive"), ("model", "sleep"), ("model", "busy"))
+
+
+def _proc_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu(quick: bool = False) -> dict:
+    """CPU share of an idle ``ringgate serve`` (demo market, in memory): without a ring backend,
+    and with the model backend in each poll mode."""
+    secs = 2.0 if quick else 10.0
+    out = {}
+    setups = _IDLE_SETUPS[:2] if quick else _IDLE_SETUPS
+    for backend, poll in setups:
+        with tempfile.TemporaryDirectory() as d:
+            creds = os.path.join(d, "c.json")
+            p = subprocess.Popen([sys.executable, "-m", "ringgate.sw.gateway.cli", "--port", "0", "--backend",
+                                  backend, "--poll", poll, "--credentials-file", creds],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                deadline = time.monotonic() + 60
+                while not os.path.exists(creds) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                time.sleep(1.0)
+                c0, t0 = _proc_cpu(p.pid), time.monotonic()
+                time.sleep(secs)
+                share = (_proc_cpu(p.pid) - c0) / (time.monotonic() - t0)
+            finally:
+                p.terminate()
+                p.wait(20)
+        key = f"{backend}_{poll}" if backend != "none" else "none"
+        out[key] = round(100 * share, 2)
+        print(f"idle serve, backend {backend:5s}{'' if backend == 'none' else ', ' + poll + ' polling':20s}: "
+              f"{100 * share:6.2f}% of a core over {secs:g} s", flush=True)
+    return out
+
+
+# ============================================================================ ring-feed poll modes
+
+def _poll_run(mode: str, gaps: list[float], q: Queue):
+    """One consumer in ``mode`` on the model device; a feeder thread feeds one entry after each gap.
+    Latency: feed (after the feeder got the GIL) -> the consumer's callback."""
+    import numpy as np
+
+    from ringgate.contracts.entry import ENTRY_DTYPE
+    from ringgate.sw.driver.consumer import RingConsumer
+    from ringgate.sw.driver.device import ModelDevice
+    sys.setswitchinterval(SWITCH_INTERVAL)              # as serve sets it
+    dev = ModelDevice(depth=1024)
+    fed: list[int] = []
+    seen: list[int] = []
+
+    def cb(view):
+        now = time.perf_counter_ns()
+        seen.extend([now] * len(view))
+    c = RingConsumer.open(dev, 1024, callback=cb, poll=mode)
+    done = threading.Event()
+    cpu = {}
+
+    def consume():
+        t0 = time.thread_time()
+        c.run(stop=done.is_set)
+        cpu["s"] = time.thread_time() - t0
+    t = threading.Thread(target=consume)
+    t.start()
+    e = np.zeros(1, ENTRY_DTYPE)
+    e["cmd"] = 1
+    w0 = time.perf_counter()
+    for gap in gaps:
+        time.sleep(gap)
+        fed.append(time.perf_counter_ns())
+        dev.feed(e.copy())
+    end = time.monotonic() + 5
+    while len(seen) < len(gaps) and time.monotonic() < end:
+        time.sleep(0.001)
+    wall = time.perf_counter() - w0
+    done.set()
+    t.join(10)
+    lat = [(b - a) / 1e3 for a, b in zip(fed, seen)]
+    q.put({"lat_us": lat, "cpu": cpu.get("s", 0.0) / wall, "sleeps": c.sleeps})
+
+
+def poll_modes(quick: bool = False) -> dict:
+    """Wake-up latency and CPU of the ring consumer per poll mode, after short quiet spells (50-200
+    us: inside adaptive's spin/yield window) and long ones (2-20 ms: it is asleep)."""
+    import random
+    rng = random.Random(7)
+    n = 100 if quick else 1000
+    patterns = {"short_gaps": [rng.uniform(50e-6, 200e-6) for _ in range(n)],
+                "long_gaps": [rng.uniform(2e-3, 20e-3) for _ in range(n // 4)]}
+    out = {}
+    print("ring feed wake-up (feed -> consumer callback, model backend, one entry per gap):", flush=True)
+    for mode in ("busy", "adaptive", "sleep"):
+        for name, gaps in patterns.items():
+            r = _run(_poll_run, mode, gaps)
+            lat = r["lat_us"]
+            row = {"p50_us": round(_pct(lat, 50), 1), "p99_us": round(_pct(lat, 99), 1),
+                   "max_us": round(max(lat), 1) if lat else None, "samples": len(lat),
+                   "consumer_cpu_pct": round(100 * r["cpu"], 1)}
+            out[f"{mode}_{name}"] = row
+            print(f"  {mode:8s} {name:10s}: p50 {row['p50_us']:8.1f} us  p99 {row['p99_us']:8.1f} us  "
+                  f"max {row['max_us']:8.1f} us  consumer thread {row['consumer_cpu_pct']:5.1f}% of a core",
+                  flush=True)
+    return out
 
 if __name__ == "__main__":          # the server child of _start_server
     serve_child(sys.argv[1], 0)

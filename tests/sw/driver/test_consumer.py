@@ -156,11 +156,11 @@ def test_driver_consumer_slow_consumer_backpressure_loses_nothing():
     assert dev.read(R.RING_FULL_CYCLES) == 0 and dev.read(R.HOST_FULL_CYCLES) > 0
 
 
-@pytest.mark.parametrize("mode", ["busy", "sleep"])
+@pytest.mark.parametrize("mode", ["busy", "adaptive", "sleep"])
 def test_driver_consumer_poll_modes_with_device_thread(mode):
     """Device fed from another thread (as the board or co-simulation runs on its own)."""
     dev = ModelDevice(depth=512)
-    c = RingConsumer.open(dev, 256, poll=mode, spin=10, idle_sleep=1e-4)
+    c = RingConsumer.open(dev, 256, poll=mode, spin=10, idle_sleep=1e-4, max_sleep=1e-3)
     col = Collector()
     c.callback = col
     data = make_entries(5000)
@@ -194,13 +194,52 @@ def test_driver_consumer_poll_modes_with_device_thread(mode):
     check_stream(col.all, data)
 
 
-def test_driver_consumer_sleep_mode_uses_little_cpu():
+def test_driver_consumer_adaptive_backs_off_spin_yield_sleep_and_resets_on_a_batch(monkeypatch):
+    """Adaptive polling: spin, then yield, then sleeps doubling up to max_sleep; a batch found
+    starts the back-off again from the shortest sleep."""
+    import ringgate.sw.driver.consumer as mod
     dev = ModelDevice(depth=64)
-    c = RingConsumer.open(dev, 64, poll="sleep", spin=10, idle_sleep=2e-3)
+    c = RingConsumer.open(dev, 64, poll="adaptive", spin_time=2e-4, yield_time=1e-3, idle_sleep=1e-4,
+                          max_sleep=1.6e-3, health_every=0)
+    col = Collector()
+    c.callback = col
+    naps, yields = [], [0]
+    real_sleep = time.sleep
+    t0 = time.perf_counter()
+    first_nap_at = []
+
+    def sleep(s):
+        if not naps:
+            first_nap_at.append(time.perf_counter() - t0)
+        naps.append(s)
+        if len(naps) == 8:
+            dev.feed(make_entries(5))             # arrives while asleep: picked up at the next poll
+        real_sleep(s)
+
+    def yield_():
+        yields[0] += 1
+    monkeypatch.setattr(mod.time, "sleep", sleep)
+    monkeypatch.setattr(mod.os, "sched_yield", yield_)
+    c.run(stop=lambda: len(naps) >= 14)
+    assert len(col.all) == 5
+    assert yields[0] > 0 and first_nap_at[0] >= 1e-3           # no sleep before yield_time
+    assert naps[:8] == pytest.approx([1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 1.6e-3, 1.6e-3, 1.6e-3])
+    assert naps[8:11] == pytest.approx([1e-4, 2e-4, 4e-4])     # reset by the batch
+    assert c.sleeps == len(naps)
+    with pytest.raises(ValueError, match="back-off"):
+        RingConsumer(dev, 64, poll="adaptive", idle_sleep=1e-3, max_sleep=1e-4)
+
+
+@pytest.mark.parametrize("mode, bound", [("adaptive", 0.1), ("sleep", 0.5)])
+def test_driver_consumer_idle_poll_modes_use_little_cpu(mode, bound):
+    dev = ModelDevice(depth=64)
+    c = RingConsumer.open(dev, 64, poll=mode, spin=10, idle_sleep=2e-3 if mode == "sleep" else 5e-5)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    c.run(timeout=0.3)
+    c.run(timeout=0.4)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    assert wall >= 0.3 and cpu < 0.5 * wall
+    assert wall >= 0.4 and cpu < bound * wall
+    if mode == "adaptive":                         # default max_sleep 1 ms: ~1,000 wake-ups a second
+        assert c.sleeps < 1.2 * wall / 1e-3 + 20
 
 
 def test_driver_consumer_resync_after_device_reset_no_loss_no_repeat():

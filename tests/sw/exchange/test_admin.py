@@ -127,3 +127,26 @@ def test_unknown_adjustment_type(ex):
 def test_unknown_command_type_is_unsupported():
     from ringgate.sw.exchange import Engine
     assert Engine().apply(1, 0, "not a command").result_code == C.MATCHING_UNSUPPORTED_COMMAND
+
+
+def test_settlement_never_takes_a_balance_past_64_bits():
+    """A seller holding 2**63 - 1 USDT sells 1 lot @ 100: the proceeds would take it past a 64-bit
+    long (and every later adjustment would fail). The supply cap refuses the deposit that would
+    have paid for it, the same way an over-large deposit is refused; withdrawals still work."""
+    from ringgate.sw.exchange import Exchange
+    from .conftest import setup_commands
+    ex = Exchange.in_memory(clock=lambda: 1000)
+    ex.submit_many(setup_commands() + [AddUser(1), AddUser(2)])
+    top = 2**63 - 1
+    assert ex.submit(AdjustBalance(1, USDT, top, 1)).ok
+    assert ex.submit(AdjustBalance(1, XBTC, 10**8, 2)).ok
+    assert ex.submit(AdjustBalance(2, USDT, 1000, 1)).result_code == C.INVALID_AMOUNT
+    assert ex.submit(place(1, BTC_USDT, 1, A.ASK, 100, 1)).ok
+    assert ex.submit(place(2, BTC_USDT, 2, A.BID, 100, 1)).result_code == C.RISK_NSF   # nothing to pay with
+    assert all(v <= top for u in (1, 2) for v in ex.user_report(u).accounts.values())
+    assert ex.submit(AdjustBalance(1, USDT, -1000, 3)).ok             # the account is not stuck
+    assert ex.submit(AdjustBalance(2, USDT, 1000, 2)).ok              # and the room is usable again
+    r = ex.submit(place(2, BTC_USDT, 2, A.BID, 100, 1))
+    assert r.ok and r.events[0].total_volume == 1
+    assert ex.user_report(1).accounts[USDT] == top - 1000 + 100 - 3
+    assert ex.total_balance().balanced

@@ -25,7 +25,7 @@ def test_await_results_and_stream_events(tmp_path):
                 asyncio.wrap_future(svc.submit(place(2, BTC_USDT, 102, OrderAction.BID, 82941, 4,
                                                      order_type=OrderType.IOC))))
             assert maker.ok and taker.ok and taker.seq == maker.seq + 1
-            assert [type(e) for e in taker.events] == [TradeEvent, RejectEvent]
+            assert [type(e) for e in taker.events] == [RejectEvent, TradeEvent]
             seen = [await pushed.get() for _ in range(len(setup) + 2)]
             assert [r.seq for r in seen] == list(range(1, len(setup) + 3))
             assert seen[-1] == taker

@@ -15,7 +15,7 @@ def test_cancel_releases_the_hold_and_emits_reduce(ex):
     before = balances(ex, 1)
     assert ex.submit(place(1, BTC_USDT, 1, A.BID, 500, 4, reserve_price=600)).ok
     r = ex.submit(cancel(1, BTC_USDT, 1))
-    assert r.ok and r.events == [ReduceEvent(BTC_USDT, 4, True, 500, 1, 1, 1000)]
+    assert r.ok and r.events == [ReduceEvent(BTC_USDT, 4, True, 500, 1, 1, 1000, 600)]
     assert balances(ex, 1) == before and ex.user_report(1).orders == []
 
 
@@ -98,7 +98,7 @@ def test_reduce_keeps_priority(ex):
         assert ex.submit(place(1, BTC_USDT, oid, A.ASK, 500, 5)).ok
     x = balances(ex, 1)[XBTC]
     r = ex.submit(reduce(1, BTC_USDT, 1, 2))
-    assert r.events == [ReduceEvent(BTC_USDT, 2, False, 500, 1, 1, 1000)]
+    assert r.events == [ReduceEvent(BTC_USDT, 2, False, 500, 1, 1, 1000, 500)]
     assert queue(ex, BTC_USDT, A.ASK) == [1, 2]
     assert ex.order_book(BTC_USDT).asks == [L2Level(500, 8, 2)]
     assert balances(ex, 1)[XBTC] == x + 2 * 10**7
@@ -108,7 +108,7 @@ def test_reduce_by_more_than_remaining_removes_the_order(ex):
     assert ex.submit(place(1, BTC_USDT, 1, A.BID, 500, 5)).ok
     assert ex.submit(place(2, BTC_USDT, 2, A.ASK, 500, 2)).ok
     r = ex.submit(reduce(1, BTC_USDT, 1, 100))
-    assert r.events == [ReduceEvent(BTC_USDT, 3, True, 500, 1, 1, 1000)]
+    assert r.events == [ReduceEvent(BTC_USDT, 3, True, 500, 1, 1, 1000, 500)]
     assert ex.order_book(BTC_USDT).bids == []
 
 

@@ -87,9 +87,17 @@ def test_unrealized_loss_reduces_free_margin(ex):
 def test_open_interest_and_conservation(ex):
     assert ex.submit(place(1, FUT, 1, A.ASK, 1000, 5)).ok
     assert ex.submit(place(2, FUT, 2, A.BID, 1010, 3)).ok
-    row = {c.currency: c for c in ex.total_balance().currencies}[USD]
-    assert (row.open_interest_long, row.open_interest_short) == (3, 3)
+    rep = ex.total_balance()
+    row = {c.currency: c for c in rep.currencies}[USD]
     assert row.fees == 3 * (10 + 5) and row.total == 0
+    # per symbol, as exchange-core: a second contract in the same currency is counted apart
+    assert [(o.symbol, o.long, o.short) for o in rep.open_interest] == [(FUT, 3, 3)]
+    from ringgate.sw.exchange import AddSymbol, SymbolType
+    from .conftest import XBTC
+    assert ex.submit(AddSymbol(21, SymbolType.FUTURES_CONTRACT, XBTC, USD, 1, 1, 10, 5, 2000, 1900)).ok
+    assert ex.submit(place(1, 21, 3, A.ASK, 1000, 2)).ok
+    assert ex.submit(place(3, 21, 4, A.BID, 1000, 2)).ok
+    assert [(o.symbol, o.long, o.short) for o in ex.total_balance().open_interest] == [(FUT, 3, 3), (21, 2, 2)]
 
 
 def test_other_positions_in_the_same_currency_use_up_free_margin(ex):

@@ -257,14 +257,19 @@ def test_command_beyond_64_bits_is_refused_without_harm(tmp_path):
     assert reopen_hash(tmp_path) == want
 
 
-def test_totals_beyond_64_bits_survive_a_snapshot(tmp_path):
+def test_supply_at_the_64_bit_limit_survives_a_snapshot(tmp_path):
+    """A currency's supply (all deposits) is capped at 2**63 - 1, so no balance, hold or fee total
+    can pass it through settlement; a snapshot at the limit restores exactly."""
     from ringgate.sw.exchange import AddUser, AdjustBalance
     ex = Exchange.open(tmp_path)
     ex.submit_many(setup_commands())
     for uid in range(1, 4):
         ex.submit(AddUser(uid))
-        assert ex.submit(AdjustBalance(uid, 2, 2**63 - 1, 1)).ok
-    assert ex.submit(AdjustBalance(1, 2, 1, 2)).result_code == -7003
+    assert ex.submit(AdjustBalance(1, 2, 2**63 - 2, 1)).ok
+    assert ex.submit(AdjustBalance(2, 2, 2, 1)).result_code == -7003      # supply would pass 2**63 - 1
+    assert ex.submit(AdjustBalance(2, 2, 1, 2)).ok
+    assert ex.submit(AdjustBalance(1, 2, -5, 3)).ok                       # a withdrawal makes room
+    assert ex.submit(AdjustBalance(3, 2, 5, 1)).ok
     assert ex.total_balance().balanced
     ex.snapshot()
     want = (ex.seq, ex.state_hash())
@@ -301,3 +306,31 @@ def test_failing_subscriber_does_not_fail_the_submit(tmp_path):
     ex.submit(setup_commands()[2])
     assert len(got) == 2
     ex.close()
+
+
+def test_recovery_from_a_chosen_snapshot_feeds_every_replayed_result_to_an_observer(tmp_path):
+    """A consumer of results (the gateway's history) saved at snapshot s is rebuilt by replaying the
+    results after s: recovery from exactly s hands them over in sequence order, and ends at the
+    same state as a plain recovery."""
+    ex = Exchange.open(tmp_path, clock=counter_clock())
+    taken = []
+    ex.on_snapshot(taken.append)
+    populate(ex, n=300)
+    ex.snapshot()
+    more = random_commands(9, 200)
+    ex.submit_many(more[:100])
+    ex.snapshot()
+    ex.submit_many(more[100:])
+    want = (ex.seq, ex.state_hash())
+    ex.close()
+    assert taken == [s for s, _ in list_snapshots(tmp_path)] and len(taken) == 2
+    for start in (taken[0], taken[1]):
+        seen = []
+        ex = Exchange.open(tmp_path, snapshot_seq=start, observer=seen.extend)
+        assert (ex.seq, ex.state_hash()) == want
+        assert [r.seq for r in seen] == list(range(start + 1, want[0] + 1))
+        ex.close()
+    seen = []
+    with pytest.raises(JournalCorrupt, match="missing or damaged"):
+        Exchange.open(tmp_path, snapshot_seq=taken[0] + 1, observer=seen.extend)
+    assert seen == []

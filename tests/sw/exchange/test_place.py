@@ -104,7 +104,7 @@ def test_gtc_duplicate_order_id_rests_once(ex):
     assert ex.submit(place(1, BTC_USDT, 5, A.BID, 100, 2)).ok
     before = balances(ex, 2)
     r = ex.submit(place(2, BTC_USDT, 5, A.BID, 101, 3))
-    assert r.ok and r.events == [RejectEvent(BTC_USDT, 3, 101, 5, 2, 1000)]
+    assert r.ok and r.events == [RejectEvent(BTC_USDT, 3, 101, 5, 2, 1000, 101)]
     assert balances(ex, 2) == before                       # hold taken and given back
     assert [(l.price, l.volume) for l in ex.order_book(BTC_USDT).bids] == [(100, 2)]
 

@@ -49,5 +49,5 @@ def test_ring_and_rest_interleave_in_one_sequence(ex):
     rest = ex.submit(place(2, BTC_USDT, 99, OrderAction.BID, 82941, 4, order_type=OrderType.IOC))
     second = ex.submit_many(from_ring(entries[1:]))
     assert [r.seq for r in first + [rest] + second] == [ex.seq - 2, ex.seq - 1, ex.seq]
-    assert rest.events[0].trades[0].maker_order_id == 11
+    assert rest.events[-1].trades[0].maker_order_id == 11          # after the reject of the remainder
     assert [l.price for l in ex.order_book(BTC_USDT).asks] == [82935]

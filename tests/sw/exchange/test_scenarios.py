@@ -19,9 +19,10 @@ def test_gateway_scenario_ask_gtc_then_bid_ioc(ex):
     assert ex.submit(place(1, BTC_USDT, 101, A.ASK, 82933, 3)).ok
     r = ex.submit(place(2, BTC_USDT, 102, A.BID, 82941, 4, order_type=T.IOC))
     assert r.ok
-    trade, reject = r.events
-    assert trade == TradeEvent(BTC_USDT, 3, 102, 2, A.BID, False, 1000, [Trade(101, 1, True, 82933, 3)])
-    assert reject == RejectEvent(BTC_USDT, 1, 82941, 102, 2, 1000)
+    reject, trade = r.events                        # exchange-core puts the reject first
+    # the bidder hold price of each trade is the taker bid's reserve (= its price here)
+    assert trade == TradeEvent(BTC_USDT, 3, 102, 2, A.BID, False, 1000, [Trade(101, 1, True, 82933, 3, 82941)])
+    assert reject == RejectEvent(BTC_USDT, 1, 82941, 102, 2, 1000, 82941)
     assert balances(ex, 1) == {**u1, XBTC: u1[XBTC] - 3 * 10**7, USDT: u1[USDT] + (82933 - 3) * 3}
     assert balances(ex, 2) == {**u2, XBTC: u2[XBTC] + 3 * 10**7, USDT: u2[USDT] - (82933 + 8) * 3}
     assert fee_total(ex, USDT) == 3 * (8 + 3)
@@ -55,7 +56,7 @@ def test_full_cycle_partial_fills_fifo_and_price_levels(ex):
     # a taker ask hitting the resting bid: the maker bid is refunded its unused taker fee minus maker fee
     u1 = balances(ex, 1)
     r = ex.submit(place(2, BTC_USDT, 11, A.ASK, 90, 3))
-    assert r.events[0].trades == [Trade(10, 1, True, 102, 3)]
+    assert r.events[0].trades == [Trade(10, 1, True, 102, 3, 102)]     # bidder = the maker bid
     assert balances(ex, 1)[USDT] == u1[USDT] + 3 * (8 - 3)
     assert balances(ex, 1)[XBTC] == u1[XBTC] + 3 * 10**7
     assert fee_total(ex, USDT) == 12 * (8 + 3)
@@ -65,13 +66,13 @@ def test_ioc_remainder_is_rejected_and_released(ex):
     assert ex.submit(place(1, BTC_USDT, 1, A.BID, 100, 2)).ok
     u2 = balances(ex, 2)
     r = ex.submit(place(2, BTC_USDT, 2, A.ASK, 99, 5, order_type=T.IOC))
-    te, rej = r.events
+    rej, te = r.events
     assert te.total_volume == 2 and rej.rejected_volume == 3
     assert balances(ex, 2)[XBTC] == u2[XBTC] - 2 * 10**7
     assert balances(ex, 2)[USDT] == u2[USDT] + 2 * (100 - 8)
     # nothing to match at all: only the reject
     r = ex.submit(place(2, BTC_USDT, 3, A.ASK, 99, 5, order_type=T.IOC))
-    assert r.events == [RejectEvent(BTC_USDT, 5, 99, 3, 2, 1000)]
+    assert r.events == [RejectEvent(BTC_USDT, 5, 99, 3, 2, 1000, 99)]      # an ask keeps its reserve too
     assert ex.order_book(BTC_USDT).asks == []
 
 
@@ -90,7 +91,7 @@ def test_fok_budget_bid_budget_rule(ex):
     u2 = balances(ex, 2)
     # 3 lots cost 100*2 + 110 = 310: a budget of 309 is not enough -> everything rejected
     r = ex.submit(place(2, BTC_USDT, 3, A.BID, 309, 3, order_type=T.FOK_BUDGET))
-    assert r.events == [RejectEvent(BTC_USDT, 3, 309, 3, 2, 1000)]
+    assert r.events == [RejectEvent(BTC_USDT, 3, 309, 3, 2, 1000, 309)]
     assert balances(ex, 2) == u2
     # 310 is; the sweep has no per-lot price cap
     r = ex.submit(place(2, BTC_USDT, 4, A.BID, 310, 3, order_type=T.FOK_BUDGET))
@@ -99,7 +100,7 @@ def test_fok_budget_bid_budget_rule(ex):
     assert balances(ex, 2)[USDT] == u2[USDT] - 310 - 3 * 8
     # more lots than the book holds: rejected whatever the budget
     r = ex.submit(place(2, BTC_USDT, 5, A.BID, 10**6, 2, order_type=T.FOK_BUDGET))
-    assert r.events == [RejectEvent(BTC_USDT, 2, 10**6, 5, 2, 1000)]
+    assert r.events == [RejectEvent(BTC_USDT, 2, 10**6, 5, 2, 1000, 10**6)]
 
 
 def test_fok_budget_unspent_budget_returned(ex):
@@ -123,7 +124,7 @@ def test_fok_all_or_nothing_within_limit(ex):
     assert ex.submit(place(1, BTC_USDT, 2, A.ASK, 105, 2)).ok
     u2 = balances(ex, 2)
     r = ex.submit(place(2, BTC_USDT, 3, A.BID, 104, 3, order_type=T.FOK))
-    assert r.events == [RejectEvent(BTC_USDT, 3, 104, 3, 2, 1000)] and balances(ex, 2) == u2
+    assert r.events == [RejectEvent(BTC_USDT, 3, 104, 3, 2, 1000, 104)] and balances(ex, 2) == u2
     r = ex.submit(place(2, BTC_USDT, 4, A.BID, 105, 3, order_type=T.FOK))
     assert r.events[0].total_volume == 3 and r.events[0].taker_order_completed and len(r.events) == 1
 
@@ -134,7 +135,7 @@ def test_ioc_budget_bid_buys_what_the_budget_pays_for(ex):
     u2 = balances(ex, 2)
     # 450 buys 2 @ 100 and 2 @ 120 (= 440); the 5th lot would cost 560
     r = ex.submit(place(2, BTC_USDT, 3, A.BID, 450, 10, order_type=T.IOC_BUDGET))
-    te, rej = r.events
+    rej, te = r.events
     assert [(t.price, t.volume) for t in te.trades] == [(100, 2), (120, 2)] and rej.rejected_volume == 6
     assert balances(ex, 2)[USDT] == u2[USDT] - 440 - 4 * 8
     assert balances(ex, 2)[XBTC] == u2[XBTC] + 4 * 10**7
@@ -144,7 +145,7 @@ def test_ioc_budget_ask_sells_until_the_target_is_raised(ex):
     assert ex.submit(place(1, BTC_USDT, 1, A.BID, 100, 2)).ok
     assert ex.submit(place(1, BTC_USDT, 2, A.BID, 90, 5)).ok
     r = ex.submit(place(2, BTC_USDT, 3, A.ASK, 250, 10, order_type=T.IOC_BUDGET))
-    te, rej = r.events
+    rej, te = r.events
     # 2 @ 100 = 200, then ceil(50 / 90) = 1 lot @ 90 -> 290 >= 250
     assert [(t.price, t.volume) for t in te.trades] == [(100, 2), (90, 1)] and rej.rejected_volume == 7
 
@@ -153,7 +154,7 @@ def test_duplicate_order_id_matches_but_does_not_rest(ex):
     assert ex.submit(place(1, BTC_USDT, 7, A.BID, 90, 1)).ok
     assert ex.submit(place(2, BTC_USDT, 1, A.ASK, 100, 1)).ok
     r = ex.submit(place(3, BTC_USDT, 7, A.BID, 100, 3))     # same id as uid 1's resting bid
-    te, rej = r.events
+    rej, te = r.events
     assert te.total_volume == 1 and rej.rejected_volume == 2
     (o,) = ex.user_report(1).orders
     assert (o.order_id, o.price, o.size) == (7, 90, 1)
@@ -192,3 +193,34 @@ def test_duplicate_id_is_checked_after_matching(ex):
     r = ex.submit(place(1, BTC_USDT, 0, A.BID, 95, 2))
     assert len(r.events) == 1 and r.events[0].trades[0].maker_order_completed
     assert ex.order_book(BTC_USDT).bids == [L2Level(95, 1, 1)]
+
+
+def test_ask_reserve_price_is_kept_and_reported(ex):
+    """exchange-core stores the reserve price as given, for either side; an ask's takes no part in
+    its hold (base asset) but is reported and carried as the bidder hold price of nothing."""
+    u1 = balances(ex, 1)
+    assert ex.submit(place(1, BTC_USDT, 1, A.ASK, 100, 2, reserve_price=140)).ok
+    (o,) = ex.user_report(1).orders
+    assert (o.price, o.reserve_price) == (100, 140)
+    assert balances(ex, 1)[XBTC] == u1[XBTC] - 2 * 10**7                 # the hold is base, as before
+    assert ex.submit(move(1, BTC_USDT, 1, 150)).ok                      # an ask's reserve does not cap moves
+    r = ex.submit(place(2, BTC_USDT, 2, A.BID, 150, 1, reserve_price=160))
+    assert r.events[0].trades[0].bidder_hold_price == 160               # the bidder is the taker
+    r = ex.submit(cancel(1, BTC_USDT, 1))
+    assert r.events[0].bidder_hold_price == 140 and r.command.side == A.ASK
+
+
+def test_results_carry_the_orders_side_for_cancel_move_reduce(ex):
+    """As exchange-core fills ``cmd.action`` from the order: cancel / move / reduce commands carry
+    no side of their own, their results do."""
+    from ringgate.sw.exchange import reduce
+    assert ex.submit(place(1, BTC_USDT, 1, A.BID, 100, 5, reserve_price=120)).ok
+    for cmd in (move(1, BTC_USDT, 1, 101), reduce(1, BTC_USDT, 1, 1), cancel(1, BTC_USDT, 1)):
+        assert cmd.side == 0
+        r = ex.submit(cmd)
+        assert r.ok and r.command.side == A.BID
+    r = ex.submit(cancel(1, BTC_USDT, 1))                  # unknown order: nothing to take it from
+    assert r.result_code == -3002 and r.command.side == 0
+    # reduce / cancel events carry the bid's reserve as the bidder hold price
+    assert ex.submit(place(1, BTC_USDT, 2, A.BID, 100, 5, reserve_price=120)).ok
+    assert ex.submit(reduce(1, BTC_USDT, 2, 2)).events[0].bidder_hold_price == 120

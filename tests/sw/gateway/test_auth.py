@@ -108,3 +108,40 @@ def test_replayed_order_is_refused(env):
     assert env.public.get(gpath, headers=gh)[0] == 200 and env.public.get(gpath, headers=gh)[0] == 200
     for _ in range(3):                                             # identical bodies, client timestamps
         assert c.post(path, {"price": "5.00", "size": 1, "action": "BID"})[0] == 201
+
+
+def test_replay_cache_survives_a_restart_and_its_files_rotate(tmp_path):
+    """The replay cache on disk: a signature accepted before a restart is refused after it while
+    inside the window; the two files are reused in turn only once everything in them expired."""
+    from ringgate.sw.gateway.auth import KeyStore
+    from ringgate.sw.gateway.errors import ApiError
+    now = [1_000_000.0]
+    clock = lambda: now[0]                                   # noqa: E731
+    ks = KeyStore(window_ms=1000, clock=clock, replay_dir=tmp_path)
+    k = ks.add(5)
+
+    def post(ts, body=b"{}", store=ks):
+        return store.verify(k.api_key, ts, sign(k.secret, ts, "POST", "/x", body), "POST", "/x", body)
+    t = int(now[0] * 1000)
+    post(t)
+    ks.log.close()
+    ks2 = KeyStore(window_ms=1000, clock=clock, replay_dir=tmp_path)
+    ks2.keys = ks.keys
+    try:
+        post(t, store=ks2)
+        raise AssertionError("replay accepted after a restart")
+    except ApiError as exc:
+        assert "replayed" in exc.message
+    # time passes: records written more than 2 windows + 1 s ago are dropped with their file
+    sizes = []
+    for step in range(20):
+        now[0] += 0.9
+        post(int(now[0] * 1000), b"%d" % step, store=ks2)
+        sizes.append(sorted(p.stat().st_size for p in tmp_path.glob("replay-*.log")))
+    # a file is reused once everything in it is over 2 windows + 1 s old: at most ~2 x 3.4 steps kept
+    assert max(sum(x) for x in sizes) <= 9 * 24 < 21 * 24
+    ks2.log.close()
+    now[0] += 0.5
+    ks3 = KeyStore(window_ms=1000, clock=clock, replay_dir=tmp_path)
+    assert len(ks3.log.records) == 1                              # only the last one is still inside
+    ks3.log.close()

@@ -8,60 +8,10 @@ import time
 
 import pytest
 
-from .helpers import SYM, T, setup_market, start_env
+from .helpers import SYM, T, closed, raw, read_responses, setup_market, signed_request, start_env
 
 from ringgate.sw.gateway.client import signed_headers
 from ringgate.sw.gateway.http import Limits
-
-
-def read_responses(s: socket.socket, n: int, timeout: float = 5.0) -> list[tuple[int, dict, bytes]]:
-    """Parse ``n`` responses (Content-Length framed) from a raw socket."""
-    s.settimeout(timeout)
-    buf = b""
-    out = []
-    while len(out) < n:
-        while b"\r\n\r\n" not in buf:
-            chunk = s.recv(65536)
-            if not chunk:
-                raise ConnectionError(f"closed after {len(out)} responses; buffer {buf[:200]!r}")
-            buf += chunk
-        head, buf = buf.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {k.lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:])}
-        length = int(headers["content-length"])
-        while len(buf) < length:
-            chunk = s.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed mid-body")
-            buf += chunk
-        out.append((status, headers, buf[:length]))
-        buf = buf[length:]
-    return out
-
-
-def closed(s: socket.socket, timeout: float = 5.0) -> bool:
-    s.settimeout(timeout)
-    try:
-        while True:
-            if not s.recv(65536):
-                return True
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
-
-
-def raw(port):
-    return socket.create_connection(("127.0.0.1", port))
-
-
-def signed_request(c, method: str, path: str, body: dict | None = None) -> bytes:
-    data = json.dumps(body).encode() if body is not None else b""
-    h = signed_headers(c.api_key, c.secret, method, path, data)
-    hdr = "".join(f"{k}: {v}\r\n" for k, v in h.items())
-    ct = "Content-Type: application/json\r\n" if data else ""
-    return (f"{method} {path} HTTP/1.1\r\nHost: x\r\n{hdr}{ct}Content-Length: {len(data)}\r\n\r\n").encode() + data
 
 
 @pytest.fixture(scope="module")

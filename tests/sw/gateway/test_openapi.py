@@ -26,7 +26,7 @@ def test_served_spec_matches_checked_in(env):
     assert served == json.loads(DOC.read_text()), \
         "docs/openapi.json is stale: regenerate with `python -m ringgate.sw.gateway.openapi > docs/openapi.json`"
     assert served["openapi"].startswith("3.")
-    routes = {(r.method.lower(), r.template) for r in env.gw._routes}
+    routes = {(r.method.lower(), r.template) for r in env.gw.routes}
     assert routes == {(m, p) for p, ops in served["paths"].items() for m in ops}
     place = served["paths"]["/syncTradeApi/v1/symbols/{symbol}/trade/{uid}/orders"]["post"]
     assert place["security"] and "401" in place["responses"] and "403" in place["responses"]

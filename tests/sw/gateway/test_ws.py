@@ -11,6 +11,7 @@ from websockets.sync.client import connect
 from .helpers import SYM, T, start_env, setup_market
 
 from ringgate.sw.gateway.auth import sign
+from ringgate.sw.gateway.ws import WRITE_AT, WsLimits
 
 
 class Ws:
@@ -163,7 +164,7 @@ def test_admin_may_watch_any_user(env):
 
 
 def test_slow_consumer_is_cut_off_and_others_keep_up():
-    env, stop = start_env(ws_max_buffer=256 * 1024)
+    env, stop = start_env(ws_limits=WsLimits(max_buffer=256 * 1024))
     try:
         setup_market(env.admin)
         fast = Ws(env.port)
@@ -200,6 +201,8 @@ def test_slow_consumer_is_cut_off_and_others_keep_up():
         assert time.perf_counter() - t0 < 30
         assert hub.cut_off == 1
         assert len(hub.topics[f"trades.{SYM}"].subs) == 1
+        # cut off as soon as it passed the limit: never more than the limit + one early write
+        assert slow.peak <= 256 * 1024 + WRITE_AT + 5000, slow.peak
         s.settimeout(5)
         try:                                       # drains what was sent until the abort
             while s.recv(65536):
