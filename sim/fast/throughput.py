@@ -14,7 +14,7 @@ from ringgate.contracts.pcie import MAX_PAYLOADS
 
 from ..throughput import COUNTERS, HIST_BINS, WIDTHS
 
-__all__ = ["Knobs", "exe_for", "run", "run_cocotb", "check", "drain_budget", "ThroughputCheckFailed", "summary"]
+__all__ = ["Knobs", "exe_for", "cocotb_build_for", "run", "run_cocotb", "check", "drain_budget", "ThroughputCheckFailed", "summary"]
 
 
 class ThroughputCheckFailed(AssertionError):
@@ -95,19 +95,33 @@ def check(r: dict) -> None:
         raise ThroughputCheckFailed("throughput run failed its checks: " + "; ".join(failed))
 
 
-_EXES: dict = {}
+_BUILDS: dict = {}
+
+
+def _once(kind: str, width: int, make, artefact):
+    """``make(width)``, converted and looked up once per process, cache directory and waves setting
+    (elaborating the harness takes longer than a short run; a sweep's worker runs many)."""
+    from .. import verilator
+
+    key = (kind, width, str(verilator.cache_dir()), verilator.waves_requested())
+    b = _BUILDS.get(key)
+    if b is None or not artefact(b).exists():
+        b = _BUILDS[key] = make(width)
+    return b
 
 
 def exe_for(width: int):
-    """The fast build of ``width``, converted and looked up once per process and cache directory
-    (elaborating the harness takes longer than a short run; a sweep's worker runs many)."""
-    from .. import builds, verilator
+    """The fast build of ``width`` (:func:`ringgate.sim.builds.throughput_fast`), once per process."""
+    from .. import builds
 
-    key = (width, str(verilator.cache_dir()))
-    exe = _EXES.get(key)
-    if exe is None or not exe.binary.exists():
-        exe = _EXES[key] = builds.throughput_fast(width)
-    return exe
+    return _once("fast", width, builds.throughput_fast, lambda exe: exe.binary)
+
+
+def cocotb_build_for(width: int):
+    """The cocotb build of ``width`` (:func:`ringgate.sim.builds.throughput`), once per process."""
+    from .. import builds
+
+    return _once("cocotb", width, builds.throughput, lambda b: b.directory)
 
 
 def run(k: Knobs, *, exe=None, progress: Callable[[int], None] | None = None,
@@ -137,11 +151,11 @@ def run_cocotb(k: Knobs, directory: Path | str | None = None) -> dict:
     import json
     import tempfile
 
-    from .. import builds, verilator
+    from .. import verilator
 
     directory = Path(directory or tempfile.mkdtemp(prefix="ringgate-tput-"))
     report = directory / "tp.json"
-    verilator.run(builds.throughput(k.width), "ringgate.sim.tb_throughput",
+    verilator.run(cocotb_build_for(k.width), "ringgate.sim.tb_throughput",
                   extra_env={**k.env(), "TP_REPORT": str(report)}, test_dir=directory / "run")
     return json.loads(report.read_text())
 
