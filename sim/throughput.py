@@ -34,7 +34,6 @@ from amaranth.lib.wiring import In, Out
 
 from ringgate.contracts.entry import ENTRY
 from ringgate.contracts.pcie import USER_CLOCK_NS as CLOCK_NS
-from ringgate.contracts.regmap import Control
 from ringgate.hw.pcie.usp import UspRequester
 from ringgate.hw.pcie_dma import CURSOR_DWORDS, DmaWriter
 from ringgate.hw.ringbuf import RingBuffer
@@ -260,13 +259,14 @@ class ThroughputHarness(wiring.Component):
                 m.d.sync += self.window_entries.eq(self.window_entries + 1)
 
         # Configure and enable once; the DMA validates like it does for BAR0 writes.
+        regs = dma.regs
         m.d.comb += [
-            dma.fill.eq(ring.fill), dma.ring_base.eq(RING_BASE), dma.ring_size.eq(self._host_size),
-            dma.cursor_addr.eq(CURSOR_ADDR), dma.batch_limit.eq(k.batch_limit),
-            dma.cursor_interval.eq(k.cursor_interval), dma.mps.eq(k.mps),
-            dma.bus_master.eq(1), dma.timestamp.eq(now), dma.control.eq(Control.ENABLE),
-            dma.control_w.eq(start), dma.downstream_busy.eq(rq.busy),
-            dma.doorbell.eq(host.doorbell), dma.doorbell_w.eq(host.doorbell_w),
+            dma.fill.eq(ring.fill), regs.ring_base.eq(RING_BASE), regs.ring_size.eq(self._host_size),
+            regs.cursor_addr.eq(CURSOR_ADDR), regs.batch_limit.eq(k.batch_limit),
+            regs.cursor_interval.eq(k.cursor_interval), dma.mps.eq(k.mps),
+            dma.bus_master.eq(1), dma.timestamp.eq(now), regs.control.enable.eq(1),
+            regs.control_w.eq(start), dma.downstream_busy.eq(rq.busy),
+            regs.doorbell.eq(host.doorbell), regs.doorbell_w.eq(host.doorbell_w),
         ]
 
         # Traffic source: cannot be back-pressured.
@@ -283,16 +283,16 @@ class ThroughputHarness(wiring.Component):
         # Host: ready from its own random stream, which runs from the start until the end.
         m.d.comb += [snk.seed.eq(k.seed), snk.load.eq(start), snk.en.eq(started),
                      snk.threshold.eq(k.p_ready), host.ready.eq(snk.hit),
-                     host.tdata.eq(rq.tdata), host.tlast.eq(rq.tlast), host.tvalid.eq(rq.tvalid),
-                     rq.tready.eq(host.tready), rq.seq_num_vld0.eq(host.seq_num_vld),
-                     rq.seq_num_vld1.eq(0), host.doorbell_delay.eq(k.doorbell_delay)]
+                     host.tdata.eq(rq.axis.tdata), host.tlast.eq(rq.axis.tlast), host.tvalid.eq(rq.axis.tvalid),
+                     rq.axis.tready.eq(host.tready), rq.seq.seq_num_vld0.eq(host.seq_num_vld),
+                     rq.seq.seq_num_vld1.eq(0), host.doorbell_delay.eq(k.doorbell_delay)]
         for k in ("entries", "data_tlps", "cursor_lines", "last_cursor", "seq_errors", "addr_errors",
                   "cursor_errors", "tlp_errors"):
             m.d.comb += getattr(self, k).eq(getattr(host, k))
 
         accepted = self.offered - self.dropped
         m.d.comb += self.settled.eq(started & ~active & (self.entries == accepted)
-                                    & (self.last_cursor == accepted) & ~rq.tvalid)
+                                    & (self.last_cursor == accepted) & ~rq.axis.tvalid)
 
         # Latency histogram: one bin per cycle, the last bin saturating. An asynchronous read
         # port makes read-increment-write one array update per cycle in the simulator.
@@ -308,5 +308,5 @@ class ThroughputHarness(wiring.Component):
             h_wr.addr.eq(binno), h_wr.data.eq(h_rd.data + 1), h_wr.en.eq(host.take_entry),
             self.hist_data.eq(h_rd.data),
         ]
-        m.d.sync += self.dma_errors.eq(self.dma_errors | dma.err_set)
+        m.d.sync += self.dma_errors.eq(self.dma_errors | regs.error_set.as_value())
         return m

@@ -25,6 +25,7 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .axis import RQ_SEQ_NUM, AxiStreamSignature
 from .bar0 import REG_REQ, REG_RESP
 from ..pcie_dma import CURSOR_DWORDS, REQ_LAYOUT
 
@@ -54,33 +55,52 @@ def rq_descriptor(addr, ndw):
 
 
 class UspRequester(wiring.Component):
-    """The DMA writer's request stream onto the UltraScale+ RQ interface (descriptors, beats,
-    sequence numbers of the TLPs in flight)."""
+    """The DMA writer's request stream onto the UltraScale+ RQ interface.
+
+    Builds descriptors and datapath beats and counts the TLPs in flight until the block
+    returns their sequence numbers.
+
+    Parameters
+    ----------
+    width : int
+        Datapath bits, 256 or 512.
+
+    Members
+    -------
+    req : In(stream.Signature(REQ_LAYOUT))
+        64-byte lines with the request header on the first line (``hw/pcie_dma.py``).
+    axis : Out(AxiStreamSignature(width, TUSER[width]["rq"]))
+        The RQ interface (``s_axis_rq_*``).
+    seq : In(RQ_SEQ_NUM)
+        Sequence numbers of TLPs that left the block (``pcie_rq_seq_num*``).
+    busy : Out(1)
+        A beat held, a TLP being formed, or a TLP not yet returned by the block.
+    tlps : Out(32)
+        TLPs handed to RQ.
+    """
 
     def __init__(self, width: int = 256):
         _check_width(width)
         self._w = width
-        tu = TUSER[width]["rq"]
         super().__init__({
             "req": In(stream.Signature(REQ_LAYOUT)),
-            "tdata": Out(width), "tkeep": Out(width // 32), "tlast": Out(1),
-            "tuser": Out(tu), "tvalid": Out(1), "tready": In(1),
-            "seq_num0": In(6), "seq_num_vld0": In(1),
-            "seq_num1": In(6), "seq_num_vld1": In(1),
+            "axis": Out(AxiStreamSignature(width, TUSER[width]["rq"])),
+            "seq": In(RQ_SEQ_NUM),
             "busy": Out(1),
-            "tlps": Out(32),          # TLPs handed to RQ
+            "tlps": Out(32),
         })
 
     def elaborate(self, platform):
         m = Module()
         W = self._w
         p = self.req.payload
+        ax = self.axis
         q = [p.line[128 * i:128 * (i + 1)] for i in range(4)]
 
         out_free = Signal()
-        m.d.comb += out_free.eq(~self.tvalid | self.tready)
-        with m.If(self.tready):
-            m.d.sync += self.tvalid.eq(0)
+        m.d.comb += out_free.eq(~ax.tvalid | ax.tready)
+        with m.If(ax.tready):
+            m.d.sync += ax.tvalid.eq(0)
 
         carry = Signal(128)
         seq = Signal(6)
@@ -93,15 +113,15 @@ class UspRequester(wiring.Component):
         head = Signal(128)
         m.d.comb += head.eq(Mux(p.first, rq_descriptor(p.addr, ndw), carry))
 
-        with m.If(self.tvalid & self.tready & self.tlast):
+        with m.If(ax.tvalid & ax.tready & ax.tlast):
             m.d.sync += [tlps.eq(tlps + 1), seq.eq(seq + 1)]
-        m.d.sync += returned.eq(returned + self.seq_num_vld0 + self.seq_num_vld1)
+        m.d.sync += returned.eq(returned + self.seq.seq_num_vld0 + self.seq.seq_num_vld1)
         # TLPs not yet returned by the IP: the 32-bit compare is registered; the TLP handed
         # over in the previous cycle is covered by `just_sent` until the compare sees it.
         outstanding = Signal()
         just_sent = Signal()
         m.d.sync += [outstanding.eq(tlps != returned),
-                     just_sent.eq(self.tvalid & self.tready & self.tlast)]
+                     just_sent.eq(ax.tvalid & ax.tready & ax.tlast)]
 
         def keep(n):
             return Const((1 << n) - 1, W // 32)
@@ -123,24 +143,24 @@ class UspRequester(wiring.Component):
                     m.d.comb += self.req.ready.eq(out_free)
                     with m.If(self.req.valid & out_free):
                         m.d.sync += [
-                            self.tvalid.eq(1), self.tdata.eq(Cat(head, q[0])), self.tkeep.eq(keep(8)),
-                            self.tlast.eq(0), self.tuser.eq(Mux(p.first, tuser_sop, 0)),
+                            ax.tvalid.eq(1), ax.tdata.eq(Cat(head, q[0])), ax.tkeep.eq(keep(8)),
+                            ax.tlast.eq(0), ax.tuser.eq(Mux(p.first, tuser_sop, 0)),
                             hold.eq(p.line), h_cursor.eq(p.cursor), h_last.eq(p.last), state.eq(S.B),
                         ]
                 with m.Case(S.B):
                     with m.If(out_free):
-                        m.d.sync += [self.tvalid.eq(1), self.tdata.eq(Cat(hq[1], hq[2])), self.tuser.eq(0)]
+                        m.d.sync += [ax.tvalid.eq(1), ax.tdata.eq(Cat(hq[1], hq[2])), ax.tuser.eq(0)]
                         with m.If(h_cursor):
-                            m.d.sync += [self.tkeep.eq(keep(CURSOR_DWORDS - 4)), self.tlast.eq(1),
+                            m.d.sync += [ax.tkeep.eq(keep(CURSOR_DWORDS - 4)), ax.tlast.eq(1),
                                          state.eq(S.A)]
                         with m.Else():
-                            m.d.sync += [self.tkeep.eq(keep(8)), self.tlast.eq(0), carry.eq(hq[3]),
+                            m.d.sync += [ax.tkeep.eq(keep(8)), ax.tlast.eq(0), carry.eq(hq[3]),
                                          state.eq(Mux(h_last, S.C, S.A))]
                 with m.Case(S.C):
                     with m.If(out_free):
-                        m.d.sync += [self.tvalid.eq(1), self.tdata.eq(carry), self.tkeep.eq(keep(4)),
-                                     self.tlast.eq(1), self.tuser.eq(0), state.eq(S.A)]
-            m.d.comb += self.busy.eq(self.tvalid | (state != S.A) | outstanding | just_sent)
+                        m.d.sync += [ax.tvalid.eq(1), ax.tdata.eq(carry), ax.tkeep.eq(keep(4)),
+                                     ax.tlast.eq(1), ax.tuser.eq(0), state.eq(S.A)]
+            m.d.comb += self.busy.eq(ax.tvalid | (state != S.A) | outstanding | just_sent)
         else:
             class S(enum.Enum, shape=1):
                 L = 0
@@ -161,20 +181,20 @@ class UspRequester(wiring.Component):
                 with m.Case(S.L):
                     m.d.comb += self.req.ready.eq(out_free)
                     with m.If(self.req.valid & out_free):
-                        m.d.sync += [self.tvalid.eq(1), self.tdata.eq(Cat(head, q[0], q[1], q[2]))]
+                        m.d.sync += [ax.tvalid.eq(1), ax.tdata.eq(Cat(head, q[0], q[1], q[2]))]
                         with m.If(p.cursor):
-                            m.d.sync += [self.tkeep.eq(keep(4 + CURSOR_DWORDS)), self.tlast.eq(1),
-                                         self.tuser.eq(tuser512(1, 1, Const(3 + CURSOR_DWORDS, 4)))]
+                            m.d.sync += [ax.tkeep.eq(keep(4 + CURSOR_DWORDS)), ax.tlast.eq(1),
+                                         ax.tuser.eq(tuser512(1, 1, Const(3 + CURSOR_DWORDS, 4)))]
                         with m.Else():
-                            m.d.sync += [self.tkeep.eq(keep(16)), self.tlast.eq(0), carry.eq(q[3]),
-                                         self.tuser.eq(tuser512(p.first, 0, Const(0, 4))),
+                            m.d.sync += [ax.tkeep.eq(keep(16)), ax.tlast.eq(0), carry.eq(q[3]),
+                                         ax.tuser.eq(tuser512(p.first, 0, Const(0, 4))),
                                          state.eq(Mux(p.last, S.T, S.L))]
                 with m.Case(S.T):
                     with m.If(out_free):
-                        m.d.sync += [self.tvalid.eq(1), self.tdata.eq(carry), self.tkeep.eq(keep(4)),
-                                     self.tlast.eq(1), self.tuser.eq(tuser512(0, 1, Const(3, 4))),
+                        m.d.sync += [ax.tvalid.eq(1), ax.tdata.eq(carry), ax.tkeep.eq(keep(4)),
+                                     ax.tlast.eq(1), ax.tuser.eq(tuser512(0, 1, Const(3, 4))),
                                      state.eq(S.L)]
-            m.d.comb += self.busy.eq(self.tvalid | (state != S.L) | outstanding | just_sent)
+            m.d.comb += self.busy.eq(ax.tvalid | (state != S.L) | outstanding | just_sent)
         m.d.comb += self.tlps.eq(tlps)
         return m
 
@@ -190,17 +210,34 @@ def _last_end(be):
 
 
 class UspCompleter(wiring.Component):
-    """BAR0 accesses from the UltraScale+ CQ interface to the register block, completions on CC."""
+    """BAR0 accesses from the UltraScale+ CQ interface to the register block, completions on CC.
+
+    Parameters
+    ----------
+    width : int
+        Datapath bits, 256 or 512.
+
+    Members
+    -------
+    cq : In(AxiStreamSignature(width, TUSER[width]["cq"]))
+        Requests from the host (``m_axis_cq_*``).
+    cc : Out(AxiStreamSignature(width, TUSER[width]["cc"]))
+        Completions (``s_axis_cc_*``).
+    reg_req : Out(stream.Signature(REG_REQ))
+        Dword accesses to the register block.
+    reg_resp : In(stream.Signature(REG_RESP))
+        Read data from the register block.
+    bad : Out(1)
+        Pulse: a request refused here (Unsupported Request completion, or a write dropped).
+    """
 
     def __init__(self, width: int = 256):
         _check_width(width)
         self._w = width
         tu = TUSER[width]
         super().__init__({
-            "cq_tdata": In(width), "cq_tkeep": In(width // 32), "cq_tlast": In(1),
-            "cq_tuser": In(tu["cq"]), "cq_tvalid": In(1), "cq_tready": Out(1),
-            "cc_tdata": Out(width), "cc_tkeep": Out(width // 32), "cc_tlast": Out(1),
-            "cc_tuser": Out(tu["cc"]), "cc_tvalid": Out(1), "cc_tready": In(1),
+            "cq": In(AxiStreamSignature(width, tu["cq"])),
+            "cc": Out(AxiStreamSignature(width, tu["cc"])),
             "reg_req": Out(stream.Signature(REG_REQ)),
             "reg_resp": In(stream.Signature(REG_RESP)),
             "bad": Out(1),
@@ -209,7 +246,7 @@ class UspCompleter(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         W = self._w
-        d = self.cq_tdata
+        d = self.cq.tdata
 
         class S(enum.Enum, shape=3):
             IDLE = 0
@@ -264,9 +301,9 @@ class UspCompleter(wiring.Component):
         with m.Else():
             m.d.comb += c_action.eq(DROP)
 
-        m.d.comb += self.cq_tready.eq(state.as_value().matches(S.IDLE, S.DRAIN))
+        m.d.comb += self.cq.tready.eq(state.as_value().matches(S.IDLE, S.DRAIN))
         beat = Signal()
-        m.d.comb += beat.eq(self.cq_tvalid & self.cq_tready)
+        m.d.comb += beat.eq(self.cq.tvalid & self.cq.tready)
 
         def after_request(act):
             with m.Switch(act):
@@ -285,8 +322,8 @@ class UspCompleter(wiring.Component):
             self.reg_req.payload.two.eq(ndw2),
             self.reg_req.payload.wdata.eq(wdata),
         ]
-        with m.If(self.cc_tready):
-            m.d.sync += self.cc_tvalid.eq(0)
+        with m.If(self.cc.tready):
+            m.d.sync += self.cc.tvalid.eq(0)
 
         with m.Switch(state):
             with m.Case(S.IDLE):
@@ -294,18 +331,18 @@ class UspCompleter(wiring.Component):
                     m.d.sync += [
                         addr.eq(d[0:12]), ndw.eq(d[64:75]), typ.eq(d[75:79]), rid.eq(d[80:96]),
                         tag.eq(d[96:104]), bar_id.eq(d[112:115]), tc.eq(d[121:124]),
-                        attr.eq(d[124:127]), fbe.eq(self.cq_tuser[0:4]),
-                        lbe.eq(self.cq_tuser[4:8] if W == 256 else self.cq_tuser[8:12]),
+                        attr.eq(d[124:127]), fbe.eq(self.cq.tuser[0:4]),
+                        lbe.eq(self.cq.tuser[4:8] if W == 256 else self.cq.tuser[8:12]),
                         wdata.eq(d[128:192]), ndw1.eq(d[64:75] == 1), ndw2.eq(d[64:75] == 2),
                         is_rd.eq(d[75:79] == 0), is_wr.eq(d[75:79] == 1),
                         nonposted.eq((d[75:79] < 8) & (d[75:79] != 1)), bar0_hit.eq(d[112:115] == 0),
-                        be_ok.eq((self.cq_tuser[0:4] == 0xF)
-                                 & ((self.cq_tuser[4:8] if W == 256 else self.cq_tuser[8:12])
+                        be_ok.eq((self.cq.tuser[0:4] == 0xF)
+                                 & ((self.cq.tuser[4:8] if W == 256 else self.cq.tuser[8:12])
                                     == Mux(d[64:75] == 1, 0, 0xF))),
-                        state.eq(Mux(self.cq_tlast, S.DECODE, S.DRAIN)),
+                        state.eq(Mux(self.cq.tlast, S.DECODE, S.DRAIN)),
                     ]
             with m.Case(S.DRAIN):
-                with m.If(beat & self.cq_tlast):
+                with m.If(beat & self.cq.tlast):
                     m.d.sync += state.eq(S.DECODE)
             with m.Case(S.DECODE):
                 m.d.sync += action.eq(c_action)
@@ -319,39 +356,46 @@ class UspCompleter(wiring.Component):
                 with m.If(self.reg_resp.valid):
                     m.d.sync += [rdata.eq(self.reg_resp.payload.rdata), state.eq(S.CPL)]
             with m.Case(S.CPL):
-                with m.If(~self.cc_tvalid | self.cc_tready):
-                    ok = action == READ
-                    cdw = Signal(11)
-                    bc = Signal(13)
-                    lower = Signal(7)
-                    m.d.comb += [
-                        cdw.eq(Mux(ok, ndw, 0)),
-                        lower.eq(Cat(Mux(ok, _first_off(fbe), 0), addr[2:7])),
-                    ]
-                    with m.If(~ok):
-                        m.d.comb += bc.eq(4)
-                    with m.Elif(ndw1):
-                        m.d.comb += bc.eq(Mux(fbe == 0, 1, _last_end(fbe) - _first_off(fbe)))
-                    with m.Else():
-                        m.d.comb += bc.eq(4 - _first_off(fbe) + _last_end(lbe))
-                    desc = Cat(lower, Const(0, 1), Const(0, 2), Const(0, 6), bc, Const(0, 1), Const(0, 2),
-                               cdw, Mux(ok, Const(0, 3), Const(1, 3)),
-                               Const(0, 1), Const(0, 1),
-                               rid, tag, Const(0, 16), Const(0, 1), tc, attr, Const(0, 1))
-                    assert len(desc) == 96, len(desc)
-                    ndata = Mux(ok, ndw, 0)
-                    keep_n = Signal(4)
-                    m.d.comb += keep_n.eq(3 + ndata)
-                    keep = Signal(W // 32)
-                    m.d.comb += keep.eq((Const(1, W // 32 + 1) << keep_n) - 1)
-                    if W == 256:
-                        tuser = Const(0, 33)
-                    else:
-                        tuser = Cat(Const(1, 2), Const(0, 4), Const(1, 2), (keep_n - 1)[:4], Const(0, 4),
-                                    Const(0, 1), Const(0, 64))
-                        assert len(tuser) == 81, len(tuser)
+                with m.If(~self.cc.tvalid | self.cc.tready):
+                    desc, keep, tuser = _completion(m, W, action == READ, ndw, ndw1, addr, fbe, lbe,
+                                                    rid, tag, tc, attr)
                     m.d.sync += [
-                        self.cc_tvalid.eq(1), self.cc_tdata.eq(Cat(desc, rdata)), self.cc_tkeep.eq(keep),
-                        self.cc_tlast.eq(1), self.cc_tuser.eq(tuser), state.eq(S.IDLE),
+                        self.cc.tvalid.eq(1), self.cc.tdata.eq(Cat(desc, rdata)), self.cc.tkeep.eq(keep),
+                        self.cc.tlast.eq(1), self.cc.tuser.eq(tuser), state.eq(S.IDLE),
                     ]
         return m
+
+
+def _completion(m, W, ok, ndw, ndw1, addr, fbe, lbe, rid, tag, tc, attr):
+    """The CC beat of a completion: 96-bit descriptor, tkeep and tuser. ``ok``: successful with
+    data (the read), else an Unsupported Request without data."""
+    cdw = Signal(11)
+    bc = Signal(13)
+    lower = Signal(7)
+    m.d.comb += [
+        cdw.eq(Mux(ok, ndw, 0)),
+        lower.eq(Cat(Mux(ok, _first_off(fbe), 0), addr[2:7])),
+    ]
+    with m.If(~ok):
+        m.d.comb += bc.eq(4)
+    with m.Elif(ndw1):
+        m.d.comb += bc.eq(Mux(fbe == 0, 1, _last_end(fbe) - _first_off(fbe)))
+    with m.Else():
+        m.d.comb += bc.eq(4 - _first_off(fbe) + _last_end(lbe))
+    desc = Cat(lower, Const(0, 1), Const(0, 2), Const(0, 6), bc, Const(0, 1), Const(0, 2),
+               cdw, Mux(ok, Const(0, 3), Const(1, 3)),
+               Const(0, 1), Const(0, 1),
+               rid, tag, Const(0, 16), Const(0, 1), tc, attr, Const(0, 1))
+    assert len(desc) == 96, len(desc)
+    ndata = Mux(ok, ndw, 0)
+    keep_n = Signal(4)
+    m.d.comb += keep_n.eq(3 + ndata)
+    keep = Signal(W // 32)
+    m.d.comb += keep.eq((Const(1, W // 32 + 1) << keep_n) - 1)
+    if W == 256:
+        tuser = Const(0, 33)
+    else:
+        tuser = Cat(Const(1, 2), Const(0, 4), Const(1, 2), (keep_n - 1)[:4], Const(0, 4),
+                    Const(0, 1), Const(0, 64))
+        assert len(tuser) == 81, len(tuser)
+    return desc, keep, tuser

@@ -1,11 +1,22 @@
-"""BAR0 register map of the PCIe DMA writer, defined once.
+"""BAR0 register map, defined once: register groups, each register with its bit fields.
 
-From :data:`REGMAP` come
-- the Amaranth register decoder (``hw/pcie/bar0.py`` builds its ports, storage, write
-  strobes and read multiplexer by iterating over this map; nothing is hand-listed there),
-- the host driver's accessors by name (:class:`Registers`, and :class:`AsyncRegisters` for
-  cocotb testbenches), with the enable/config sequence and error decoding,
-- the Markdown table in ``docs/pcie.md`` (:meth:`RegisterMap.markdown`).
+The map is data. It is composed from *register groups*, one per consumer of the registers
+(the DMA writer, the BRAM ring, the device itself; the Ethernet ingress adds its own group),
+and every register may declare *bit fields* (name, bit offset, width, optional enum). From it
+come
+
+- the BAR0 block (``hw/pcie/bar0.py``): decode, storage, strobes, read multiplexer, locks,
+  and one interface per group (``hw/pcie/regs.py``), whose register values carry the
+  fields' ``data`` layouts (:meth:`Reg.layout`), so gateware packs STATUS or reads
+  CONTROL by field name;
+- the golden model's register semantics (``ringgate.model.fpga``), which pack and unpack
+  values with :meth:`Reg.pack` / :meth:`Reg.unpack`;
+- the driver's accessors by name (``ringgate.sw.driver.registers``) and its flags
+  (:data:`Control`, :data:`Status`, :data:`Error`, generated from the one-bit fields);
+- the Markdown tables in ``docs/pcie.md``: :meth:`RegisterMap.markdown` (words) and
+  :meth:`RegisterMap.fields_markdown` (bit fields).
+
+No bit position is written anywhere else.
 
 BAR0 is 4 KiB. All registers are little-endian; 32-bit registers sit at 4-byte aligned
 offsets, 64-bit registers at 8-byte aligned offsets.
@@ -19,7 +30,7 @@ Access rules (the contract the driver relies on)
   half first*: it latches the high half, which the next 32-bit read of the high half
   returns (a counter cannot tear). *Write the low half first, then the high half*: the
   low half is staged and the register takes the new 64-bit value when the high half is
-  written. :class:`Registers` does all this for you.
+  written. The driver's ``Registers`` does all this for you.
 - Unknown offsets (holes, offsets >= 0x100) **read as zero** and **ignore writes**; they
   are never an error completion, so a read always completes. The access sets the sticky
   ``ERROR.BAD_ACCESS`` bit and increments ``BAD_ACCESSES``.
@@ -27,11 +38,11 @@ Access rules (the contract the driver relies on)
   or any non-posted request other than Memory Read (I/O, atomics, locked read) gets an
   *Unsupported Request* completion (so it never hangs either). A Memory Write longer than
   2 DW, not aligned as above, or with partial byte enables, is dropped. Both are counted
-  like unknown offsets (``BAD_ACCESS``, ``BAD_ACCESSES``).
+  in ``BAD_ACCESSES``.
 - Writes to read-only registers are ignored (and counted as bad accesses).
 
-Enable / configuration sequence (see :meth:`Registers.start`)
--------------------------------------------------------------
+Enable / configuration sequence (the driver's ``Registers.start``)
+-------------------------------------------------------------------
 1. Check ``ID`` and ``VERSION``.
 2. Write ``CONTROL = 0`` and wait for ``STATUS.BUSY == 0``: the writer finishes the TLP in
    flight, writes the cursor line for everything it sent, and stops. Configuration
@@ -60,17 +71,27 @@ backwards while enabled and never exceed ``SENT``; a write that breaks this is i
 sets ``ERROR.DOORBELL_RANGE`` (the previous value stays in force, see ``HOST_CONSUMED``).
 Write it with one 64-bit write (or low half then high half); write it lazily (every N
 entries or at half ring), each write is a PCIe posted write the device must process.
+
+Composing the map
+-----------------
+A block that brings registers defines a :class:`RegGroup` in its own contract module and
+the map is composed from the groups (:meth:`RegisterMap.compose`, or
+:meth:`RegisterMap.with_groups` on an existing map); overlaps, duplicate names and
+malformed fields are refused when the map is built. A map change that a driver can see
+bumps :data:`VERSION_VALUE`. ``docs/pcie.md`` ("Adding registers") walks through it.
 """
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Iterable, Mapping, Protocol
+from typing import Mapping
 
-__all__ = ["Access", "Control", "Status", "Error", "Reg", "RegisterMap", "REGMAP",
-           "ID_VALUE", "VERSION_VALUE", "BAR0_SIZE", "MAX_RING_SIZE", "ENTRY_BYTES",
-           "Registers", "AsyncRegisters", "ConfigError", "RegisterIO", "AsyncRegisterIO",
-           "decode_errors"]
+from .pcie import MAX_PAYLOADS, mps_code
+
+__all__ = ["Access", "BitField", "Reg", "RegGroup", "BusErrors", "RegisterMap", "REGMAP",
+           "DEVICE", "DMA", "RING", "MaxPayload", "Control", "Status", "Error",
+           "ID_VALUE", "VERSION_VALUE", "BAR0_SIZE", "MAX_RING_SIZE", "ENTRY_BYTES"]
 
 BAR0_SIZE = 4096
 ID_VALUE = 0x5247_4754            # "TGGR" in memory order: 'R' 'G' 'G' 'T' read as a u32
@@ -86,56 +107,117 @@ class Access(enum.Enum):
     W1C = "W1C"      # sticky bits set by hardware, cleared by writing 1
 
 
-class Control(enum.IntFlag):
-    ENABLE = 1 << 0      # write 1: validate the configuration and start; 0: stop after the TLP in flight
-    RESET = 1 << 1       # write 1: stop, then clear counters, cursor-write count and sticky errors (entries are kept)
+MaxPayload = enum.IntEnum("MaxPayload", {f"B{b}": mps_code(b) for b in MAX_PAYLOADS})
+MaxPayload.__doc__ = "Max payload size codes of the PCIe Device Control register (``cfg_max_payload``)."
 
 
-class Status(enum.IntFlag):
-    ENABLED = 1 << 0         # the writer is running (configuration accepted)
-    BUSY = 1 << 1            # running, a TLP in flight, or the cursor line behind SENT
-    HOST_FULL = 1 << 2       # entries wait because the host ring is full (doorbell lagging)
-    BUS_MASTER = 1 << 3      # bus mastering enabled in the function's command register
-    CURSOR_CURRENT = 1 << 4  # CURSOR_WRITTEN == SENT
-    # bits [10:8]: negotiated max payload size code (0=128 B ... 3=1024 B)
+@functools.lru_cache(maxsize=None)
+def _hdl_enum(py_enum: type[enum.IntEnum], width: int):
+    """An Amaranth enum with the members of ``py_enum`` and shape ``width`` bits (one class
+    per pair, so layouts built twice compare equal)."""
+    import types
+
+    from amaranth.lib import enum as hdl_enum
+
+    return types.new_class(py_enum.__name__, (hdl_enum.IntEnum,), {"shape": width},
+                           lambda ns: [ns.__setitem__(m.name, m.value) for m in py_enum])
 
 
-STATUS_MPS_SHIFT = 8
+@dataclass(frozen=True)
+class BitField:
+    """A bit field of a register.
 
+    Parameters
+    ----------
+    name : str
+        Upper-case name, as the driver and the docs spell it (``STATUS.BUSY``); the
+        gateware's layout member is :attr:`attr`.
+    offset : int
+        Lowest bit.
+    width : int
+        Bits.
+    doc : str
+        Meaning.
+    enum : IntEnum subclass, optional
+        Named values; the layout member gets an Amaranth enum of ``width`` bits with them.
+    """
+    name: str
+    offset: int
+    width: int = 1
+    doc: str = ""
+    enum: type[enum.IntEnum] | None = None
 
-class Error(enum.IntFlag):
-    """Sticky error bits (``ERROR``, write 1 to clear). An enable refused for a config
-    error leaves the writer disabled and writes nothing to host memory."""
-    RING_BASE_UNALIGNED = 1 << 0    # RING_BASE not 4 KiB aligned
-    RING_SIZE_INVALID = 1 << 1      # RING_SIZE zero, not a power of two, or above 2**26
-    CURSOR_ADDR_UNALIGNED = 1 << 2  # CURSOR_ADDR not 64 B aligned
-    CURSOR_IN_RING = 1 << 3         # the cursor line overlaps the host ring
-    LIMIT_INVALID = 1 << 4          # BATCH_LIMIT or CURSOR_INTERVAL is zero
-    DOORBELL_RANGE = 1 << 5         # doorbell backwards, beyond SENT, or SENT - DOORBELL > RING_SIZE at enable
-    CONFIG_LOCKED = 1 << 6          # configuration write while BUSY: ignored
-    BAD_ACCESS = 1 << 7             # unknown offset, read-only write, or unsupported request
+    def __post_init__(self):
+        if not self.name.isidentifier() or self.name != self.name.upper():
+            raise ValueError(f"field name {self.name!r} must be an upper-case identifier")
+        if self.offset < 0 or self.width < 1:
+            raise ValueError(f"field {self.name}: offset {self.offset}, width {self.width}")
+        if self.enum is not None and max(self.enum) >> self.width:
+            raise ValueError(f"field {self.name}: enum {self.enum.__name__} does not fit {self.width} bits")
 
+    @property
+    def attr(self) -> str:
+        return self.name.lower()
 
-def decode_errors(value: int) -> list[str]:
-    return [e.name for e in Error if value & e]
+    @property
+    def bits(self) -> str:
+        """``"10:8"`` or ``"3"``: the bit range as datasheets write it."""
+        hi = self.offset + self.width - 1
+        return f"{hi}:{self.offset}" if self.width > 1 else str(self.offset)
+
+    @property
+    def mask(self) -> int:
+        return ((1 << self.width) - 1) << self.offset
+
+    def shape(self):
+        from amaranth.hdl import unsigned
+        return unsigned(self.width) if self.enum is None else _hdl_enum(self.enum, self.width)
 
 
 @dataclass(frozen=True)
 class Reg:
+    """One register of BAR0.
+
+    Parameters
+    ----------
+    offset, name, width, access, reset, doc
+        Byte offset, upper-case name, 32 or 64 bits, :class:`Access`, reset value (None:
+        design-dependent, read from hardware), meaning.
+    locked : bool
+        Writes are refused while the group's consumer holds its lock (the DMA writer: busy).
+    fields : tuple of BitField
+        Its bit fields; none means the register is one number.
+    constant : bool
+        A read-only value fixed by the map itself (``reset``), the same in every build.
+    """
     offset: int
     name: str
-    width: int              # 32 or 64
+    width: int
     access: Access
-    reset: int | None       # None: design-dependent (read from hardware)
+    reset: int | None
     doc: str
-    locked: bool = False    # writes refused while STATUS.BUSY
-    flags: type[enum.IntFlag] | None = None
+    locked: bool = False
+    fields: tuple[BitField, ...] = ()
+    constant: bool = False
 
     def __post_init__(self):
         if self.width not in (32, 64):
             raise ValueError(f"{self.name}: width must be 32 or 64")
         if self.offset % (self.width // 8) or not 0 <= self.offset < BAR0_SIZE:
             raise ValueError(f"{self.name}: offset {self.offset:#x} misaligned or outside BAR0")
+        if self.constant and (self.access is not Access.RO or self.reset is None):
+            raise ValueError(f"{self.name}: a constant register is RO with a reset value")
+        used = 0
+        for f in self.fields:
+            if f.offset + f.width > self.width:
+                raise ValueError(f"{self.name}.{f.name}: bits {f.bits} outside a {self.width}-bit register")
+            if used & f.mask:
+                raise ValueError(f"{self.name}.{f.name}: bits {f.bits} overlap another field")
+            used |= f.mask
+        if len({f.name for f in self.fields}) != len(self.fields):
+            raise ValueError(f"{self.name}: duplicate field names")
+        if self.reset is not None and self.fields and self.reset & ~used:
+            raise ValueError(f"{self.name}: reset {self.reset:#x} sets bits outside its fields")
 
     @property
     def attr(self) -> str:
@@ -146,26 +228,153 @@ class Reg:
     def mask(self) -> int:
         return (1 << self.width) - 1
 
+    def field(self, name: str) -> BitField:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name} has no field {name!r}")
+
+    def pack(self, **values: int) -> int:
+        """The register value with these fields set (the others zero)."""
+        word = 0
+        for name, v in values.items():
+            f = self.field(name)
+            v = int(v)
+            if not 0 <= v < 1 << f.width:
+                raise ValueError(f"{self.name}.{name}: {v} does not fit {f.width} bits")
+            word |= v << f.offset
+        return word
+
+    def unpack(self, value: int) -> dict[str, int]:
+        """Field name -> value (an enum member where the field has one)."""
+        out = {}
+        for f in self.fields:
+            v = (int(value) >> f.offset) & ((1 << f.width) - 1)
+            out[f.name] = f.enum(v) if f.enum is not None and v in f.enum._value2member_map_ else v
+        return out
+
+    @functools.cached_property
+    def flags(self) -> type[enum.IntFlag] | None:
+        """An ``IntFlag`` of the register's one-bit fields (None if it has none)."""
+        bits = {f.name: 1 << f.offset for f in self.fields if f.width == 1}
+        if not bits:
+            return None
+        flags = enum.IntFlag(self.name.title().replace("_", ""), bits)
+        flags.__doc__ = f"One-bit fields of {self.name} (generated from its BitFields)."
+        return flags
+
+    def layout(self):
+        """The Amaranth shape of the register's value: a ``data.FlexibleLayout`` of its fields
+        (holes read as zero), or ``unsigned(width)`` without fields."""
+        from amaranth.hdl import unsigned
+        from amaranth.lib import data
+
+        if not self.fields:
+            return unsigned(self.width)
+        return data.FlexibleLayout(self.width, {f.attr: data.Field(f.shape(), f.offset) for f in self.fields})
+
+    def init(self):
+        """``reset`` as an initializer of :meth:`layout` (0 for a design-dependent reset)."""
+        value = self.reset or 0
+        if not self.fields:
+            return value
+        return {f.attr: (value >> f.offset) & ((1 << f.width) - 1) for f in self.fields}
+
+
+@dataclass(frozen=True)
+class RegGroup:
+    """The registers one consumer owns; BAR0 gives each group one interface (its ``name``).
+
+    Parameters
+    ----------
+    name : str
+        Lower-case identifier: the BAR0 port of the group (``bar.dma``).
+    regs : tuple of Reg
+        Its registers, at absolute BAR0 offsets.
+    doc : str
+        Who consumes them.
+    hold : bool
+        The consumer can hold BAR0's request intake while a command's effect settles (its
+        interface gets a ``hold`` input), so a read after a write sees the outcome.
+    """
+    name: str
+    regs: tuple[Reg, ...]
+    doc: str
+    hold: bool = False
+
+    def __post_init__(self):
+        if not self.name.isidentifier() or self.name != self.name.lower():
+            raise ValueError(f"group name {self.name!r} must be a lower-case identifier")
+
+
+@dataclass(frozen=True)
+class BusErrors:
+    """Where the BAR0 block reports the accesses it refuses: one-bit fields of a W1C register
+    (``bad_access``: unknown offset, write to a read-only register; ``locked``: a write refused
+    by a lock) and a read-only counter it keeps itself (also counting the adapter's refusals),
+    cleared with that register."""
+    register: str
+    bad_access: str
+    locked: str
+    counter: str
+
 
 @dataclass(frozen=True)
 class RegisterMap:
-    regs: tuple[Reg, ...]
+    """The composed BAR0 map: register groups, their registers, and where bus errors go."""
+    groups: tuple[RegGroup, ...]
+    bus_errors: BusErrors | None = None
+    regs: tuple[Reg, ...] = field(init=False, repr=False)
     by_name: Mapping[str, Reg] = field(init=False, repr=False)
     by_offset: Mapping[int, Reg] = field(init=False, repr=False)
+    group_of: Mapping[str, RegGroup] = field(init=False, repr=False)
 
     def __post_init__(self):
-        by_name, by_offset, used = {}, {}, {}
-        for r in self.regs:
-            if r.name in by_name:
-                raise ValueError(f"duplicate register {r.name}")
-            for dw in range(r.offset // 4, (r.offset + r.width // 8) // 4):
-                if dw in used:
-                    raise ValueError(f"{r.name} overlaps {used[dw]}")
-                used[dw] = r.name
-            by_name[r.name] = r
-            by_offset[r.offset] = r
+        by_name, by_offset, used, group_of, names = {}, {}, {}, {}, set()
+        for g in self.groups:
+            if g.name in names:
+                raise ValueError(f"duplicate register group {g.name}")
+            names.add(g.name)
+            for r in g.regs:
+                if r.name in by_name:
+                    raise ValueError(f"duplicate register {r.name}")
+                for dw in range(r.offset // 4, (r.offset + r.width // 8) // 4):
+                    if dw in used:
+                        raise ValueError(f"{r.name} overlaps {used[dw]}")
+                    used[dw] = r.name
+                by_name[r.name] = r
+                by_offset[r.offset] = r
+                group_of[r.name] = g
+        object.__setattr__(self, "regs", tuple(sorted(by_name.values(), key=lambda r: r.offset)))
         object.__setattr__(self, "by_name", by_name)
         object.__setattr__(self, "by_offset", by_offset)
+        object.__setattr__(self, "group_of", group_of)
+        if self.bus_errors is not None:
+            self._check_bus_errors(self.bus_errors)
+
+    def _check_bus_errors(self, be: BusErrors) -> None:
+        reg = self[be.register]
+        if reg.access is not Access.W1C:
+            raise ValueError(f"bus errors go to a W1C register, not {reg.access.value} {reg.name}")
+        for name in (be.bad_access, be.locked):
+            if reg.field(name).width != 1:
+                raise ValueError(f"bus error field {reg.name}.{name} must be one bit")
+        if self[be.counter].access is not Access.RO:
+            raise ValueError(f"bus error counter {be.counter} must be RO")
+
+    @classmethod
+    def compose(cls, *groups: RegGroup, bus_errors: BusErrors | None = None) -> "RegisterMap":
+        return cls(tuple(groups), bus_errors)
+
+    def with_groups(self, *groups: RegGroup) -> "RegisterMap":
+        """This map plus ``groups`` (checked like any map)."""
+        return RegisterMap(self.groups + tuple(groups), self.bus_errors)
+
+    def group(self, name: str) -> RegGroup:
+        for g in self.groups:
+            if g.name == name:
+                return g
+        raise KeyError(f"no register group named {name!r}")
 
     def __getitem__(self, name: str) -> Reg:
         try:
@@ -194,32 +403,86 @@ class RegisterMap:
         return None
 
     def markdown(self) -> str:
-        lines = ["| offset | name | bits | access | reset | meaning |", "|---:|---|---:|---|---|---|"]
+        """The word-level table: one row per register, by offset."""
+        lines = ["| offset | name | group | bits | access | reset | meaning |",
+                 "|---:|---|---|---:|---|---|---|"]
         for r in self.regs:
             reset = "design" if r.reset is None else f"`{r.reset:#x}`"
-            access = r.access.value + (", locked" if r.locked else "")
-            doc = r.doc
-            if r.flags is not None:
-                doc += " Bits: " + ", ".join(f"{f.name}={int(f).bit_length() - 1}" for f in r.flags) + "."
-            lines.append(f"| `{r.offset:#05x}` | `{r.name}` | {r.width} | {access} | {reset} | {doc} |")
+            access = r.access.value + (", locked" if r.locked else "") + (", constant" if r.constant else "")
+            doc = r.doc + (" Fields below." if r.fields else "")
+            lines.append(f"| `{r.offset:#05x}` | `{r.name}` | {self.group_of[r.name].name} | {r.width} "
+                         f"| {access} | {reset} | {doc} |")
         return "\n".join(lines)
 
+    def fields_markdown(self) -> str:
+        """One bit-field table per register that has fields (bits not listed read as zero)."""
+        out = []
+        for r in self.regs:
+            if not r.fields:
+                continue
+            out += [f"`{r.name}` (`{r.offset:#05x}`, {r.access.value})", "",
+                    "| bits | field | meaning |", "|---:|---|---|"]
+            for f in sorted(r.fields, key=lambda f: f.offset):
+                doc = f.doc
+                if f.enum is not None:
+                    doc = doc.rstrip(".") + ". Values: " + ", ".join(f"{m.value} = {m.name}" for m in f.enum) + "."
+                out.append(f"| {f.bits} | `{f.name}` | {doc} |")
+            out.append("")
+        return "\n".join(out).rstrip() + "\n"
 
-REGMAP = RegisterMap((
-    Reg(0x000, "ID", 32, Access.RO, ID_VALUE, "Identity: 0x52474754 ('TGGR' in memory)."),
-    Reg(0x004, "VERSION", 32, Access.RO, VERSION_VALUE, "Register map version: major in [31:16], minor in [15:0]."),
-    Reg(0x008, "CAPS", 32, Access.RO, None,
-        "Build parameters: [15:0] PCIe datapath bits (256 or 512), [23:16] log2 of the BRAM ring depth."),
+
+def _flags(*specs: tuple[str, str]) -> tuple[BitField, ...]:
+    """One-bit fields at bits 0, 1, 2, ... in the order given."""
+    return tuple(BitField(name, i, 1, doc) for i, (name, doc) in enumerate(specs))
+
+
+CONTROL = Reg(0x010, "CONTROL", 32, Access.CMD, 0,
+              "Write: ENABLE=1 validates the configuration and starts, ENABLE=0 stops after the TLP in flight "
+              "and the cursor write covering it; RESET=1 stops and clears counters, cursor-write count and "
+              "sticky errors (entries stay in the BRAM ring). Read: ENABLE is 1 only while running.",
+              fields=_flags(("ENABLE", "write 1: validate the configuration and start; 0: stop after the "
+                                       "TLP in flight. Reads 1 only while running."),
+                            ("RESET", "write 1: stop, then clear counters, cursor-write count and sticky "
+                                      "errors (entries are kept). Reads 0.")))
+
+STATUS = Reg(0x014, "STATUS", 32, Access.RO, None, "Writer state and link parameters.",
+             fields=_flags(("ENABLED", "the writer is running (configuration accepted)"),
+                           ("BUSY", "running, a TLP in flight, or the cursor line behind SENT"),
+                           ("HOST_FULL", "entries wait because the host ring is full (doorbell lagging)"),
+                           ("BUS_MASTER", "bus mastering enabled in the function's command register"),
+                           ("CURSOR_CURRENT", "CURSOR_WRITTEN == SENT"))
+             + (BitField("MPS", 8, 3, "negotiated max payload size code", enum=MaxPayload),))
+
+ERROR = Reg(0x018, "ERROR", 32, Access.W1C, 0,
+            "Sticky errors, write 1 to clear. An enable refused for a configuration error leaves the "
+            "writer disabled and writes nothing to host memory.",
+            fields=_flags(("RING_BASE_UNALIGNED", "RING_BASE not 4 KiB aligned"),
+                          ("RING_SIZE_INVALID", "RING_SIZE zero, not a power of two, or above 2**26"),
+                          ("CURSOR_ADDR_UNALIGNED", "CURSOR_ADDR not 64 B aligned"),
+                          ("CURSOR_IN_RING", "the cursor line overlaps the host ring"),
+                          ("LIMIT_INVALID", "BATCH_LIMIT or CURSOR_INTERVAL is zero"),
+                          ("DOORBELL_RANGE", "doorbell backwards, beyond SENT, or SENT - DOORBELL > RING_SIZE "
+                                             "at enable"),
+                          ("CONFIG_LOCKED", "configuration write while BUSY: ignored"),
+                          ("BAD_ACCESS", "unknown offset or read-only write")))
+
+DEVICE = RegGroup("device", (
+    Reg(0x000, "ID", 32, Access.RO, ID_VALUE, "Identity: 0x52474754 ('TGGR' in memory).", constant=True),
+    Reg(0x004, "VERSION", 32, Access.RO, VERSION_VALUE, "Register map version.", constant=True,
+        fields=(BitField("MINOR", 0, 16, "compatible additions"),
+                BitField("MAJOR", 16, 16, "incompatible changes"))),
+    Reg(0x008, "CAPS", 32, Access.RO, None, "Build parameters.",
+        fields=(BitField("DATAPATH_BITS", 0, 16, "PCIe datapath bits (256 or 512)"),
+                BitField("RING_DEPTH_LOG2", 16, 8, "log2 of the BRAM ring depth"))),
     Reg(0x00C, "SCRATCH", 32, Access.RW, 0, "Free scratch register (link and driver tests)."),
-    Reg(0x010, "CONTROL", 32, Access.CMD, 0,
-        "Write: ENABLE=1 validates the configuration and starts, ENABLE=0 stops after the TLP in flight "
-        "and the cursor write covering it; RESET=1 stops and clears counters, cursor-write count and "
-        "sticky errors (entries stay in the BRAM ring). Read: ENABLE is 1 only while running.",
-        flags=Control),
-    Reg(0x014, "STATUS", 32, Access.RO, None, "Writer state; [10:8] negotiated MPS code.", flags=Status),
-    Reg(0x018, "ERROR", 32, Access.W1C, 0, "Sticky errors, write 1 to clear.", flags=Error),
     Reg(0x01C, "BAD_ACCESSES", 32, Access.RO, 0,
         "Count of BAR0 accesses to unknown offsets, writes to read-only registers, unsupported requests."),
+    Reg(0x080, "RQ_STALL_CYCLES", 64, Access.RO, 0, "Cycles the request interface held a beat not accepted."),
+    Reg(0x090, "TIMESTAMP", 64, Access.RO, None, "Free-running cycle counter (user_clk)."),
+), "The device itself: identity, build parameters, bus-level counters, the cycle counter.")
+
+DMA = RegGroup("dma", (
+    CONTROL, STATUS, ERROR,
     Reg(0x020, "RING_BASE", 64, Access.RW, 0, "Bus address of the host ring; 4 KiB aligned.", locked=True),
     Reg(0x028, "CURSOR_ADDR", 64, Access.RW, 0,
         "Bus address of the 64-byte cursor line; 64 B aligned, outside the ring.", locked=True),
@@ -233,187 +496,26 @@ REGMAP = RegisterMap((
     Reg(0x040, "DOORBELL", 64, Access.RW, 0,
         "Host consumed sequence: entries below it are free. Monotonic, at most SENT, while enabled."),
     Reg(0x048, "HOST_CONSUMED", 64, Access.RO, 0, "Doorbell value in force (the last accepted one)."),
-    Reg(0x050, "PUBLISHED", 64, Access.RO, 0, "Entries published into the BRAM ring since reset (its cursor)."),
     Reg(0x058, "SENT", 64, Access.RO, 0, "Sequence of the next entry to send: entries below it are in TLPs."),
     Reg(0x060, "CURSOR_WRITTEN", 64, Access.RO, 0, "Cursor value carried by the last cursor write."),
     Reg(0x068, "CURSOR_WRITES", 64, Access.RO, 0,
         "Cursor writes since enable (the line's `writes` field)."),
     Reg(0x070, "DATA_TLPS", 64, Access.RO, 0, "Data Memory Write TLPs sent."),
     Reg(0x078, "HOST_FULL_CYCLES", 64, Access.RO, 0, "Cycles with an entry ready but no room in the host ring."),
-    Reg(0x080, "RQ_STALL_CYCLES", 64, Access.RO, 0, "Cycles the request interface held a beat not accepted."),
+), "The DMA writer (hw/pcie_dma.py): configuration (locked while busy), commands, state, counters.",
+    hold=True)
+
+RING = RegGroup("ring", (
+    Reg(0x050, "PUBLISHED", 64, Access.RO, 0, "Entries published into the BRAM ring since reset (its cursor)."),
     Reg(0x088, "RING_FULL_CYCLES", 64, Access.RO, 0, "Cycles the BRAM ring refused an entry (full)."),
-    Reg(0x090, "TIMESTAMP", 64, Access.RO, None, "Free-running cycle counter (user_clk)."),
     Reg(0x098, "RING_FILL", 32, Access.RO, 0, "Entries held in the BRAM ring."),
-))
+), "The BRAM ring (hw/ringbuf.py): its cursor, fill and refusals.")
 
+REGMAP = RegisterMap.compose(
+    DEVICE, DMA, RING,
+    bus_errors=BusErrors(register="ERROR", bad_access="BAD_ACCESS", locked="CONFIG_LOCKED", counter="BAD_ACCESSES"),
+)
 
-# -- driver accessors ---------------------------------------------------------------------
-
-class RegisterIO(Protocol):
-    def read32(self, offset: int) -> int: ...
-    def write32(self, offset: int, value: int) -> None: ...
-
-
-class AsyncRegisterIO(Protocol):
-    async def read32(self, offset: int) -> int: ...
-    async def write32(self, offset: int, value: int) -> None: ...
-
-
-class ConfigError(RuntimeError):
-    def __init__(self, errors: int, what: str):
-        self.errors = errors
-        super().__init__(f"{what}: {', '.join(decode_errors(errors)) or 'no error bit set'}")
-
-
-def check_config(ring_base: int, ring_size: int, cursor_addr: int) -> None:
-    """Host-side check of a configuration, mirroring the device's validation."""
-    if ring_base % 4096:
-        raise ValueError(f"ring_base {ring_base:#x} is not 4 KiB aligned")
-    if ring_size < 1 or ring_size & (ring_size - 1) or ring_size > MAX_RING_SIZE:
-        raise ValueError(f"ring_size {ring_size} is not a power of two from 1 to 2**26")
-    if cursor_addr % 64:
-        raise ValueError(f"cursor_addr {cursor_addr:#x} is not 64 B aligned")
-    if ring_base - 64 < cursor_addr < ring_base + ring_size * ENTRY_BYTES:
-        raise ValueError("cursor line overlaps the host ring")
-
-
-class _Plan:
-    """Register access plans shared by the sync and async accessors (generators yielding
-    ("r", offset) or ("w", offset, value), receiving read results)."""
-
-    @staticmethod
-    def read(name):
-        r = REGMAP[name]
-        lo = yield ("r", r.offset)
-        if r.width == 32:
-            return lo
-        hi = yield ("r", r.offset + 4)
-        return lo | hi << 32
-
-    @staticmethod
-    def write(name, value):
-        r = REGMAP[name]
-        value = int(value)
-        if not 0 <= value <= r.mask:
-            raise ValueError(f"{name}: value {value:#x} does not fit {r.width} bits")
-        yield ("w", r.offset, value & 0xFFFF_FFFF)
-        if r.width == 64:
-            yield ("w", r.offset + 4, value >> 32)
-
-    @staticmethod
-    def start(ring_base, ring_size, cursor_addr, batch_limit, cursor_interval, consumed):
-        check_config(ring_base, ring_size, cursor_addr)
-        ident = yield from _Plan.read("ID")
-        if ident != ID_VALUE:
-            raise RuntimeError(f"BAR0 ID {ident:#010x} is not ringgate's {ID_VALUE:#010x}")
-        yield from _Plan.write("CONTROL", 0)
-        for _ in range(10000):
-            st = yield from _Plan.read("STATUS")
-            if not st & Status.BUSY:
-                break
-        else:
-            raise RuntimeError("writer still BUSY after disable")
-        yield from _Plan.write("RING_BASE", ring_base)
-        yield from _Plan.write("RING_SIZE", ring_size)
-        yield from _Plan.write("CURSOR_ADDR", cursor_addr)
-        yield from _Plan.write("BATCH_LIMIT", batch_limit)
-        yield from _Plan.write("CURSOR_INTERVAL", cursor_interval)
-        sent = yield from _Plan.read("SENT")
-        yield from _Plan.write("DOORBELL", sent if consumed is None else consumed)
-        yield from _Plan.write("ERROR", 0xFFFF_FFFF)
-        yield from _Plan.write("CONTROL", Control.ENABLE)
-        ctl = yield from _Plan.read("CONTROL")
-        if not ctl & Control.ENABLE:
-            err = yield from _Plan.read("ERROR")
-            raise ConfigError(err, "enable refused")
-        return sent
-
-
-def _drive_sync(io, gen):
-    try:
-        op = next(gen)
-        while True:
-            if op[0] == "r":
-                op = gen.send(io.read32(op[1]))
-            else:
-                io.write32(op[1], op[2])
-                op = next(gen)
-    except StopIteration as stop:
-        return stop.value
-
-
-async def _drive_async(io, gen):
-    try:
-        op = next(gen)
-        while True:
-            if op[0] == "r":
-                op = gen.send(await io.read32(op[1]))
-            else:
-                await io.write32(op[1], op[2])
-                op = next(gen)
-    except StopIteration as stop:
-        return stop.value
-
-
-class Registers:
-    """Named BAR0 access over any object with ``read32(offset)`` / ``write32(offset, value)``.
-
-    >>> regs = Registers(bar)                     # doctest: +SKIP
-    >>> first = regs.start(ring_base, 1024, cursor_addr)
-    >>> regs.doorbell(consumed)
-    """
-
-    def __init__(self, io: RegisterIO):
-        self.io = io
-
-    def read(self, name: str) -> int:
-        return _drive_sync(self.io, _Plan.read(name))
-
-    def write(self, name: str, value: int) -> None:
-        _drive_sync(self.io, _Plan.write(name, value))
-
-    def doorbell(self, consumed: int) -> None:
-        self.write("DOORBELL", consumed)
-
-    def errors(self) -> list[str]:
-        return decode_errors(self.read("ERROR"))
-
-    def clear_errors(self) -> None:
-        self.write("ERROR", 0xFFFF_FFFF)
-
-    def start(self, ring_base: int, ring_size: int, cursor_addr: int, *, batch_limit: int = 16,
-              cursor_interval: int = 1, consumed: int | None = None) -> int:
-        """Disable, configure, set the doorbell, enable; returns SENT (the first sequence the
-        host will see). Raises ConfigError (with the ERROR bits) if the device refuses."""
-        return _drive_sync(self.io, _Plan.start(ring_base, ring_size, cursor_addr, batch_limit,
-                                                cursor_interval, consumed))
-
-    def stop(self) -> None:
-        self.write("CONTROL", 0)
-
-
-class AsyncRegisters:
-    """The same accessors for an async register I/O (cocotb testbenches)."""
-
-    def __init__(self, io: AsyncRegisterIO):
-        self.io = io
-
-    async def read(self, name: str) -> int:
-        return await _drive_async(self.io, _Plan.read(name))
-
-    async def write(self, name: str, value: int) -> None:
-        await _drive_async(self.io, _Plan.write(name, value))
-
-    async def doorbell(self, consumed: int) -> None:
-        await self.write("DOORBELL", consumed)
-
-    async def errors(self) -> list[str]:
-        return decode_errors(await self.read("ERROR"))
-
-    async def start(self, ring_base: int, ring_size: int, cursor_addr: int, *, batch_limit: int = 16,
-                    cursor_interval: int = 1, consumed: int | None = None) -> int:
-        return await _drive_async(self.io, _Plan.start(ring_base, ring_size, cursor_addr, batch_limit,
-                                                       cursor_interval, consumed))
-
-    async def stop(self) -> None:
-        await self.write("CONTROL", 0)
+Control = CONTROL.flags
+Status = STATUS.flags
+Error = ERROR.flags

@@ -25,7 +25,8 @@ Behaviour:
   (``ringgate.contracts.regmap``): configuration validated at enable (refused: nothing
   reaches host memory, a sticky ``ERROR`` bit says why), locked while busy, doorbell range
   checks, unknown offsets read as zero and count as bad accesses, 64-bit registers through
-  32-bit accesses (low half first). ``CONTROL.RESET`` stops the writer and clears counters
+  32-bit accesses (low half first); STATUS, CAPS and CONTROL are packed from the map's bit
+  fields, never by bit position. ``CONTROL.RESET`` stops the writer and clears counters
   and errors but keeps the sequences (entries stay in the ring); :meth:`FpgaModel.power_on`
   is the hard reset that also restarts the sequences at 0.
 
@@ -42,13 +43,13 @@ import numpy as np
 
 from ringgate.contracts.entry import ENTRY_BYTES, ENTRY_DTYPE
 from ringgate.contracts.pcie import DESCRIPTOR_BYTES, MAX_PAYLOADS, PAGE, mps_code
-from ringgate.contracts.regmap import (ID_VALUE, MAX_RING_SIZE, REGMAP, STATUS_MPS_SHIFT, VERSION_VALUE, Access,
-                                       Control, Error, Status)
+from ringgate.contracts.regmap import (ID_VALUE, MAX_RING_SIZE, REGMAP, VERSION_VALUE, Access, Control, Error,
+                                       RegisterMap)
 
 from .hostmem import HostMemory
 from .tlp import count_tlps, split_tlps, tlp_limit
 
-__all__ = ["FpgaModel", "Tlp", "Scoreboard", "ScoreboardError", "stamp"]
+__all__ = ["FpgaModel", "Tlp", "Scoreboard", "ScoreboardError", "stamp", "MODELLED_GROUPS"]
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,14 @@ class FpgaModel:
         Bytes of the cursor line the DMA writes (24 per the contract: cursor, timestamp, writes).
     trace : bool
         Record every TLP in :attr:`tlps` (tests, scoreboards; slow on long runs).
+    regmap : RegisterMap
+        The BAR0 map. Its ``device``, ``dma`` and ``ring`` groups are simulated; registers of
+        any other group composed into it behave as plain storage (:data:`MODELLED_GROUPS`).
     """
 
     def __init__(self, host: HostMemory | None = None, *, depth: int = 4096, max_payload: int = 256,
-                 datapath_bits: int = 256, cursor_bytes: int = 24, trace: bool = False):
+                 datapath_bits: int = 256, cursor_bytes: int = 24, trace: bool = False,
+                 regmap: RegisterMap = REGMAP):
         if depth < 16 or depth & (depth - 1):
             raise ValueError(f"BRAM ring depth must be a power of two >= 16, not {depth}")
         if max_payload not in MAX_PAYLOADS:
@@ -98,7 +103,10 @@ class FpgaModel:
         self.datapath_bits = datapath_bits
         self.beat_bytes = datapath_bits // 8
         self.cursor_bytes = cursor_bytes
-        self.regmap = REGMAP
+        missing = {r.name for r in regmap if regmap.group_of[r.name].name in MODELLED_GROUPS} - set(_READ)
+        if missing:
+            raise ValueError(f"the model has no behaviour for registers {sorted(missing)} of its groups")
+        self.regmap = regmap
         self.tlps: list[Tlp] | None = [] if trace else None
         self.bram = np.zeros(depth, dtype=ENTRY_DTYPE)
         # Whole-entry copies go through byte views: numpy copies a structured dtype with
@@ -120,9 +128,10 @@ class FpgaModel:
         self.cursor_written = 0         # CURSOR_WRITTEN
         self.enabled = False
         self.ring_base = self.cursor_addr = self.ring_size = 0
-        self.batch_limit = REGMAP["BATCH_LIMIT"].reset
-        self.cursor_interval = REGMAP["CURSOR_INTERVAL"].reset
+        self.batch_limit = self.regmap["BATCH_LIMIT"].reset
+        self.cursor_interval = self.regmap["CURSOR_INTERVAL"].reset
         self.scratch = 0
+        self.storage: dict[str, int] = {}    # registers of groups the model does not simulate
         self._clear_counters()
         self.errors = 0
         self._ring_view = self._cursor_view = None
@@ -320,27 +329,29 @@ class FpgaModel:
         self.now += int(cycles)
 
     def status(self) -> int:
-        st = Status.BUS_MASTER
-        if self.enabled:
-            st |= Status.ENABLED
-        if self.busy:
-            st |= Status.BUSY
-        if self.enabled and self.published > self.sent and self.sent - self.doorbell >= self.ring_size:
-            st |= Status.HOST_FULL
-        if self.cursor_written == self.sent:
-            st |= Status.CURSOR_CURRENT
-        return int(st) | mps_code(self.max_payload) << STATUS_MPS_SHIFT
+        return self.regmap["STATUS"].pack(
+            ENABLED=self.enabled, BUSY=self.busy, BUS_MASTER=1,
+            HOST_FULL=self.enabled and self.published > self.sent and self.sent - self.doorbell >= self.ring_size,
+            CURSOR_CURRENT=self.cursor_written == self.sent, MPS=mps_code(self.max_payload))
+
+    def caps(self) -> int:
+        return self.regmap["CAPS"].pack(DATAPATH_BITS=self.datapath_bits, RING_DEPTH_LOG2=self.depth.bit_length() - 1)
 
     def read(self, name: str) -> int:
-        reg = REGMAP[name]
-        getter = _READ.get(name)
-        return (getter(self) if getter else 0) & reg.mask
+        reg = self.regmap[name]
+        if self.regmap.group_of[name].name not in MODELLED_GROUPS:
+            return self.storage.get(name, reg.reset or 0)
+        return _READ[name](self) & reg.mask
 
     def write(self, name: str, value: int) -> None:
-        reg = REGMAP[name]
+        reg = self.regmap[name]
         value = int(value) & reg.mask
         if reg.access is Access.RO:
             self._bad_access()
+            return
+        if self.regmap.group_of[name].name not in MODELLED_GROUPS:
+            old = self.storage.get(name, reg.reset or 0)
+            self.storage[name] = old & ~value if reg.access is Access.W1C else value
             return
         if reg.access is Access.W1C:
             self.errors &= ~value
@@ -390,7 +401,7 @@ class FpgaModel:
         """A 1-DW read. Reading the low half of a 64-bit register latches its high half (one
         latch, as in the RTL) for the next read of that high half; unknown offsets read as zero
         and count as bad accesses."""
-        hit = REGMAP.dword(offset) if offset % 4 == 0 else None
+        hit = self.regmap.dword(offset) if offset % 4 == 0 else None
         if hit is None:
             self._bad_access()
             return 0
@@ -409,7 +420,7 @@ class FpgaModel:
     def write32(self, offset: int, value: int) -> None:
         """A 1-DW write. The low half of a 64-bit register is staged (one staging register, as
         in the RTL); the register takes the 64-bit value when its high half is written."""
-        hit = REGMAP.dword(offset) if offset % 4 == 0 else None
+        hit = self.regmap.dword(offset) if offset % 4 == 0 else None
         if hit is None:
             self._bad_access()
             return
@@ -430,10 +441,10 @@ class FpgaModel:
     def read64(self, offset: int) -> int:
         """A 2-DW read of an 8-byte aligned row: atomic for a 64-bit register, else both 32-bit
         registers of the row (one bad access if either dword is unknown)."""
-        reg = REGMAP.at(offset)
+        reg = self.regmap.at(offset)
         if reg is not None and reg.width == 64:
             return self.read(reg.name)
-        halves = (REGMAP.dword(offset), REGMAP.dword(offset + 4))
+        halves = (self.regmap.dword(offset), self.regmap.dword(offset + 4))
         if None in halves:
             self._bad_access()
         return sum(self.read(h[0].name) << (32 * k) for k, h in enumerate(halves) if h is not None)
@@ -441,12 +452,12 @@ class FpgaModel:
     def write64(self, offset: int, value: int) -> None:
         """A 2-DW write of an 8-byte aligned row (one bad access if a dword is unknown or
         read-only; the writable dwords are written)."""
-        reg = REGMAP.at(offset)
+        reg = self.regmap.at(offset)
         if reg is not None and reg.width == 64:
             self._stage = None
             self.write(reg.name, value)
             return
-        halves = (REGMAP.dword(offset), REGMAP.dword(offset + 4))
+        halves = (self.regmap.dword(offset), self.regmap.dword(offset + 4))
         if any(h is None or h[0].access is Access.RO for h in halves):
             self._bad_access()
         for k, h in enumerate(halves):
@@ -475,12 +486,17 @@ def stamp(entries: np.ndarray, first_seq: int, ts=None) -> np.ndarray:
     return out
 
 
+# Register groups the model simulates; the registers of any other group composed into the map
+# behave as plain storage here (RW/CMD keep what was written, W1C clears, RO reads its reset)
+# until a model of their block joins.
+MODELLED_GROUPS = frozenset({"device", "dma", "ring"})
+
 _READ = {
     "ID": lambda m: ID_VALUE,
     "VERSION": lambda m: VERSION_VALUE,
-    "CAPS": lambda m: m.datapath_bits | (m.depth.bit_length() - 1) << 16,
+    "CAPS": lambda m: m.caps(),
     "SCRATCH": lambda m: m.scratch,
-    "CONTROL": lambda m: int(Control.ENABLE) if m.enabled else 0,
+    "CONTROL": lambda m: m.regmap["CONTROL"].pack(ENABLE=m.enabled),
     "STATUS": lambda m: m.status(),
     "ERROR": lambda m: m.errors,
     "BAD_ACCESSES": lambda m: m.bad_accesses,
@@ -502,7 +518,7 @@ _READ = {
     "TIMESTAMP": lambda m: m.now,
     "RING_FILL": lambda m: m.fill,
 }
-_missing = {r.name for r in REGMAP} - set(_READ)
+_missing = {r.name for r in REGMAP if REGMAP.group_of[r.name].name in MODELLED_GROUPS} - set(_READ)
 if _missing:                                           # pragma: no cover - caught at import
     raise ImportError(f"model has no read behaviour for registers {sorted(_missing)}")
 

@@ -13,8 +13,10 @@ from cocotb.triggers import RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
 from ringgate.contracts.entry import CURSOR_LINE
-from ringgate.contracts.regmap import (Access, BAR0_SIZE, Control,
-                                       Error, ID_VALUE, REGMAP, Status, VERSION_VALUE, ConfigError)
+from ringgate.contracts.regmap import (Access, BAR0_SIZE, Control, Error, ID_VALUE, MaxPayload, REGMAP, Status,
+                                       VERSION_VALUE)
+from ringgate.contracts.pcie import mps_code
+from ringgate.sw.driver.registers import ConfigError
 from ringgate.sim.pcie.tb import TB, HostConsumer
 
 MPS = int(os.environ.get("PCIE_MPS", "256"))
@@ -53,15 +55,15 @@ async def registers(dut):
     assert int(dut.cfg_function_status.value) & 4, "bus mastering not enabled"
     assert await regs.read("ID") == ID_VALUE
     assert await regs.read("VERSION") == VERSION_VALUE
-    caps = await regs.read("CAPS")
-    assert caps & 0xFFFF == tb.width
+    assert (await regs.fields("CAPS"))["DATAPATH_BITS"] == tb.width
     # Reset values of every register with a fixed reset.
     for r in REGMAP:
         if r.reset is not None and r.name not in ("STATUS",):
             got = await regs.read(r.name)
             assert got == r.reset, f"{r.name} resets to {got:#x}, map says {r.reset:#x}"
     st = await regs.read("STATUS")
-    assert st & Status.BUS_MASTER and not st & Status.ENABLED and (st >> 8) & 7 == {128: 0, 256: 1, 512: 2}[MPS]
+    assert st & Status.BUS_MASTER and not st & Status.ENABLED
+    assert REGMAP["STATUS"].unpack(st)["MPS"] == MaxPayload(mps_code(MPS))
     # RW registers: 32-bit and 64-bit access, low/high halves.
     rng = random.Random(SEED)
     for r in REGMAP:

@@ -9,26 +9,28 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
+from ringgate.contracts.entry import CURSOR_LINE, ENTRY
+from ringgate.contracts.pcie import mps_code
+from ringgate.contracts.regmap import DMA
+from ringgate.hw.pcie.regs import register_signature
 from ringgate.hw.pcie_dma import CURSOR_DWORDS, DmaWriter, MAX_TLP_ENTRIES, REQ_LAYOUT
 from ringgate.hw.ringbuf import RingBuffer
-from ringgate.contracts.entry import CURSOR_LINE, ENTRY
 
 LAYOUT = ENTRY.layout()
 
 
 class DmaHarness(wiring.Component):
-    """Ring + DMA writer with their configuration ports exposed, for amaranth.sim tests."""
+    """Ring + DMA writer with the writer's register interface exposed (the testbench plays
+    BAR0), for amaranth.sim tests."""
 
     def __init__(self, depth=64):
         self.depth = depth
         super().__init__({
             "i": In(stream.Signature(LAYOUT)),
             "req": Out(stream.Signature(REQ_LAYOUT)),
-            "ring_base": In(64), "ring_size": In(32), "cursor_addr": In(64),
-            "batch_limit": In(32), "cursor_interval": In(32), "mps": In(3), "bus_master": In(1),
-            "control": In(32), "control_w": In(1), "doorbell": In(64), "doorbell_w": In(1),
-            "enabled": Out(1), "busy": Out(1), "err_set": Out(32), "sent": Out(64),
-            "consumed": Out(64), "take": Out(1), "timestamp": In(64),
+            "regs": In(register_signature(DMA)),
+            "mps": In(3), "bus_master": In(1), "timestamp": In(64),
+            "take": Out(1),
         })
 
     def elaborate(self, platform):
@@ -38,12 +40,9 @@ class DmaHarness(wiring.Component):
         wiring.connect(m, wiring.flipped(self.i), ring.i)
         wiring.connect(m, ring.o, dma.entries)
         wiring.connect(m, dma.req, wiring.flipped(self.req))
-        m.d.comb += dma.fill.eq(ring.fill)
-        for name in ("ring_base", "ring_size", "cursor_addr", "batch_limit", "cursor_interval", "mps",
-                     "bus_master", "control", "control_w", "doorbell", "doorbell_w", "timestamp"):
-            m.d.comb += getattr(dma, name).eq(getattr(self, name))
-        for name in ("enabled", "busy", "err_set", "sent", "consumed", "take"):
-            m.d.comb += getattr(self, name).eq(getattr(dma, name))
+        wiring.connect(m, wiring.flipped(self.regs), dma.regs)
+        m.d.comb += [dma.fill.eq(ring.fill), dma.mps.eq(self.mps), dma.bus_master.eq(self.bus_master),
+                     dma.timestamp.eq(self.timestamp), self.take.eq(dma.take)]
         return m
 
 
@@ -79,21 +78,23 @@ class Scenario:
 
     async def config(self, ctx, enable=True):
         c, d = self.cfg, self.dut
-        ctx.set(d.ring_base, c["base"])
-        ctx.set(d.ring_size, c["size"])
-        ctx.set(d.cursor_addr, c["cursor"])
-        ctx.set(d.batch_limit, c["batch"])
-        ctx.set(d.cursor_interval, c["interval"])
-        ctx.set(d.mps, {128: 0, 256: 1, 512: 2, 1024: 3}[c["mps"]])
+        ctx.set(d.regs.ring_base, c["base"])
+        ctx.set(d.regs.ring_size, c["size"])
+        ctx.set(d.regs.cursor_addr, c["cursor"])
+        ctx.set(d.regs.batch_limit, c["batch"])
+        ctx.set(d.regs.cursor_interval, c["interval"])
+        ctx.set(d.mps, mps_code(c["mps"]))
         ctx.set(d.bus_master, 1)
         if enable:
             await self.command(ctx, 1)
 
     async def command(self, ctx, value):
-        ctx.set(self.dut.control, value)
-        ctx.set(self.dut.control_w, 1)
+        """Write CONTROL (``value``: its 32-bit word) as BAR0 does: value and strobe for a cycle."""
+        regs = self.dut.regs
+        ctx.set(regs.control.as_value(), value)
+        ctx.set(regs.control_w, 1)
         await ctx.tick()
-        ctx.set(self.dut.control_w, 0)
+        ctx.set(regs.control_w, 0)
         for _ in range(4):
             await ctx.tick()
 
@@ -157,10 +158,10 @@ class Scenario:
             if self.doorbell_value != last:
                 last = self.doorbell_value
                 self.doorbell_history.append((self.cycle, last))
-                ctx.set(d.doorbell, last)
-                ctx.set(d.doorbell_w, 1)
+                ctx.set(d.regs.doorbell, last)
+                ctx.set(d.regs.doorbell_w, 1)
                 await ctx.tick()
-                ctx.set(d.doorbell_w, 0)
+                ctx.set(d.regs.doorbell_w, 0)
 
     async def main(self, ctx):
         await self.config(ctx, enable=not self.backlog)

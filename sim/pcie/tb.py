@@ -13,7 +13,7 @@ from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice
 
 from ringgate.contracts.entry import CURSOR_LINE, ENTRY
 from ringgate.contracts.pcie import USER_CLOCK_HZ, mps_code
-from ringgate.contracts.regmap import AsyncRegisters, REGMAP
+from ringgate.sw.driver.registers import AsyncRegisters
 
 
 def attach_pcie_model(dut, width: int, mps: int):

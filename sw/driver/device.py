@@ -5,8 +5,8 @@ and the ring consumer needs nothing else:
 
 * ``read32(offset)`` / ``write32(offset, value)``: 1-DW BAR0 accesses (a mapped BAR, a
   register mailbox); ``read(name)`` / ``write(name, value)`` on top of them through the
-  register-map contract (``ringgate.contracts.regmap.Registers``: 64-bit registers as low
-  half, then high half);
+  register-map contract (:class:`ringgate.sw.driver.registers.Registers`: 64-bit registers as
+  low half, then high half);
 * ``alloc(nbytes)``: a :class:`DmaBuffer` the device can write (bus address + memoryview);
 * ``service()``: called by pollers when they find nothing new. Hardware and co-simulation
   run on their own, so it does nothing there; the in-process model advances in it.
@@ -25,7 +25,8 @@ import numpy as np
 from ringgate.contracts.entry import ENTRY_DTYPE
 from ringgate.model import FpgaModel, HostMemory
 
-from .regs import REGMAP, Registers, describe_errors
+from .registers import Registers
+from .regs import REGMAP, describe_errors
 
 __all__ = ["DmaBuffer", "Device", "ModelDevice", "DeviceError", "describe_errors", "file_buffer", "map_shared",
            "anonymous_buffer"]

@@ -1,18 +1,20 @@
-"""The driver's binding to the BAR0 register-map contract (``ringgate.contracts.regmap``).
+"""The driver's names for the BAR0 register-map contract (``ringgate.contracts.regmap``).
 
-Everything in the driver speaks register *names* of :data:`REGMAP`; offsets, widths and the
-32-bit access order of 64-bit registers come from the contract (its ``Registers`` accessor),
-so this module only gives the names the driver uses one place to live.
+Everything in the driver speaks register *names* of :data:`REGMAP` and field names of its
+registers; offsets, widths, bit positions and the 32-bit access order of 64-bit registers
+come from the contract and the accessors in :mod:`.registers`, so this module only gives the
+names the driver uses one place to live.
 """
 from __future__ import annotations
 
-from ringgate.contracts.regmap import (BAR0_SIZE, ID_VALUE, MAX_RING_SIZE, REGMAP, STATUS_MPS_SHIFT,
-                                       VERSION_VALUE, Access, ConfigError, Control, Error, Reg,
-                                       RegisterMap, Registers, Status, check_config, decode_errors)
+from ringgate.contracts.regmap import (BAR0_SIZE, ID_VALUE, MAX_RING_SIZE, REGMAP, VERSION_VALUE, Access,
+                                       Control, Error, MaxPayload, Reg, RegisterMap, Status)
 
-__all__ = ["R", "REGMAP", "Access", "Control", "Status", "Error", "Reg", "RegisterMap", "Registers",
-           "ConfigError", "check_config", "decode_errors", "describe_errors",
-           "ID_VALUE", "VERSION_VALUE", "BAR0_SIZE", "MAX_RING_SIZE", "STATUS_MPS_SHIFT", "LOCKED"]
+from .registers import ConfigError, Registers, check_config, decode_errors
+
+__all__ = ["R", "REGMAP", "Access", "Control", "Status", "Error", "MaxPayload", "Reg", "RegisterMap",
+           "Registers", "ConfigError", "check_config", "decode_errors", "describe_errors",
+           "ID_VALUE", "VERSION_VALUE", "BAR0_SIZE", "MAX_RING_SIZE", "LOCKED"]
 
 
 class R:

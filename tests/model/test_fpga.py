@@ -11,7 +11,7 @@ from ringgate.sw.driver.device import ModelDevice
 from ringgate.model.hostmem import DmaFault
 from ringgate.model.fpga import (FpgaModel, Scoreboard, ScoreboardError, count_tlps, split_tlps, stamp,
                              tlp_limit)
-from ringgate.sw.driver.regs import Control, Error, R, Status
+from ringgate.sw.driver.regs import Control, Error, MaxPayload, R, Status
 
 
 def ring_of(buf, size):
@@ -285,9 +285,8 @@ def test_driver_model_bar_words_latch_and_stage():
     m.write32(m.regmap["SENT"].offset, 5)           # read-only
     assert m.read("SENT") == 0 and m.read("BAD_ACCESSES") == 3
     assert m.read32(m.regmap["ID"].offset) == 0x5247_4754
-    caps = m.read("CAPS")
-    assert caps & 0xFFFF == 256 and caps >> 16 == 6
-    assert (m.read("STATUS") >> 8) & 7 == 1                  # MPS 256
+    assert m.regmap["CAPS"].unpack(m.read("CAPS")) == {"DATAPATH_BITS": 256, "RING_DEPTH_LOG2": 6}
+    assert m.regmap["STATUS"].unpack(m.read("STATUS"))["MPS"] == MaxPayload.B256
 
 
 def test_driver_model_disable_writes_cursor_and_reset_keeps_sequences():
@@ -427,3 +426,36 @@ def test_driver_scoreboard_cursor_interval():
     sb.write(0x10000 + 64, _bytes(1, 1))
     with pytest.raises(ScoreboardError, match="3 data TLPs without a cursor write"):
         sb.write(0x10000 + 128, _bytes(2, 1))
+
+
+def _map_with_extra_group():
+    from ringgate.contracts.regmap import REGMAP, Access, BitField, Reg, RegGroup
+    extra = RegGroup("extra", (
+        Reg(0x100, "EXTRA_CFG", 32, Access.RW, 7, "a setting"),
+        Reg(0x104, "EXTRA_FLAGS", 32, Access.W1C, 0, "sticky", fields=(BitField("HIT", 0),)),
+        Reg(0x108, "EXTRA_COUNT", 64, Access.RO, 0, "a counter"),
+    ), "a block the model does not simulate")
+    return REGMAP.with_groups(extra)
+
+
+def test_driver_model_keeps_unmodelled_groups_as_storage():
+    """A group composed into the map that the model does not simulate: RW keeps what was
+    written, W1C clears, RO reads its reset and refuses writes; offsets as the map says."""
+    m = FpgaModel(depth=64, regmap=_map_with_extra_group())
+    assert m.read("EXTRA_CFG") == 7
+    m.write32(0x100, 0x1234)
+    assert m.read32(0x100) == 0x1234
+    m.storage["EXTRA_FLAGS"] = 1                # what the block's hardware would set
+    m.write("EXTRA_FLAGS", 1)
+    assert m.read("EXTRA_FLAGS") == 0
+    m.write64(0x108, 5)
+    assert m.read64(0x108) == 0 and m.read("BAD_ACCESSES") == 1
+    assert m.read("RING_SIZE") == 0 and m.read("ID") == 0x5247_4754    # its own groups unchanged
+
+
+def test_driver_model_refuses_a_register_it_cannot_simulate():
+    from ringgate.contracts.regmap import DEVICE, DMA, REGMAP, RING, Access, Reg, RegGroup, RegisterMap
+    dma = RegGroup("dma", DMA.regs + (Reg(0x0A0, "NEW_DMA_REG", 32, Access.RW, 0, "new"),), DMA.doc, hold=True)
+    grown = RegisterMap.compose(DEVICE, dma, RING, bus_errors=REGMAP.bus_errors)
+    with pytest.raises(ValueError, match="NEW_DMA_REG"):
+        FpgaModel(depth=64, regmap=grown)

@@ -50,15 +50,16 @@ def run_rtl(n, *, size, mps_code, batch, interval, seed, lag, depth=64, p_valid=
     st = {"cursor": 0, "done": False, "tlps": 0, "cursors": 0, "max_outstanding": 0}
 
     async def host(ctx):
-        for port, value in ((dma.ring_base, BASE), (dma.ring_size, size), (dma.cursor_addr, CURSOR),
-                            (dma.batch_limit, batch), (dma.cursor_interval, interval),
+        regs = dma.regs
+        for port, value in ((regs.ring_base, BASE), (regs.ring_size, size), (regs.cursor_addr, CURSOR),
+                            (regs.batch_limit, batch), (regs.cursor_interval, interval),
                             (dma.mps, mps_code), (dma.bus_master, 1)):
             ctx.set(port, value)
         await ctx.tick()
-        ctx.set(dma.control, 1)
-        ctx.set(dma.control_w, 1)
+        ctx.set(regs.control.enable, 1)
+        ctx.set(regs.control_w, 1)
         await ctx.tick()
-        ctx.set(dma.control_w, 0)
+        ctx.set(regs.control_w, 0)
         now = 2
         while not st["done"]:
             ctx.set(dma.timestamp, now)
@@ -67,12 +68,12 @@ def run_rtl(n, *, size, mps_code, batch, interval, seed, lag, depth=64, p_valid=
             # a slow host: its doorbell lags the cursor it has seen
             target = st["cursor"] if st["cursor"] == n else st["cursor"] - rng.randrange(0, lag)
             if target > sb.credit and (target == n or rng.random() < p_doorbell):
-                ctx.set(dma.doorbell, target)
-                ctx.set(dma.doorbell_w, 1)
+                ctx.set(regs.doorbell, target)
+                ctx.set(regs.doorbell_w, 1)
                 sb.doorbell(target)
                 await ctx.tick()
                 now += 1
-                ctx.set(dma.doorbell_w, 0)
+                ctx.set(regs.doorbell_w, 0)
             if sb.credit == n and st["cursor"] == n:
                 st["done"] = True
             assert now < 100_000, "RTL stopped making progress"

@@ -130,7 +130,7 @@ def test_pcie_config_validation(field, value, err):
     errs = []
 
     async def watch(ctx):
-        async for _, _, e in ctx.tick().sample(s.dut.err_set):
+        async for _, _, e in ctx.tick().sample(s.dut.regs.error_set.as_value()):
             if e:
                 errs.append(e)
 

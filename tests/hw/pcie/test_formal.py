@@ -52,19 +52,20 @@ class DmaRules(wiring.Component):
         base = Cat(Const(0, 12), base_page)
         size = Signal(32)
         m.d.comb += size.eq(Const(1, 32) << size_log2)
+        regs = dma.regs
         m.d.comb += [
             dma.req.ready.eq(AnySeq(1)),
-            dma.ring_base.eq(base),
-            dma.ring_size.eq(size),
-            dma.cursor_addr.eq(Cat(Const(0, 6), cursor_line, Const(1, 1))),  # above every ring here
-            dma.batch_limit.eq(batch),
-            dma.cursor_interval.eq(interval),
+            regs.ring_base.eq(base),
+            regs.ring_size.eq(size),
+            regs.cursor_addr.eq(Cat(Const(0, 6), cursor_line, Const(1, 1))),  # above every ring here
+            regs.batch_limit.eq(batch),
+            regs.cursor_interval.eq(interval),
             dma.mps.eq(mps),
             dma.bus_master.eq(AnySeq(1)),
-            dma.control.eq(AnySeq(2)),
-            dma.control_w.eq(AnySeq(1)),
-            dma.doorbell.eq(Cat(AnySeq(10), Const(0, 54))),
-            dma.doorbell_w.eq(AnySeq(1)),
+            regs.control.as_value()[:2].eq(AnySeq(2)),
+            regs.control_w.eq(AnySeq(1)),
+            regs.doorbell.eq(Cat(AnySeq(10), Const(0, 54))),
+            regs.doorbell_w.eq(AnySeq(1)),
             dma.downstream_busy.eq(0),
         ]
         p = dma.req.payload
@@ -84,7 +85,7 @@ class DmaRules(wiring.Component):
                 Assert(p.addr + nbytes <= base + (size << 6)),
             ]
         with m.If(dma.req.valid & p.first & p.cursor):
-            m.d.comb += [Assert(p.addr == dma.cursor_addr), Assert(p.ndw == CURSOR_DWORDS), Assert(p.last)]
+            m.d.comb += [Assert(p.addr == regs.cursor_addr), Assert(p.ndw == CURSOR_DWORDS), Assert(p.last)]
         return m
 
 

@@ -1,0 +1,206 @@
+"""BAR0 access by register name: the driver's side of the register-map contract.
+
+The map (``ringgate.contracts.regmap``) says where each register and field is; this module
+says how to talk to it over any 32-bit register I/O (a mapped BAR, a register mailbox, a
+cocotb BAR window): 64-bit registers as low half then high half, the enable sequence with
+its refusal path, error decoding. One *plan* per operation is written once as a generator of
+``("r", offset)`` / ``("w", offset, value)`` steps and driven by :class:`Registers` (sync) and
+:class:`AsyncRegisters` (async, cocotb testbenches), so the two can never disagree.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from ringgate.contracts.regmap import (ENTRY_BYTES, ID_VALUE, MAX_RING_SIZE, REGMAP, Control, Error,
+                                       RegisterMap, Status)
+
+__all__ = ["Registers", "AsyncRegisters", "RegisterIO", "AsyncRegisterIO", "ConfigError", "check_config",
+           "decode_errors"]
+
+BUSY_POLLS = 10000          # STATUS reads while waiting for the writer to stop
+
+
+class RegisterIO(Protocol):
+    def read32(self, offset: int) -> int: ...
+    def write32(self, offset: int, value: int) -> None: ...
+
+
+class AsyncRegisterIO(Protocol):
+    async def read32(self, offset: int) -> int: ...
+    async def write32(self, offset: int, value: int) -> None: ...
+
+
+def decode_errors(value: int) -> list[str]:
+    """Names of the ``ERROR`` bits set in ``value``."""
+    return [e.name for e in Error if value & e]
+
+
+class ConfigError(RuntimeError):
+    """The device refused an enable; ``errors`` holds the ``ERROR`` bits that say why."""
+
+    def __init__(self, errors: int, what: str):
+        self.errors = errors
+        super().__init__(f"{what}: {', '.join(decode_errors(errors)) or 'no error bit set'}")
+
+
+def check_config(ring_base: int, ring_size: int, cursor_addr: int) -> None:
+    """Host-side check of a configuration, mirroring the device's validation."""
+    if ring_base % 4096:
+        raise ValueError(f"ring_base {ring_base:#x} is not 4 KiB aligned")
+    if ring_size < 1 or ring_size & (ring_size - 1) or ring_size > MAX_RING_SIZE:
+        raise ValueError(f"ring_size {ring_size} is not a power of two from 1 to 2**26")
+    if cursor_addr % 64:
+        raise ValueError(f"cursor_addr {cursor_addr:#x} is not 64 B aligned")
+    if ring_base - 64 < cursor_addr < ring_base + ring_size * ENTRY_BYTES:
+        raise ValueError("cursor line overlaps the host ring")
+
+
+class _Plan:
+    """Register access plans shared by the sync and async accessors (generators yielding
+    ("r", offset) or ("w", offset, value), receiving read results)."""
+
+    def __init__(self, regmap: RegisterMap):
+        self.map = regmap
+
+    def read(self, name):
+        r = self.map[name]
+        lo = yield ("r", r.offset)
+        if r.width == 32:
+            return lo
+        hi = yield ("r", r.offset + 4)
+        return lo | hi << 32
+
+    def write(self, name, value):
+        r = self.map[name]
+        value = int(value)
+        if not 0 <= value <= r.mask:
+            raise ValueError(f"{name}: value {value:#x} does not fit {r.width} bits")
+        yield ("w", r.offset, value & 0xFFFF_FFFF)
+        if r.width == 64:
+            yield ("w", r.offset + 4, value >> 32)
+
+    def start(self, ring_base, ring_size, cursor_addr, batch_limit, cursor_interval, consumed):
+        check_config(ring_base, ring_size, cursor_addr)
+        ident = yield from self.read("ID")
+        if ident != ID_VALUE:
+            raise RuntimeError(f"BAR0 ID {ident:#010x} is not ringgate's {ID_VALUE:#010x}")
+        yield from self.write("CONTROL", 0)
+        for _ in range(BUSY_POLLS):
+            st = yield from self.read("STATUS")
+            if not st & Status.BUSY:
+                break
+        else:
+            raise RuntimeError("writer still BUSY after disable")
+        yield from self.write("RING_BASE", ring_base)
+        yield from self.write("RING_SIZE", ring_size)
+        yield from self.write("CURSOR_ADDR", cursor_addr)
+        yield from self.write("BATCH_LIMIT", batch_limit)
+        yield from self.write("CURSOR_INTERVAL", cursor_interval)
+        sent = yield from self.read("SENT")
+        yield from self.write("DOORBELL", sent if consumed is None else consumed)
+        yield from self.write("ERROR", self.map["ERROR"].mask)
+        yield from self.write("CONTROL", Control.ENABLE)
+        ctl = yield from self.read("CONTROL")
+        if not ctl & Control.ENABLE:
+            err = yield from self.read("ERROR")
+            raise ConfigError(err, "enable refused")
+        return sent
+
+
+def _drive_sync(io, gen):
+    try:
+        op = next(gen)
+        while True:
+            if op[0] == "r":
+                op = gen.send(io.read32(op[1]))
+            else:
+                io.write32(op[1], op[2])
+                op = next(gen)
+    except StopIteration as stop:
+        return stop.value
+
+
+async def _drive_async(io, gen):
+    try:
+        op = next(gen)
+        while True:
+            if op[0] == "r":
+                op = gen.send(await io.read32(op[1]))
+            else:
+                await io.write32(op[1], op[2])
+                op = next(gen)
+    except StopIteration as stop:
+        return stop.value
+
+
+class Registers:
+    """Named BAR0 access over any object with ``read32(offset)`` / ``write32(offset, value)``.
+
+    >>> regs = Registers(bar)                     # doctest: +SKIP
+    >>> first = regs.start(ring_base, 1024, cursor_addr)
+    >>> regs.doorbell(consumed)
+    """
+
+    def __init__(self, io: RegisterIO, regmap: RegisterMap = REGMAP):
+        self.io = io
+        self._plan = _Plan(regmap)
+
+    def read(self, name: str) -> int:
+        return _drive_sync(self.io, self._plan.read(name))
+
+    def write(self, name: str, value: int) -> None:
+        _drive_sync(self.io, self._plan.write(name, value))
+
+    def fields(self, name: str) -> dict[str, int]:
+        """The register's bit fields by name (``fields("STATUS")["MPS"]``)."""
+        return self._plan.map[name].unpack(self.read(name))
+
+    def doorbell(self, consumed: int) -> None:
+        self.write("DOORBELL", consumed)
+
+    def errors(self) -> list[str]:
+        return decode_errors(self.read("ERROR"))
+
+    def clear_errors(self) -> None:
+        self.write("ERROR", self._plan.map["ERROR"].mask)
+
+    def start(self, ring_base: int, ring_size: int, cursor_addr: int, *, batch_limit: int = 16,
+              cursor_interval: int = 1, consumed: int | None = None) -> int:
+        """Disable, configure, set the doorbell, enable; returns SENT (the first sequence the
+        host will see). Raises ConfigError (with the ERROR bits) if the device refuses."""
+        return _drive_sync(self.io, self._plan.start(ring_base, ring_size, cursor_addr, batch_limit,
+                                                     cursor_interval, consumed))
+
+    def stop(self) -> None:
+        self.write("CONTROL", 0)
+
+
+class AsyncRegisters:
+    """The same accessors for an async register I/O (cocotb testbenches)."""
+
+    def __init__(self, io: AsyncRegisterIO, regmap: RegisterMap = REGMAP):
+        self.io = io
+        self._plan = _Plan(regmap)
+
+    async def read(self, name: str) -> int:
+        return await _drive_async(self.io, self._plan.read(name))
+
+    async def write(self, name: str, value: int) -> None:
+        await _drive_async(self.io, self._plan.write(name, value))
+
+    async def fields(self, name: str) -> dict[str, int]:
+        return self._plan.map[name].unpack(await self.read(name))
+
+    async def doorbell(self, consumed: int) -> None:
+        await self.write("DOORBELL", consumed)
+
+    async def errors(self) -> list[str]:
+        return decode_errors(await self.read("ERROR"))
+
+    async def start(self, ring_base: int, ring_size: int, cursor_addr: int, *, batch_limit: int = 16,
+                    cursor_interval: int = 1, consumed: int | None = None) -> int:
+        return await _drive_async(self.io, self._plan.start(ring_base, ring_size, cursor_addr, batch_limit,
+                                                            cursor_interval, consumed))
+
+    async def stop(self) -> None:
+        await self.write("CONTROL", 0)
