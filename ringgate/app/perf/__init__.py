@@ -17,6 +17,8 @@ __all__ = ["perf"]
     "gateway": "ringgate.app.perf.gateway:command",
     "pcie": "ringgate.app.perf.pcie:command",
     "ingress": "ringgate.app.perf.ingress:command",
+    "sim": "ringgate.app.perf.sim:command",
 })
 def perf():
-    """Benchmarks that measure and print: matching engine, driver, gateway, PCIe DMA writer, network ingress."""
+    """Benchmarks that measure and print: matching engine, driver, gateway, PCIe DMA writer, network ingress,
+    simulation speed."""
