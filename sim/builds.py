@@ -14,7 +14,8 @@ from ringgate.contracts.pcie import USER_CLOCK_NS
 
 from . import verilator
 
-__all__ = ["ring", "pcie_top", "throughput", "throughput_fast", "FAST_ARGS", "FAST_MAKE", "Bench", "BENCHES", "PCIE_RING_DEPTH"]
+__all__ = ["ring", "pcie_top", "throughput", "throughput_fast", "ingress", "wire_top", "FAST_ARGS", "FAST_MAKE",
+           "Bench", "BENCHES", "PCIE_RING_DEPTH"]
 
 PCIE_RING_DEPTH = 256           # the BRAM ring of the PCIe benches and the co-simulation
 
@@ -91,4 +92,29 @@ BENCHES = {
                      "PCIe top, 512-bit, with the cocotbext-pcie model"),
     "throughput": Bench(lambda waves=None: throughput(waves=waves), "ringgate.sim.tb_throughput",
                         {"TP_CYCLES": "100000"}, "ring + DMA writer at throughput level"),
+    "wire256": Bench(lambda waves=None: wire_top(256, waves=waves), "ringgate.sim.ingress.tb_wire", {},
+                     "frames on the MAC stream through ingress and PCIe top into cocotbext-pcie host memory"),
+    "ingress": Bench(lambda waves=None: ingress(waves=waves), "ringgate.sim.ingress.tb",
+                     {"ING_FRAMES": "200", "ING_SOURCE": "axis"},
+                     "network ingress: malformed mix, 156.25:250 MHz, against the golden model"),
 }
+
+
+def ingress(depth: int = 256, *, max_messages: int = 4, waves: bool | None = None) -> verilator.Build:
+    """The network ingress (``hw/ingress``): parser in the MAC clock, dual-clock ring, crossing."""
+    from ringgate.hw.ingress import IngressRing
+
+    core = IngressRing(depth, max_messages=max_messages)
+    return verilator.build(verilator.with_domains(core, ("sync", "mac")), f"ingress_d{depth}_m{max_messages}",
+                           waves=waves)
+
+
+def wire_top(width: int = 256, depth: int = PCIE_RING_DEPTH, *, max_messages: int = 4,
+             waves: bool | None = None) -> verilator.Build:
+    """The FPGA path from the wire (``hw/ingress/top.py``): ingress in the MAC clock in front of the
+    PCIe top (ring + DMA writer + BAR0 + UltraScale+ adapter) at ``width`` bits."""
+    from ringgate.hw.ingress.top import WireTop
+
+    top = WireTop(width, depth, max_messages=max_messages)
+    return verilator.build(verilator.with_domains(top, ("sync", "mac")), f"wire_top_{width}_d{depth}_m{max_messages}",
+                           waves=waves)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 __all__ = ["verilator_root", "setup_env", "Build", "build", "run", "cocotb_env", "CocotbFailure",
-           "waves_requested", "cache_dir", "free_running_wrapper", "Executable", "build_exe"]
+           "waves_requested", "cache_dir", "free_running_wrapper", "with_domains", "Executable", "build_exe"]
 
 # Amaranth's Verilog is clean but not lint-silent: width extensions from its
 # arithmetic, and casez without default in its decoders.
@@ -346,3 +346,41 @@ def run(b: Build, test_module: str, *, testcase: str | Sequence[str] | None = No
     if n_fail:
         raise failure(f"{n_fail} of {n_tests} cocotb test(s) failed")
     return test_dir
+
+
+def with_domains(component, domains: Sequence[str]):
+    """``component`` inside a wrapper with the same ports that defines its clock domains in this order.
+
+    A design with several clock domains converts with its clock and reset ports in an order that
+    changes from one Python process to the next (Amaranth collects the domains in a set), which would
+    defeat the content-hashed build cache; domains defined explicitly keep one order.
+    """
+    from amaranth.hdl import ClockDomain, ClockSignal, Module, ResetSignal
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In
+
+    def names(d):
+        return ("clk", "rst") if d == "sync" else (f"{d}_clk", f"{d}_rst")
+
+    class _Domains(wiring.Component):
+        def __init__(self):
+            ports = {n: In(1) for d in domains for n in names(d)}
+            super().__init__({**ports, **dict(component.signature.members)})
+
+        def elaborate(self, platform):
+            m = Module()
+            for d in domains:
+                m.domains += ClockDomain(d)
+                clk, rst = names(d)
+                m.d.comb += [ClockSignal(d).eq(getattr(self, clk)), ResetSignal(d).eq(getattr(self, rst))]
+            m.submodules.core = component
+            for path, member, value in self.signature.flatten(self):
+                if path[0] not in component.signature.members:
+                    continue                        # a clock or reset
+                inner = component
+                for p in path:
+                    inner = getattr(inner, p) if isinstance(p, str) else inner[p]
+                m.d.comb += inner.eq(value) if member.flow == wiring.In else value.eq(inner)
+            return m
+
+    return _Domains()

@@ -57,6 +57,7 @@ def _load(name: str, target: str) -> click.Command:
     "cosim": "ringgate.app.mainjob:cosim",
     "serve": "ringgate.sw.gateway.cli:serve",
     "perf": "ringgate.app.perf:perf",
+    "send": "ringgate.app.send:send",
     "sweep": "ringgate.app.sweep:sweep",
     "latency": "ringgate.app.latency.cli:latency",
     "report": "ringgate.app.latency.cli:report",
@@ -313,6 +314,17 @@ def entry_table():
     click.echo(ENTRY.markdown())
     click.echo("\nCursor line (64 bytes, little-endian):\n")
     click.echo(CURSOR_LINE.markdown())
+
+
+@main.command("datagram")
+def datagram_tables():
+    """Print the order-datagram contract (frame, header, message, drop reasons, ingress registers)."""
+    from ringgate.contracts.datagram import markdown
+
+    for what, title in (("frame", "Frame"), ("header", "Datagram header (12 bytes, little-endian)"),
+                        ("message", "Order message (52 bytes, little-endian)"), ("drops", "Drop reasons"),
+                        ("registers", "Ingress registers (BAR0)"), ("fields", "Ingress register bit fields")):
+        click.echo(f"{title}:\n\n{markdown(what)}\n")
 
 
 @main.command()
