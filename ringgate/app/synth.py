@@ -205,8 +205,26 @@ def _cqcc(width, depth, bypass):
 
 
 def _top(width, depth, bypass):
+    # The PCIe path on its own groups: the budgets of this block were set before the ingress group
+    # joined the map, and an ingress-less PcieTop would only leave that group's ports undriven.
+    from ringgate.contracts.regmap import REGMAP
     from ringgate.hw.pcie.top import PcieTop
-    return PcieTop(width, depth)
+    return PcieTop(width, depth, regmap=REGMAP.without("ingress"))
+
+
+def _wire(width, depth, bypass):
+    from ringgate.hw.ingress.top import WireTop
+    return WireTop(width, depth)
+
+
+def _parser(width, depth, bypass):
+    from ringgate.hw.ingress.parser import Parser
+    return Parser()
+
+
+def _ingress(width, depth, bypass):
+    from ringgate.hw.ingress import IngressRing
+    return IngressRing(depth)
 
 
 BLOCKS = {
@@ -215,7 +233,10 @@ BLOCKS = {
     "bar0": Block("BAR0 registers", _bar0, abc9=True),
     "rq": Block("RQ adapter", _rq, abc9=True),
     "cqcc": Block("CQ/CC adapter", _cqcc, abc9=True),
-    "top": Block("PCIe top (ring + DMA + BAR0 + adapters)", _top, abc9=True),
+    "top": Block("PCIe top (ring + DMA + BAR0 + adapters; the PCIe path's register groups)", _top, abc9=True),
+    "wire": Block("wire top (ingress + PCIe top, the whole device's register map)", _wire, abc9=True),
+    "parser": Block("ingress parser (checks, checksums, sessions, writer, verdict, counters)", _parser, abc9=True),
+    "ingress": Block("ingress (parser + dual-clock ring + crossing)", _ingress, abc9=True),
 }
 
 

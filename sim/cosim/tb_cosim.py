@@ -29,7 +29,13 @@ What runs in the simulator process:
   are gone: ``results.json``'s ``perst`` has the entries accepted before the reset and the
   cursor the host found when it re-enabled the device).
 
-Environment: COSIM_DIR (mailbox, hostmem, traffic.npz; results.npz and results.json are
+With COSIM_WIRE=1 the design is ``hw/ingress/top.py`` (the ingress in front of the PCIe top): the
+feeder configures the ingress over BAR0 and drives each entry as a single-order datagram on the MAC's
+receive stream (``mac`` clock, period COSIM_MAC_PS) at the MAC cycle ``sim.traffic.wire_schedule``
+gives; ``ts`` is then the frame's start in MAC cycles (``T0 + schedule``) as the parser stamps it, and
+the monitors add each frame's first and last beat and the ingress's publish (sim ns).
+
+Environment: COSIM_WIRE, COSIM_MAC_PS, COSIM_DIR (mailbox, hostmem, traffic.npz; results.npz and results.json are
 written there), COSIM_MPS, COSIM_HOST_BYTES, COSIM_POLL (cycles), COSIM_RQ_PAUSE (probability
 of RQ back-pressure per cycle), COSIM_SEED, COSIM_WALL_TIMEOUT (s), COSIM_OWNER (pid), COSIM_CHECK_MPS (fault injection: the MPS the
 scoreboard enforces), COSIM_MONITOR=0 (speed experiments: no RQ monitor), COSIM_TRACE_ENTRY (record
@@ -46,6 +52,7 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
+from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Event, FallingEdge, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 from cocotbext.axi.address_space import MemoryRegion
@@ -141,6 +148,11 @@ class Bench:
         self.land_wall: list[int] = []
         self.push_stalls = 0
         self.ts_first_accept = None
+        self.wire = os.environ.get("COSIM_WIRE", "0") == "1"
+        self.mac_ps = int(os.environ.get("COSIM_MAC_PS", "6400"))
+        self.wire_first_ns: list[int] = []
+        self.wire_last_ns: list[int] = []
+        self.publish_ns: list[int] = []
         self.fed = 0
         self.t0_ns = None
         self.stop = False
@@ -158,8 +170,12 @@ class Bench:
         self.host_mm = map_shared(d / "hostmem", self.host_bytes, create=True)
         self.region = ShmRegion(self, self.host_mm, self.host_bytes)
         self.rc.mem_address_space.register_region(self.region, HOST_BASE)
-        dut.i__valid.value = 0
-        dut.i__payload.value = 0
+        if self.wire:
+            dut.mac__tvalid.value = 0
+            dut.mac_rst.value = 1
+        else:
+            dut.i__valid.value = 0
+            dut.i__payload.value = 0
 
     # -- host memory -----------------------------------------------------------------------
     def on_host_write(self, addr: int, data: bytes, wall: int) -> None:
@@ -263,6 +279,8 @@ class Bench:
 
     # -- traffic ---------------------------------------------------------------------------
     async def feed(self):
+        if self.wire:
+            return await self.feed_wire()
         dut, clk = self.dut, self.dut.clk
         n = len(self.entries)
         if not n:
@@ -354,6 +372,83 @@ class Bench:
         await self.pdev.set_master()
         info["link_up_cycle"] = _now() // PERIOD_NS
         self.link_down = False
+
+    async def configure_ingress(self):
+        """MAC_ADDR, IP_ADDR, UDP_PORT and ENABLE over BAR0, as a driver sets up the ingress."""
+        from ringgate.contracts.datagram import IngressControl, IngressStatus
+        from ringgate.sim.traffic import LOCAL
+
+        for name, v in (("MAC_ADDR", LOCAL.mac_int), ("IP_ADDR", LOCAL.ip_int), ("UDP_PORT", LOCAL.port),
+                        ("INGRESS_CONTROL", int(IngressControl.ENABLE))):
+            r = REGMAP[name]
+            await self.bar.write_dword(r.offset, v & 0xFFFF_FFFF)
+            if r.width == 64:
+                await self.bar.write_dword(r.offset + 4, v >> 32)
+        for _ in range(100):
+            st = await self.bar.read_dword(REGMAP["INGRESS_STATUS"].offset, timeout=10_000, timeout_unit="ns")
+            if st & IngressStatus.ENABLED:
+                break
+        else:
+            raise RuntimeError("the ingress never reported ENABLED")
+        await ClockCycles(self.dut.mac_clk, 32)            # the session table clears after enable
+
+    async def feed_wire(self):
+        """Each entry as a single-order frame on the MAC stream at its scheduled MAC cycle; the golden
+        entry (ts = the frame's first-beat MAC cycle) goes to the scoreboard as the frame starts."""
+        from ringgate.sim.traffic import beats, order_frames, wire_schedule
+
+        dut, mclk = self.dut, self.dut.mac_clk
+        n = len(self.entries)
+        if not n:
+            return
+        frames = order_frames(self.entries)
+        rel = wire_schedule(self.rel, [len(f) for f in frames], mac_ps=self.mac_ps)
+        await self.enabled_event.wait()
+        edge = RisingEdge(mclk)
+        await edge
+        cur = int(dut.mac_timestamp.value)      # the counter now: a beat set now is sampled with cur + 1
+        t0 = cur + 1 + 16
+        self.mb[H_T0] = t0
+        self.t0_ns = _now() + 17 * self.mac_ps // 1000
+        ent = self.entries.copy()
+        ent["seq"] = 0
+        ent["ts"] = (np.uint64(t0) + rel.astype(np.uint64)) & np.uint64(0xFFFF_FFFF)
+        raw = ent.tobytes()
+        td, tk, tl, tu, tv = dut.mac__tdata, dut.mac__tkeep, dut.mac__tlast, dut.mac__tuser, dut.mac__tvalid
+        for i, f in enumerate(frames):
+            if self.stop:
+                break
+            idle = t0 + int(rel[i]) - 1 - cur
+            if idle > 0:
+                tv.value = 0
+                await ClockCycles(mclk, idle)
+                cur += idle
+            rec = raw[64 * i:64 * i + 64]
+            self.stamped += rec
+            if self.sb is not None:
+                self.sb.expect(np.frombuffer(rec, ENTRY_DTYPE))
+            bs = beats(f)
+            for k, (data, keep, last) in enumerate(bs):
+                td.value, tk.value, tl.value, tu.value, tv.value = data, keep, int(last), 0, 1
+                await edge
+                cur += 1
+                if k == 0:
+                    self.wire_first_ns.append(_now())
+            self.wire_last_ns.append(_now())
+            self.fed = i + 1
+            self.mb[H_FED] = i + 1
+        tv.value = 0
+
+    async def strobe(self, clk, sig, out: list):
+        """Sim ns of every edge of ``clk`` at which ``sig`` is high (no Python while it is low)."""
+        edge, rise = RisingEdge(clk), RisingEdge(sig)
+        while True:
+            if not sig.value:
+                await rise
+            await edge
+            while sig.value:
+                out.append(_now())
+                await edge
 
     # -- RQ monitor ------------------------------------------------------------------------
     async def monitor(self):
@@ -502,6 +597,10 @@ async def cosim(dut):
     b = Bench(dut)
     wall0 = time.perf_counter()
     try:
+        if b.wire:
+            cocotb.start_soon(Clock(dut.mac_clk, b.mac_ps, "ps").start())
+            await ClockCycles(dut.mac_clk, 8)
+            dut.mac_rst.value = 0
         await FallingEdge(dut.rst)
         await Timer(100, "ns")
         await b.rc.enumerate()
@@ -509,6 +608,10 @@ async def cosim(dut):
         await pdev.enable_device()
         await pdev.set_master()
         b.bar = pdev.bar_window[0]
+        if b.wire:
+            await b.configure_ingress()
+            cocotb.start_soon(b.strobe(dut.clk, dut.ring_accept, b.accept_ns))
+            cocotb.start_soon(b.strobe(dut.mac_clk, dut.publish, b.publish_ns))
         if b.rq_pause:
             b.dev.rq_sink.set_pause_generator(rq_pause(b.rng, b.rq_pause))
         if os.environ.get("COSIM_MONITOR", "1") != "0":      # 0: speed experiments only
@@ -537,6 +640,7 @@ async def cosim(dut):
     summary = {
         "stopped_by": why, "mps": b.mps, "width": b.width, "period_ns": PERIOD_NS, "t0": b.mb[H_T0],
         "t0_ns": b.t0_ns, "timestamp_after_first_accept": b.ts_first_accept, "fed": b.fed, "total": len(b.entries), "push_stall_cycles": b.push_stalls,
+        "wire": b.wire, "mac_period_ps": b.mac_ps if b.wire else None,
         "sim_cycles": cycles, "serve_wall_s": serve_wall, "startup_wall_s": wall_ready - wall0,
         "sim_cycles_per_s": cycles / serve_wall, "sim_cpu_s": cpu_end - cpu_ready,
         "sim_cycles_per_cpu_s": cycles / max(cpu_end - cpu_ready, 1e-9), "registers": regs, "errors": b.errors,
@@ -561,7 +665,9 @@ async def cosim(dut):
              accept_ns=np.array(b.accept_ns, np.int64), data_first_ns=np.array(b.data_first_ns, np.int64),
              data_n=np.array(b.data_n, np.int64), cursor_last_ns=np.array(b.cursor_last_ns, np.int64),
              cursor_val=np.array(b.cursor_val, np.uint64), land_ns=np.array(b.land_ns, np.int64),
-             land_cursor=np.array(b.land_cursor, np.uint64), land_wall=np.array(b.land_wall, np.int64))
+             land_cursor=np.array(b.land_cursor, np.uint64), land_wall=np.array(b.land_wall, np.int64),
+             wire_first_ns=np.array(b.wire_first_ns, np.int64), wire_last_ns=np.array(b.wire_last_ns, np.int64),
+             publish_ns=np.array(b.publish_ns, np.int64))
     (b.dir / "results.json").write_text(json.dumps(summary, indent=2, default=int))
     b.mb[H_STATE] = State.FAILED if b.errors else State.STOPPED
     assert not b.errors, "; ".join(b.errors)
