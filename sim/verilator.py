@@ -272,7 +272,7 @@ def build_exe(verilog: str, name: str, main_cpp: str, *, args: Sequence[str] = (
     directory = cache_dir() / f"{name}-{key}"
     binary = directory / "obj" / name
     stamp = directory / BUILD_STAMP
-    with _locked(cache_dir() / f".{name}-{key}.lock"):
+    with locked(cache_dir() / f".{name}-{key}.lock"):
         if stamp.exists():
             return Executable(name, directory, binary, rebuilt=False)
         _fresh(directory)
