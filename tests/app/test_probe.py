@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from ringgate.app.cli import main
 from ringgate.app.probe import decode_caps
+from ringgate.contracts.regmap import VERSION_VALUE
 
 from tests.sw.driver.fakevfio import FakeVfio, config_space, sysfs_tree
 
@@ -26,7 +27,7 @@ def test_probe_reports_a_healthy_board(tmp_path, monkeypatch):
     assert "ringgate board at 0000:01:00.0" in out
     assert "10ee:5247 (subsystem 10ee:90c8), class 120000" in out
     assert "vfio-pci, group 7" in out
-    assert "0x52474754, register map 1.0" in out
+    assert f"0x52474754, register map {VERSION_VALUE >> 16}.{VERSION_VALUE & 0xFFFF}" in out
     assert "256-bit datapath, BRAM ring of 1024 entries" in out
     assert "8.0 GT/s x8 of 8.0 GT/s x8" in out
     assert "256 B negotiated (function supports 1024 B; device reports 256 B)" in out
