@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 __all__ = ["verilator_root", "setup_env", "Build", "build", "run", "cocotb_env", "CocotbFailure",
-           "waves_requested", "cache_dir", "free_running_wrapper", "with_domains", "Executable", "build_exe"]
+           "waves_requested", "cache_dir", "free_running_wrapper", "with_domains", "Executable", "build_exe",
+           "locked", "lint", "LintMessage"]
 
 # Amaranth's Verilog is clean but not lint-silent: width extensions from its
 # arithmetic, and casez without default in its decoders.
@@ -105,7 +106,7 @@ def _lz4_args() -> list[str]:
     as package data)."""
     out = cache_dir() / "_lz4"
     lib = out / "liblz4.a"
-    with _locked(cache_dir() / ".lz4.lock"):
+    with locked(cache_dir() / ".lz4.lock"):
         if not lib.exists():
             import subprocess
             import tempfile
@@ -120,7 +121,9 @@ def _lz4_args() -> list[str]:
 
 
 @contextlib.contextmanager
-def _locked(path: Path):
+def locked(path: Path):
+    """An exclusive lock on ``path`` (created) for the ``with`` block: one process builds, the
+    others wait and then find the result."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -210,7 +213,7 @@ def build(design, name: str, *, ports=None, extra_sources: Iterable[Path | str] 
     directory = cache_dir() / f"{name}-{key}"
     stamp = directory / BUILD_STAMP
 
-    with _locked(cache_dir() / f".{name}-{key}.lock"):
+    with locked(cache_dir() / f".{name}-{key}.lock"):
         if stamp.exists():
             return Build(name, directory, waves, rebuilt=False)
         _fresh(directory)
@@ -269,7 +272,7 @@ def build_exe(verilog: str, name: str, main_cpp: str, *, args: Sequence[str] = (
     directory = cache_dir() / f"{name}-{key}"
     binary = directory / "obj" / name
     stamp = directory / BUILD_STAMP
-    with _locked(cache_dir() / f".{name}-{key}.lock"):
+    with locked(cache_dir() / f".{name}-{key}.lock"):
         if stamp.exists():
             return Executable(name, directory, binary, rebuilt=False)
         _fresh(directory)
@@ -346,6 +349,46 @@ def run(b: Build, test_module: str, *, testcase: str | Sequence[str] | None = No
     if n_fail:
         raise failure(f"{n_fail} of {n_tests} cocotb test(s) failed")
     return test_dir
+
+
+@dataclass(frozen=True)
+class LintMessage:
+    """One Verilator lint message: ``%Warning-<code>`` or ``%Error[-<code>]``."""
+    severity: str
+    code: str
+    file: str
+    line: int
+    text: str
+
+
+def lint(sources: Mapping[str, str], top: str, *, extra_args: Sequence[str] = ()) -> list[LintMessage]:
+    """``verilator --lint-only -Wall`` of Verilog ``sources`` (file name -> text) with ``top``;
+    every message, parsed (none are waived here: the caller decides what is fatal)."""
+    import re
+    import subprocess
+    import tempfile
+
+    root = setup_env()
+    with tempfile.TemporaryDirectory(prefix="ringgate-lint-") as tmp:
+        files = []
+        for name, text in sources.items():
+            path = Path(tmp) / name
+            path.write_text(text)
+            files.append(str(path))
+        proc = subprocess.run([str(root / "bin" / "verilator"), "--lint-only", "-Wall", "-Wno-fatal",
+                               "--top-module", top, *extra_args, *files],
+                              capture_output=True, text=True)
+    out = []
+    pattern = re.compile(r"^%(Warning|Error)(?:-(\w+))?: (?:(\S+?):(\d+):(?:\d+:)? )?(.*)$")
+    for line in proc.stderr.splitlines():
+        m = pattern.match(line)
+        if m:
+            severity, code, path, lineno, text = m.groups()
+            out.append(LintMessage(severity, code or "", Path(path).name if path else "",
+                                   int(lineno or 0), text))
+    if proc.returncode != 0 and not any(m.severity == "Error" for m in out):
+        out.append(LintMessage("Error", "", "", 0, proc.stderr[-2000:] or f"exit {proc.returncode}"))
+    return out
 
 
 def with_domains(component, domains: Sequence[str]):

@@ -16,7 +16,18 @@ What runs in the simulator process:
   TLP's last beat (exact), and of every cursor line landing in host memory (link model);
 - the scoreboard (``ringgate.model.fpga.Scoreboard``, the golden model's rules): every Memory Write
   that reaches host memory is checked (MPS, 4 KiB, wrap, batch limit, order, bytes, credit,
-  cursor after data, cursor interval). The configuration comes from the BAR writes it executed.
+  cursor after data, cursor interval). The configuration comes from the BAR writes it executed;
+- optionally a hard reset during traffic (``COSIM_PERST_AFTER``, :meth:`Bench.perst`): PERST# /
+  link down as the gateware and the host see it. ``user_reset`` rises in the middle of an RQ TLP
+  once that many entries entered the ring; the function's configuration is lost (bus mastering
+  and memory decoding off: requests the hard block still holds are dropped, the partial TLP too);
+  while the link is down every BAR0 read of a client returns all ones and its writes are lost;
+  after ``COSIM_PERST_CYCLES`` cycles (and at least ``COSIM_PERST_WALL`` seconds, so a polling
+  host can see the outage) the reset is released and the command register restored, as the
+  host's PCI core restores a reset function. The device's sequences restart at 0 with the first
+  entry accepted after the reset; the scoreboard follows (the entries the ring held unannounced
+  are gone: ``results.json``'s ``perst`` has the entries accepted before the reset and the
+  cursor the host found when it re-enabled the device).
 
 With COSIM_WIRE=1 the design is ``hw/ingress/top.py`` (the ingress in front of the PCIe top): the
 feeder configures the ingress over BAR0 and drives each entry as a single-order datagram on the MAC's
@@ -28,7 +39,8 @@ Environment: COSIM_WIRE, COSIM_MAC_PS, COSIM_DIR (mailbox, hostmem, traffic.npz;
 written there), COSIM_MPS, COSIM_HOST_BYTES, COSIM_POLL (cycles), COSIM_RQ_PAUSE (probability
 of RQ back-pressure per cycle), COSIM_SEED, COSIM_WALL_TIMEOUT (s), COSIM_OWNER (pid), COSIM_CHECK_MPS (fault injection: the MPS the
 scoreboard enforces), COSIM_MONITOR=0 (speed experiments: no RQ monitor), COSIM_TRACE_ENTRY (record
-that entry's path cycle by cycle: ``trace`` in results.json, drawn by ringgate.app.latency.timing).
+that entry's path cycle by cycle: ``trace`` in results.json, drawn by ringgate.app.latency.timing),
+COSIM_PERST_AFTER / COSIM_PERST_CYCLES / COSIM_PERST_WALL (the hard reset above).
 """
 from __future__ import annotations
 
@@ -54,6 +66,7 @@ from ringgate.sw.driver.device import map_shared
 from ringgate.model.fpga import Scoreboard, ScoreboardError
 
 PERIOD_NS = 4                    # user_clk 250 MHz (the UltraScale+ model's Gen3 configurations)
+ALL_ONES = 0xFFFF_FFFF           # a root port's answer to a read of a function that is not there
 TRACE_BEFORE, TRACE_AFTER, TRACE_MAX = 3, 3, 160     # cycles of an entry's trace
 _OFF = {r.name: r.offset for r in REGMAP}
 
@@ -145,6 +158,13 @@ class Bench:
         self.stop = False
         self.trace_entry = int(os.environ.get("COSIM_TRACE_ENTRY", "-1"))
         self.trace_record = None
+        # hard reset (COSIM_PERST_*): device sequence 0 is entry seq_base of `stamped`
+        self.seq_base = 0
+        self.link_down = False
+        self.in_op = False
+        self.perst_pending = False
+        self.perst_info: dict | None = None
+        self.rq_cut = False              # the RQ monitor's TLP was cut short by a reset
 
         self.rc, self.dev = attach_pcie_model(dut, self.width, self.mps)
         self.host_mm = map_shared(d / "hostmem", self.host_bytes, create=True)
@@ -188,7 +208,11 @@ class Bench:
         if offset == _OFF["CONTROL"] and value & Control.ENABLE:
             base, caddr = self._shadow64("RING_BASE"), self._shadow64("CURSOR_ADDR")
             size = self.shadow.get(_OFF["RING_SIZE"], 0)
-            if self.sb is not None:
+            if self.perst_pending:            # first enable after a hard reset: sequences restart
+                self.perst_pending = False
+                self.sb_sent = 0
+                self.perst_info["announced"] = self.land_cursor[-1] if self.land_cursor else 0
+            elif self.sb is not None:
                 self.sb_sent = self.sb.sent
             self.cfg = (base, size, caddr)
             if size and not size & (size - 1):
@@ -197,8 +221,9 @@ class Bench:
                                      cursor_interval=self.shadow.get(_OFF["CURSOR_INTERVAL"], 1),
                                      first_seq=self.sb_sent)
                 self.sb.credit = self._shadow64("DOORBELL")
-                if len(self.stamped) > self.sb_sent * 64:
-                    self.sb.expect(np.frombuffer(bytes(self.stamped[self.sb_sent * 64:]), ENTRY_DTYPE))
+                first = (self.seq_base + self.sb_sent) * 64
+                if len(self.stamped) > first:
+                    self.sb.expect(np.frombuffer(bytes(self.stamped[first:]), ENTRY_DTYPE))
             self.mb[H_ENABLES] = self.mb[H_ENABLES] + 1
             self.enabled_event.set()
         elif offset == _OFF["DOORBELL"] + 4 and self.sb is not None:
@@ -223,6 +248,12 @@ class Bench:
             if reqs:
                 last_req = now
             for idx, op, off, value in reqs:
+                if self.link_down and op in (Op.READ32, Op.WRITE32):
+                    # the function is gone: reads complete with all ones, writes go nowhere
+                    self.perst_info["gone_reads" if op == Op.READ32 else "gone_writes"] += 1
+                    mb.complete(idx, ALL_ONES if op == Op.READ32 else None)
+                    continue
+                self.in_op = True
                 if op == Op.READ32:
                     mb.complete(idx, await bar.read_dword(off, timeout=10_000, timeout_unit="ns"))
                 elif op == Op.WRITE32:
@@ -231,7 +262,8 @@ class Bench:
                     mb.complete(idx)
                 else:
                     self.fail(f"mailbox: unknown op {op} at offset {off:#x}")
-                    mb.complete(idx, 0xFFFF_FFFF)
+                    mb.complete(idx, ALL_ONES)
+                self.in_op = False
             if mb[H_STOP]:
                 return "stop"
             if polls % 512 == 0:
@@ -286,7 +318,7 @@ class Bench:
             payload.value = int.from_bytes(rec, "little")
             valid.value = 1
             await RisingEdge(clk)
-            while not ready.value:
+            while not ready.value or dut.rst.value:      # nothing enters a ring held in reset
                 self.push_stalls += 1
                 await RisingEdge(clk)
             self.accept_ns.append(_now())        # the handshake: valid and ready at this edge
@@ -296,6 +328,50 @@ class Bench:
             self.mb[H_FED] = i + 1
             self.mb[H_PUSH_STALLS] = self.push_stalls
         valid.value = 0
+
+    # -- hard reset ------------------------------------------------------------------------
+    async def perst(self, after: int, cycles: int, wall: float):
+        """PERST# / link down during traffic (module docstring); records what it did in
+        ``perst_info``."""
+        dut, clk = self.dut, self.dut.clk
+        while self.fed < after:
+            await ClockCycles(clk, 16)
+        info = self.perst_info = {"after": after, "gone_reads": 0, "gone_writes": 0}
+        self.link_down = True          # clients' BAR accesses stop here; one in flight completes
+        while self.in_op:
+            await RisingEdge(clk)
+        # the edge after an RQ beat that is not the last of its TLP: the reset cuts that TLP
+        tv, tr, tl = dut.s_axis_rq_tvalid, dut.s_axis_rq_tready, dut.s_axis_rq_tlast
+        for waited in range(100_000):
+            await RisingEdge(clk)
+            if tv.value and tr.value and not tl.value:
+                break
+        info["mid_tlp"] = bool(tv.value and tr.value and not tl.value)
+        info["wait_cycles"] = waited
+        info["cycle"] = _now() // PERIOD_NS
+        info["cursor_landed_before"] = self.land_cursor[-1] if self.land_cursor else 0
+        dut.rst.value = 1
+        fn = self.dev.functions[0]
+        fn.bus_master_enable = fn.memory_space_enable = False
+        self.dev.rq_sink.link_reset()
+        self.rq_cut = True
+        self.shadow.clear()            # the device's registers are at their reset values
+        await ClockCycles(clk, cycles)
+        deadline = time.monotonic() + wall
+        while time.monotonic() < deadline:
+            await ClockCycles(clk, 256)
+        # returns of TLPs the reset discarded never reach the new logic
+        while not self.dev.rq_seq_num.empty():
+            self.dev.rq_seq_num.get_nowait()
+        self.seq_base = self.fed       # nothing entered during the reset: exact
+        info["accepted_before"] = self.fed
+        self.perst_pending = True
+        dut.rst.value = 0
+        await ClockCycles(clk, 16)
+        await self.pdev.enable_device()          # the host restores the command register
+        await self.pdev.set_master()
+        info["link_up_cycle"] = _now() // PERIOD_NS
+        self.link_down = False
 
     async def configure_ingress(self):
         """MAC_ADDR, IP_ADDR, UDP_PORT and ENABLE over BAR0, as a driver sets up the ingress."""
@@ -391,6 +467,8 @@ class Bench:
             if not tv.value:
                 await rise                    # tvalid rose after this edge: the next edge samples it
                 await edge
+            if self.rq_cut:
+                self.rq_cut = in_tlp = False
             if tv.value and tr.value:
                 now = _now()
                 if not in_tlp:
@@ -526,7 +604,7 @@ async def cosim(dut):
         await FallingEdge(dut.rst)
         await Timer(100, "ns")
         await b.rc.enumerate()
-        pdev = b.rc.find_device(b.dev.functions[0].pcie_id)
+        pdev = b.pdev = b.rc.find_device(b.dev.functions[0].pcie_id)
         await pdev.enable_device()
         await pdev.set_master()
         b.bar = pdev.bar_window[0]
@@ -539,6 +617,10 @@ async def cosim(dut):
         if os.environ.get("COSIM_MONITOR", "1") != "0":      # 0: speed experiments only
             cocotb.start_soon(b.monitor())
         feeder = cocotb.start_soon(b.feed())
+        if os.environ.get("COSIM_PERST_AFTER"):
+            cocotb.start_soon(b.perst(int(os.environ["COSIM_PERST_AFTER"]),
+                                              int(os.environ.get("COSIM_PERST_CYCLES", "2000")),
+                                              float(os.environ.get("COSIM_PERST_WALL", "0"))))
         sim0, wall_ready, cpu_ready = _now(), time.perf_counter(), time.process_time()
         b.mb[H_STATE] = State.READY
         why = await b.serve()
@@ -564,7 +646,7 @@ async def cosim(dut):
         "sim_cycles_per_cpu_s": cycles / max(cpu_end - cpu_ready, 1e-9), "registers": regs, "errors": b.errors,
         "scoreboard": None if b.sb is None else {"sent": b.sb.sent, "cursor": b.sb.cursor,
                                                  "data_tlps": b.sb.data_tlps, "writes": b.sb.writes},
-        "config": b.cfg,
+        "config": b.cfg, "perst": b.perst_info,
         "trace": b.trace_record,
     }
     if b.sb is not None and b.cfg is not None:
