@@ -118,3 +118,21 @@ set_false_path -to [get_ports {led_2__io}]
 # the board platform, which tags their stages with these properties).
 # Reset synchronisers (asserted asynchronously on PRE, released through two stages):
 set_false_path -to [get_pins -of_objects [get_cells -hierarchical -filter {amaranth.vivado.false_path_pre == "TRUE"}] -filter {REF_PIN_NAME == PRE}]
+# Level synchronisers: the first stage samples a signal of another domain
+set_false_path -to [get_cells -hierarchical -filter {amaranth.vivado.false_path == "TRUE"}]
+# Multi-bit crossings are bounded by 2.560 ns, the period of the fastest clock of any
+# configuration (a false path would let their bits arrive at any time; set_clock_groups
+# would override these bounds, so the design has none).
+# Multi-bit synchronisers (Gray-coded counters: one bit changes per source cycle): delay
+# and skew between the bits within the bound, so the far side sees the old or the new count.
+set_max_delay -datapath_only -from [get_cells -hierarchical -filter {ringgate.bus_sync_from == "0"}] -to [get_cells -hierarchical -filter {ringgate.bus_sync_to == "0"}] 2.560
+set_bus_skew -from [get_cells -hierarchical -filter {ringgate.bus_sync_from == "0"}] -to [get_cells -hierarchical -filter {ringgate.bus_sync_to == "0"}] 2.560
+set_max_delay -datapath_only -from [get_cells -hierarchical -filter {ringgate.bus_sync_from == "1"}] -to [get_cells -hierarchical -filter {ringgate.bus_sync_to == "1"}] 2.560
+set_bus_skew -from [get_cells -hierarchical -filter {ringgate.bus_sync_from == "1"}] -to [get_cells -hierarchical -filter {ringgate.bus_sync_to == "1"}] 2.560
+# Quasi-static: ingress configuration (MAC_ADDR, IP_ADDR, UDP_PORT): the register block refuses
+# writes while the ingress is enabled, and the MAC side samples it only while its synchronised
+# ENABLE is low (hw/ingress/crossing.py)
+set_max_delay -datapath_only -from [get_cells {core/pcie/bar/ingress__mac_addr_reg[*] core/pcie/bar/ingress__ip_addr_reg[*] core/pcie/bar/ingress__udp_port_reg[*]}] -to [get_clocks -of_objects [get_pins {mac_ip/rx_clk_out_0}]] 2.560
+# Quasi-static: ingress counter snapshot: frozen in the MAC clock one cycle before its acknowledge
+# toggles, copied in the user clock after the acknowledge's two-stage synchroniser
+set_max_delay -datapath_only -from [get_cells {core/ingress/crossing/frozen_reg[*] core/ingress/crossing/frozen_ts_reg[*]}] -to [get_clocks -of_objects [get_pins {pcie_ip/user_clk}]] 2.560

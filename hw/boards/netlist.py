@@ -66,7 +66,8 @@ def register_names(elaborated: dict, verilog: str, top: str) -> dict[str, str]:
         if assigned is None:
             continue
         reg = assigned.group(1).lstrip("\\").rstrip()
-        scope = cname.removeprefix("$flatten\\").rpartition(".$")[0] if ".$" in cname else ""
+        # flatten names a cell $flatten\a.\b.$procdff$N: the levels below the first are escaped
+        scope = cname.removeprefix("$flatten\\").rpartition(".$")[0].replace(".\\", ".") if ".$" in cname else ""
         full = f"{scope}.{reg}" if scope else reg
         bits = wires.get(full)
         if bits is None:
@@ -174,7 +175,8 @@ class Netlist:
             for b in self.cells[cell]["connections"].get("Q", []):
                 if isinstance(b, int):
                     attrs.update(self.net_attrs.get(b, {}))
-        return attrs
+        # yosys's JSON marks a string made of 0/1/x/z digits with a trailing space (not a constant)
+        return {k: v.rstrip(" ") if isinstance(v, str) and v.endswith(" ") else v for k, v in attrs.items()}
 
     def vivado_cell_names(self, cell: str) -> list[str]:
         """The names Vivado gives this cell: a named instance keeps its path; an inferred
@@ -214,6 +216,9 @@ class Netlist:
                 if n in clock_names:
                     return clock_names[n]
             drv = self.driver.get(bit)
+            if drv is not None and drv[0] in self.blackboxes:
+                # an IP's clock output (flattening may have kept only names inside submodules)
+                return self.blackboxes[drv[0]][1].get(drv[1])
             if drv is None or drv[0] == "$port" or self.type(drv[0]) not in _BUFFERS:
                 return None
             ins = [b for pin, bits in self.pins(drv[0], "input") if pin in ("I", "I0")

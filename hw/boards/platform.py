@@ -24,9 +24,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from amaranth.hdl import Module, Signal, Value
 from amaranth.vendor import XilinxPlatform
 
-__all__ = ["Board", "Flash", "Qsfp", "RESOURCE_NAMES", "mmcm_params"]
+__all__ = ["Board", "Flash", "Qsfp", "RESOURCE_NAMES", "mmcm_params", "BUS_FROM", "BUS_TO"]
+
+# Cell properties (Verilog attributes) of a multi-bit synchroniser: its source register and its
+# first stage carry the synchroniser's number, for the XDC's delay and skew constraints.
+BUS_FROM, BUS_TO = "ringgate.bus_sync_from", "ringgate.bus_sync_to"
 
 RESOURCE_NAMES = ("pcie_refclk", "pcie_perst", "pcie_lanes", "sysclk", "qsfp_refclk", "qsfp_lane",
                   "qsfp_ctl", "led")
@@ -100,7 +105,7 @@ class Board(XilinxPlatform):
 
     def __init__(self, *, toolchain=None):
         super().__init__(toolchain=toolchain)
-        self._synchronisers = {"ff": 0, "async_ff": 0}
+        self._synchronisers = {"ff": 0, "async_ff": 0, "bus": 0}
 
     # Synchronisers are lowered here (Amaranth tags their first stage, or the PRE pins of an
     # asynchronous one, with ``amaranth.vivado.*`` properties); counting them tells the XDC
@@ -109,8 +114,32 @@ class Board(XilinxPlatform):
         if ff_sync._max_input_delay is not None:
             raise NotImplementedError("FFSynchronizer(max_input_delay=...) on a board: the XDC "
                                       "constrains synchroniser inputs as false paths")
-        self._synchronisers["ff"] += 1
-        return super().get_ff_sync(ff_sync)
+        if len(ff_sync.i) == 1:
+            self._synchronisers["ff"] += 1
+            return super().get_ff_sync(ff_sync)
+        return self._bus_sync(ff_sync)
+
+    def _bus_sync(self, ff_sync):
+        """A multi-bit synchroniser (a Gray-coded counter): a false path would let its bits arrive
+        at any time, so its source register and first stage are tagged (:data:`BUS_FROM`,
+        :data:`BUS_TO`) for a ``set_max_delay -datapath_only`` and a ``set_bus_skew``. The
+        source must be a register: logic in front of the first stage could glitch through more
+        than one bit per change."""
+        source = Value.cast(ff_sync.i)
+        if not isinstance(source, Signal):
+            raise NotImplementedError(f"a multi-bit synchroniser must take a register, not {source!r}: "
+                                      "the XDC bounds the skew from the source register's bits")
+        n = str(self._synchronisers["bus"])
+        self._synchronisers["bus"] += 1
+        source.attrs[BUS_FROM] = n
+        m = Module()
+        stages = [Signal(ff_sync.i.shape(), name=f"stage{i}", init=ff_sync._init, reset_less=ff_sync._reset_less,
+                         attrs={"ASYNC_REG": "TRUE", **({BUS_TO: n} if i == 0 else {})})
+                  for i in range(ff_sync._stages)]
+        for i, o in zip((ff_sync.i, *stages), stages):
+            m.d[ff_sync._o_domain] += o.eq(i)
+        m.d.comb += ff_sync.o.eq(stages[-1])
+        return m
 
     def get_async_ff_sync(self, async_ff_sync):
         if async_ff_sync._max_input_delay is not None:
@@ -120,7 +149,8 @@ class Board(XilinxPlatform):
         return super().get_async_ff_sync(async_ff_sync)
 
     def synchronisers(self) -> dict[str, int]:
-        """How many level (``ff``) and reset (``async_ff``) synchronisers the prepared design has."""
+        """How many level (``ff``), multi-bit (``bus``) and reset (``async_ff``) synchronisers the
+        prepared design has."""
         return dict(self._synchronisers)
 
     # The board top's own Vivado flow (ringgate.app.build) writes the scripts and constraints;

@@ -10,6 +10,7 @@ domain       clock                                            reset
                                                               else (see below)
 ``mgmt``     the board oscillator through an MMCM (100 MHz)   until the MMCM locks
 ``mac_rx``   the MAC's ``rx_clk_out_0`` (156.25 / 390.625)    the MAC's ``user_rx_reset_0``
+                                                              (the ingress's ``mac`` domain)
 ===========  ===============================================  ===================================
 
 Requirements this top meets, and which the PCIe reset work builds on:
@@ -25,42 +26,72 @@ The ``mgmt`` domain sequences board bring-up (:class:`BringUp`): the QSFP clock 
 reset (and its frequency select, where the FPGA sets it), the module's ResetL, then the MAC's
 ``sys_reset``; its clock is also the MAC's free-running ``dclk``.
 
-The MAC's receive stream is the ingress boundary: :data:`MAC_RX` (PG210 RX AXI4-Stream, no
-``tready``) in the ``mac_rx`` domain. An ingress plugs in there (``ingress=``): a component
-with ``mac: In(MAC_RX)`` clocked by ``mac_rx`` and ``o: Out(stream.Signature(ENTRY.layout()))``
-in ``sync``, feeding the ring. Without one, the ring gets no entries and the MAC stream ends at
-the top's ``mac_rx__*`` signals.
+The gateware is :class:`~ringgate.hw.ingress.top.WireTop`: the ingress (parser in the MAC clock,
+its dual-clock claim ring, the register crossing) in front of ``PcieTop`` (ring, DMA writer, BAR0
+with the whole register map, the ingress's group included). The MAC's receive stream
+(:data:`MAC_RX`: PG210 RX AXI4-Stream, no ``tready``) goes straight into its ``mac`` port, and
+its ``mac`` clock domain is the top's ``mac_rx``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
-from amaranth.hdl import (Cat, ClockDomain, ClockSignal, Const, Elaboratable, Instance, IOValue, Module,
-                          ResetSignal, Signal)
-from amaranth.lib import io, stream, wiring
+from amaranth.hdl import (Cat, ClockDomain, ClockSignal, Const, DomainRenamer, Elaboratable, Instance, IOValue,
+                          Module, Signal)
+from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import Out
 
-from ringgate.contracts.entry import ENTRY
+from ringgate.contracts.datagram import MAX_MESSAGES
 from ringgate.contracts.pcie import USER_CLOCK_HZ
-from ringgate.hw.pcie.top import PcieTop
+from ringgate.hw.ingress.mac import MacRxSignature
+from ringgate.hw.ingress.top import WireTop
 from ringgate.hw.ringbuf import MAX_DEPTH, MIN_DEPTH
 
 from .ip import LINK_WIDTH, MAC_MODULE, MAC_USER_CLOCK_HZ, PCIE_MODULE, MacIp, PcieIp, Port
 from .platform import Board, mmcm_params
 
-__all__ = ["MAC_RX", "BoardDesign", "BoardTop", "BringUp", "IngressBlackBox", "BlackBox", "MGMT_CLOCK_HZ",
-           "connect_ip"]
+__all__ = ["MAC_RX", "BoardDesign", "BoardTop", "BringUp", "BlackBox", "MGMT_CLOCK_HZ", "connect_ip",
+           "CLOCK_PINS", "QuasiStatic", "QUASI_STATIC"]
 
 MGMT_CLOCK_HZ = 100_000_000     # the MAC IP's default GT_DRP_CLK; also the bring-up timebase
 
-MAC_RX = wiring.Signature({
-    "tdata": Out(64), "tkeep": Out(8), "tlast": Out(1),
-    "tuser": Out(1),            # on the last beat: the frame is bad (FCS or PHY error)
-    "tvalid": Out(1),
-})
+MAC_RX = MacRxSignature()
 """The MAC's receive stream (PG210 RX AXI4-Stream, 64-bit): no ``tready``, the wire cannot wait."""
+
+# The pin each domain's clock leaves from: constraints name a domain's clock by it (Vivado
+# derives the clocks behind the IPs and the MMCM from the reference clocks; their names are its own).
+CLOCK_PINS = {"sync": "pcie_ip/user_clk", "mac_rx": "mac_ip/rx_clk_out_0", "mgmt": "mgmt_bufg/O"}
+
+
+@dataclass(frozen=True)
+class QuasiStatic:
+    """A multi-bit value that crosses into another domain without a synchroniser of its own: a
+    handshake or an enable keeps it stable whenever that domain samples it, so its constraint is
+    a bound on its delay (``set_max_delay -datapath_only``), within which the handshake is slower.
+
+    Members
+    -------
+    what : why it is stable when sampled (the XDC's comment).
+    registers : Vivado names (patterns) of its source registers.
+    to_domain : the domain that samples it.
+    """
+    what: str
+    registers: tuple[str, ...]
+    to_domain: str
+
+
+QUASI_STATIC = (
+    QuasiStatic("ingress configuration (MAC_ADDR, IP_ADDR, UDP_PORT): the register block refuses writes "
+                "while the ingress is enabled, and the MAC side samples it only while its synchronised "
+                "ENABLE is low (hw/ingress/crossing.py)",
+                tuple(f"core/pcie/bar/ingress__{r}_reg[*]" for r in ("mac_addr", "ip_addr", "udp_port")), "mac_rx"),
+    QuasiStatic("ingress counter snapshot: frozen in the MAC clock one cycle before its acknowledge "
+                "toggles, copied in the user clock after the acknowledge's two-stage synchroniser",
+                ("core/ingress/crossing/frozen_reg[*]", "core/ingress/crossing/frozen_ts_reg[*]"), "sync"),
+)
+"""The board top's quasi-static crossings (the ingress's; its Gray-coded ring pointers and
+single-bit flags go through synchronisers, which the platform tags)."""
 
 # IP output ports that are copies of one ready signal (the hard block offers four for fan-out);
 # a gateware input of one bit takes the first copy.
@@ -77,44 +108,6 @@ class BlackBox:
     domains: dict[str, str]
 
 
-class IngressBlackBox(wiring.Component):
-    """The ingress slot filled with a black box (``ringgate_ingress``): for synthesis reports of
-    the complete top before the ingress exists. Its outputs are unknown to yosys, so the ring,
-    the DMA writer and BAR0 are all kept, as a real ingress keeps them. Not buildable in Vivado
-    (a black box without a netlist): ``ringgate build`` leaves the slot empty instead.
-
-    Members
-    -------
-    mac : In(:data:`MAC_RX`), in ``mac_rx``.
-    o : Out(stream of ring entries), in ``sync``.
-    """
-    MODULE = "ringgate_ingress"
-
-    def __init__(self):
-        super().__init__({"mac": In(MAC_RX), "o": Out(stream.Signature(ENTRY.layout()))})
-
-    @classmethod
-    def ports(cls) -> tuple[Port, ...]:
-        entry = ENTRY.layout().size
-        return (Port("mac_clk", "i", 1, "clock"), Port("mac_rst", "i", 1, "mac_rx"),
-                Port("clk", "i", 1, "clock"), Port("rst", "i", 1, "sync"),
-                *(Port(f"mac_{n}", "i", w, "mac_rx") for n, w in
-                  (("tdata", 64), ("tkeep", 8), ("tlast", 1), ("tuser", 1), ("tvalid", 1))),
-                Port("o_valid", "o", 1, "sync"), Port("o_payload", "o", entry, "sync"),
-                Port("o_ready", "i", 1, "sync"))
-
-    def elaborate(self, platform):
-        m = Module()
-        mac = self.mac
-        m.submodules.box = connect_ip(self.MODULE, self.ports(), drive={
-            "mac_clk": ClockSignal("mac_rx"), "mac_rst": ResetSignal("mac_rx"),
-            "clk": ClockSignal("sync"), "rst": ResetSignal("sync"),
-            "mac_tdata": mac.tdata, "mac_tkeep": mac.tkeep, "mac_tlast": mac.tlast,
-            "mac_tuser": mac.tuser, "mac_tvalid": mac.tvalid, "o_ready": self.o.ready,
-        }, used_outputs={"o_valid": self.o.valid, "o_payload": self.o.payload.as_value()})
-        return m
-
-
 @dataclass(frozen=True)
 class BoardDesign:
     """One buildable configuration of a board top; everything a build writes comes from here.
@@ -125,13 +118,14 @@ class BoardDesign:
     width : PCIe datapath bits, 256 (Gen3 x8) or 512 (Gen3 x16).
     ring_depth : entries of the BRAM ring.
     line_rate : the MAC's, 10 or 25 (Gb/s).
-    ingress : a factory of the component in the ingress slot (None: the slot stays empty).
+    ingress_depth : entries of the ingress's own dual-clock ring (datagrams wait there, whole,
+        while the PCIe top's ring is full).
     """
     board: type[Board]
     width: int = 256
     ring_depth: int = 1024
     line_rate: int = 10
-    ingress: Callable[[], Elaboratable] | None = None
+    ingress_depth: int = 256
 
     def __post_init__(self):
         # refused here, before anything is elaborated
@@ -140,6 +134,11 @@ class BoardDesign:
         d = self.ring_depth
         if not isinstance(d, int) or d & (d - 1) or not MIN_DEPTH <= d <= MAX_DEPTH:
             raise ValueError(f"ring depth must be a power of two from {MIN_DEPTH} to {MAX_DEPTH}, not {d!r}")
+        d = self.ingress_depth
+        low = max(MIN_DEPTH, 1 << (MAX_MESSAGES - 1).bit_length())
+        if not isinstance(d, int) or d & (d - 1) or not low <= d <= MAX_DEPTH:
+            raise ValueError(f"ingress ring depth must be a power of two from {low} (a whole datagram of "
+                             f"{MAX_MESSAGES} orders) to {MAX_DEPTH}, not {d!r}")
         if self.line_rate not in MAC_USER_CLOCK_HZ:
             raise ValueError(f"MAC line rate must be 10 or 25 (Gb/s), not {self.line_rate!r}")
 
@@ -170,18 +169,21 @@ class BoardDesign:
         """Frequency of each clock domain of the top."""
         return {"sync": USER_CLOCK_HZ, "mgmt": MGMT_CLOCK_HZ, "mac_rx": self.mac_ip.user_clock_hz}
 
+    @staticmethod
+    def crossing_ns() -> float:
+        """The bound on every multi-bit crossing's delay and skew: the period of the fastest clock
+        of any configuration (the 25G MAC's 390.625 MHz), so one XDC serves both line rates
+        (at 10G the user clock's 4 ns would do)."""
+        return 1e9 / max(USER_CLOCK_HZ, MGMT_CLOCK_HZ, *MAC_USER_CLOCK_HZ.values())
+
     def platform(self) -> Board:
         return self.board()
 
     def blackboxes(self) -> list[BlackBox]:
         """The black boxes of the elaborated top, for stubs and clock-domain checks."""
-        out = [BlackBox("pcie_ip", PCIE_MODULE, self.pcie_ip.ports, {"user_clk": "sync"}),
-               BlackBox("mac_ip", MAC_MODULE, self.mac_ip.ports,
-                        {"rx_clk_out_0": "mac_rx", "tx_clk_out_0": "mac_tx"})]
-        if self.ingress is IngressBlackBox:
-            out.append(BlackBox("ingress.box", IngressBlackBox.MODULE, IngressBlackBox.ports(),
-                                {"mac_rx": "mac_rx", "sync": "sync"}))
-        return out
+        return [BlackBox("pcie_ip", PCIE_MODULE, self.pcie_ip.ports, {"user_clk": "sync"}),
+                BlackBox("mac_ip", MAC_MODULE, self.mac_ip.ports,
+                         {"rx_clk_out_0": "mac_rx", "tx_clk_out_0": "mac_tx"})]
 
     def top(self) -> "BoardTop":
         return BoardTop(self)
@@ -264,20 +266,21 @@ def _is_io(value) -> bool:
 
 
 class BoardTop(Elaboratable):
-    """Ring + DMA writer + BAR0 + UltraScale+ adapter (:class:`PcieTop`) between the PCIe hard
-    block and the Ethernet MAC of a board: clocks, resets, bring-up, LEDs (0: PCIe link up,
-    1: Ethernet RX link up, 2: management clock heartbeat).
+    """The FPGA path from the wire (:class:`~ringgate.hw.ingress.top.WireTop`: ingress, ring, DMA
+    writer, BAR0, UltraScale+ adapter) between the Ethernet MAC and the PCIe hard block of a
+    board: clocks, resets, bring-up, LEDs (0: PCIe link up, 1: Ethernet RX link up,
+    2: management clock heartbeat).
 
     Members
     -------
     design : the :class:`BoardDesign` this top elaborates.
-    core : the :class:`PcieTop` inside (the ring, the DMA writer, BAR0).
-    mac_rx : the MAC's receive stream (:data:`MAC_RX`, ``mac_rx`` domain), the ingress boundary.
+    core : the :class:`WireTop` inside; its ``mac`` domain is the top's ``mac_rx``.
+    mac_rx : the MAC's receive stream (:data:`MAC_RX`, ``mac_rx`` domain), into ``core.mac``.
     """
 
     def __init__(self, design: BoardDesign):
         self.design = design
-        self.core = PcieTop(design.width, design.ring_depth)
+        self.core = WireTop(design.width, design.ring_depth, ingress_depth=design.ingress_depth)
         self.mac_rx = MAC_RX.create(path=("mac_rx",))
 
     def elaborate(self, platform):
@@ -285,7 +288,8 @@ class BoardTop(Elaboratable):
         if not isinstance(platform, d.board):
             raise TypeError(f"this top is built for {d.board.__name__}, not {type(platform).__name__}")
         m = Module()
-        m.submodules.core = core = self.core
+        core = self.core
+        m.submodules.core = DomainRenamer({"mac": "mac_rx"})(core)
         m.domains.sync = ClockDomain("sync")
         m.domains.mgmt = ClockDomain("mgmt")
         m.domains.mac_rx = ClockDomain("mac_rx")
@@ -302,13 +306,7 @@ class BoardTop(Elaboratable):
             m.d.comb += _output(m, f"qsfp_{name}", getattr(qsfp, name)).eq(value)
         for i, value in enumerate((self._lnk_up, rx_status, bringup.heartbeat)):
             m.d.comb += _output(m, f"led{i}", platform.request("led", i, dir="-")).eq(value)
-
-        if d.ingress is not None:
-            m.submodules.ingress = ingress = d.ingress()
-            wiring.connect(m, self.mac_rx, ingress.mac)
-            wiring.connect(m, ingress.o, core.i)
-        else:
-            m.d.comb += core.i.valid.eq(0)
+        wiring.connect(m, self.mac_rx, core.mac)
         return m
 
     def _pcie(self, m, platform, core):

@@ -14,16 +14,20 @@ port without a pin or an IOSTANDARD (transceiver pins excepted: those the netlis
 straight to an IP's serial or reference-clock port or to an ``IBUFDS_GTE4``), every reference
 clock without a ``create_clock`` of its period, every object query that matches nothing in the
 netlist, every pin used twice, and every clock-domain crossing of the netlist that no
-constraint covers.
+constraint covers, or that a constraint covers too loosely: a bit of a multi-bit register
+reached from another clock needs a ``set_max_delay -datapath_only`` within the faster clock's
+period (not a false path), and a multi-bit synchroniser's first stage a ``set_bus_skew`` as well.
 """
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass, field
 
 from amaranth.build import Subsignal
 
-from .netlist import Crossing, Netlist, glob_match
+from .netlist import ASYNC, Crossing, Netlist, glob_match
+from .platform import BUS_FROM, BUS_TO
 
 __all__ = ["board_xdc", "check", "parse", "Command", "XdcError", "GT_RESOURCES", "SPLIT_RESOURCES"]
 
@@ -52,9 +56,13 @@ def _period(hz: float) -> str:
     return f"{1e9 / hz:.3f}"
 
 
-def board_xdc(platform, *, x16_part: bool = False) -> str:
+def board_xdc(platform, *, x16_part: bool = False, crossing_ns: float | None = None, quasi_static=(),
+              clock_pins: dict[str, str] | None = None) -> str:
     """The XDC of a prepared ``platform`` (``platform.prepare`` has run on the top);
-    ``x16_part``: only the pins of the lanes a x16 link adds."""
+    ``x16_part``: only the pins of the lanes a x16 link adds. ``crossing_ns``: the bound on the
+    delay and skew of multi-bit crossings (multi-bit synchronisers, ``quasi_static`` values,
+    :class:`~ringgate.hw.boards.top.QuasiStatic`, whose sampling domain's clock leaves the top's
+    ``clock_pins[domain]``)."""
     b = platform
     ports = [(name, pin, dict(attrs)) for name, pin, attrs in platform.iter_port_constraints_bits()]
     by_res: dict[tuple[str, int], list] = {}
@@ -101,7 +109,7 @@ def board_xdc(platform, *, x16_part: bool = False) -> str:
     for name in outputs:
         out += [f"set_output_delay 0 [get_ports {{{name}}}]", f"set_false_path -to [get_ports {{{name}}}]"]
     out.append("")
-    out += _cdc(platform)
+    out += _cdc(platform, crossing_ns, quasi_static, clock_pins or {})
     return "\n".join(out)
 
 
@@ -113,10 +121,12 @@ def _pin_dir(platform, port: str) -> str:
     return ios[0].dir
 
 
-def _cdc(platform) -> list[str]:
+def _cdc(platform, crossing_ns, quasi_static, clock_pins) -> list[str]:
     out = ["# Clock-domain crossings: the synchronisers of the design (amaranth.lib.cdc, lowered by",
            "# the board platform, which tags their stages with these properties)."]
     kinds = platform.synchronisers()
+    if (kinds.get("bus") or quasi_static) and crossing_ns is None:
+        raise ValueError("the design has multi-bit crossings: their bound (crossing_ns) is needed")
     if kinds.get("async_ff"):
         out += ["# Reset synchronisers (asserted asynchronously on PRE, released through two stages):",
                 "set_false_path -to [get_pins -of_objects [get_cells -hierarchical -filter "
@@ -124,6 +134,23 @@ def _cdc(platform) -> list[str]:
     if kinds.get("ff"):
         out += ["# Level synchronisers: the first stage samples a signal of another domain",
                 "set_false_path -to [get_cells -hierarchical -filter {amaranth.vivado.false_path == \"TRUE\"}]"]
+    ns = f"{crossing_ns:.3f}" if crossing_ns is not None else ""
+    if kinds.get("bus") or quasi_static:
+        out += [f"# Multi-bit crossings are bounded by {ns} ns, the period of the fastest clock of any",
+                "# configuration (a false path would let their bits arrive at any time; set_clock_groups",
+                "# would override these bounds, so the design has none)."]
+    if kinds.get("bus"):
+        out += ["# Multi-bit synchronisers (Gray-coded counters: one bit changes per source cycle): delay",
+                "# and skew between the bits within the bound, so the far side sees the old or the new count."]
+    for n in range(kinds.get("bus", 0)):
+        ends = (f"-from [get_cells -hierarchical -filter {{{BUS_FROM} == \"{n}\"}}] "
+                f"-to [get_cells -hierarchical -filter {{{BUS_TO} == \"{n}\"}}]")
+        out += [f"set_max_delay -datapath_only {ends} {ns}", f"set_bus_skew {ends} {ns}"]
+    for q in quasi_static:
+        out += [f"# {line}" for line in textwrap.wrap(f"Quasi-static: {q.what}", 96)]
+        out += [
+                f"set_max_delay -datapath_only -from [get_cells {{{' '.join(q.registers)}}}] "
+                f"-to [get_clocks -of_objects [get_pins {{{clock_pins[q.to_domain]}}}]] {ns}"]
     return out + [""]
 
 
@@ -222,8 +249,9 @@ class _Objects:
 class _Context:
     """Objects of the netlist as the XDC's queries see them."""
 
-    def __init__(self, net: Netlist):
+    def __init__(self, net: Netlist, clock_names: dict[str, str]):
         self.net = net
+        self.clock_names = clock_names
         self.port_bits = set()
         for name, p in net.ports.items():
             n = len(p["bits"])
@@ -275,7 +303,17 @@ class _Context:
                 raise XdcError(f"line {cmd.line}: get_pins {' '.join(map(str, args))} matches no pin of the netlist")
             return _Objects("pin", pins)
         if name == "get_clocks":
-            found = {c for c in self.clocks for p in _patterns(args) if glob_match(p, c)}
+            opts, rest = _options(args, set(), {"-of_objects"})
+            if "-of_objects" in opts:
+                # the clock a pin carries: a domain of the top (Vivado names derived clocks itself)
+                pins = self.query(opts["-of_objects"])
+                conns = [self.net.cells[c]["connections"].get(p, []) for c, p in pins.items] if pins.kind == "pin" else []
+                found = {f"domain {d}" for bits in conns for b in bits if isinstance(b, int)
+                         for d in [self.net.clock_domain(b, self.clock_names)] if d is not None}
+                if not found:
+                    raise XdcError(f"line {cmd.line}: get_clocks -of_objects: no clock of the design on those pins")
+                return _Objects("clock", found)
+            found = {c for c in self.clocks for p in _patterns(rest) if glob_match(p, c)}
             if not found:
                 raise XdcError(f"line {cmd.line}: get_clocks {' '.join(map(str, args))} matches no clock")
             return _Objects("clock", found)
@@ -293,11 +331,14 @@ def _patterns(args) -> list[str]:
 
 @dataclass
 class _Exception:
-    """A timing exception: the objects it starts from and ends at (None: any)."""
+    """A timing exception (or a bus skew bound): the objects it starts from and ends at (None:
+    any), and its value in ns (max delay, bus skew)."""
     command: str
     line: int
     frm: _Objects | None
     to: _Objects | None
+    value: float | None = None
+    datapath_only: bool = False
 
 
 def _read(text: str, ctx: _Context, report: list[str]):
@@ -332,8 +373,13 @@ def _read(text: str, ctx: _Context, report: list[str]):
                     raise XdcError(f"line {cmd.line}: {name} without -from or -to")
                 if "-datapath_only" in opts and frm is None:
                     raise XdcError(f"line {cmd.line}: {name} -datapath_only needs -from")
-                if name != "set_bus_skew":
-                    exceptions.append(_Exception(name, cmd.line, frm, to))
+                value = None
+                if name in ("set_max_delay", "set_bus_skew"):
+                    try:
+                        value = float(rest[-1])
+                    except (IndexError, ValueError, TypeError):
+                        raise XdcError(f"line {cmd.line}: {name} needs a value in ns") from None
+                exceptions.append(_Exception(name, cmd.line, frm, to, value, "-datapath_only" in opts))
             elif name in ("set_input_delay", "set_output_delay"):
                 opts, rest = _options(args, {"-max", "-min", "-add_delay"}, {"-clock"})
                 ctx.io_delays |= ctx.query(rest[-1]).items
@@ -370,38 +416,77 @@ def _gt_ports(net: Netlist) -> set[str]:
     return out
 
 
-def _covered(x: Crossing, exceptions: list[_Exception], net: Netlist) -> bool:
-    for e in exceptions:
-        to_ok = e.to is None or (
-            (x.kind == "output" and e.to.kind == "port" and x.pin in e.to.items)
-            or (e.to.kind == "cell" and x.cell in e.to.items)
-            or (e.to.kind == "pin" and (x.cell, x.pin.partition("[")[0]) in {(c, p.partition("[")[0]) for c, p in e.to.items}))
-        if not to_ok:
-            continue
-        if e.frm is None:
-            return True
-        # -from: every foreign source must be one of the start points
-        ok = True
-        for dom, desc in x.sources:
-            if e.frm.kind == "port" and desc.startswith("input "):
-                ok &= desc[len("input "):] in e.frm.items
-            elif e.frm.kind == "cell":
-                ok &= any(desc.endswith(" " + c) for c in e.frm.items)
-            else:
-                ok = False
-        if ok:
-            return True
-    return False
+def _matches(x: Crossing, e: _Exception) -> bool:
+    """``e``'s ``-to`` holds the crossing's endpoint and its ``-from`` (if any) every foreign source."""
+    to = e.to
+    if to is not None and not (
+            (x.kind == "output" and to.kind == "port" and x.pin in to.items)
+            or (to.kind == "cell" and x.cell in to.items)
+            or (to.kind == "pin" and (x.cell, x.pin.partition("[")[0]) in {(c, p.partition("[")[0]) for c, p in to.items})
+            or (to.kind == "clock" and x.kind != "output" and f"domain {x.domain}" in to.items)):
+        return False
+    if e.frm is None:
+        return True
+    for dom, desc in x.sources:
+        if e.frm.kind == "port" and desc.startswith("input "):
+            ok = desc[len("input "):] in e.frm.items
+        elif e.frm.kind == "cell":
+            ok = any(desc.endswith(" " + c) for c in e.frm.items)
+        elif e.frm.kind == "clock":
+            ok = f"domain {dom}" in e.frm.items
+        else:
+            ok = False
+        if not ok:
+            return False
+    return True
+
+
+_BUS_BIT = re.compile(r"_reg\[\d+\]$")
+
+
+def _crossing_problem(x: Crossing, exceptions: list[_Exception], net: Netlist, periods: dict[str, float]) -> str | None:
+    """What is wrong with the constraints of one crossing (None: nothing).
+
+    Any false path or max delay covers a single-bit crossing. A bit of a multi-bit register
+    needs its delay bounded (``set_max_delay -datapath_only``, at most the period of the faster
+    of the clocks it joins; a false path, which Vivado ranks above a max delay, leaves it
+    unbounded); a multi-bit synchroniser's first stage (``ASYNC_REG``) also a ``set_bus_skew``
+    within that period."""
+    where = x.pin if x.kind == "output" else f"{'/'.join(net.vivado_cell_names(x.cell)[:1]) or x.cell}/{x.pin}"
+    head = f"crossing into {x.kind} {where} ({x.domain}) from " + ", ".join(f"{d}: {s}" for d, s in x.sources[:3])
+    matching = [e for e in exceptions if _matches(x, e)]
+    cover = [e for e in matching if e.command in ("set_false_path", "set_max_delay")]
+    if not cover:
+        return "unconstrained " + head
+    if (x.kind != "ff" or any(d == ASYNC for d, _ in x.sources)
+            or not any(_BUS_BIT.search(n) for n in net.vivado_cell_names(x.cell))):
+        return None         # a board input is cut by its false path
+    known = [periods[d] for d in {x.domain, *(d for d, _ in x.sources)} if d in periods]
+    limit = min(known) if known else None
+    bound = f" of at most {limit:.3f} ns (the faster clock's period)" if limit else ""
+    if any(e.command == "set_false_path" for e in cover):
+        return f"bus {head}: a false path leaves its bits' arrival unbounded; it needs set_max_delay -datapath_only{bound}"
+    delays = [e.value for e in cover if e.command == "set_max_delay" and e.datapath_only]
+    if not delays:
+        return f"bus {head}: needs set_max_delay -datapath_only{bound}"
+    if limit is not None and min(delays) > limit + 0.0005:
+        return f"bus {head}: set_max_delay {min(delays):g} ns is longer than{bound[len(' of at most'):]}"
+    if str(net.attributes(x.cell).get("ASYNC_REG", "")).upper() in ("TRUE", "1", "00000000000000000000000000000001"):
+        skews = [e.value for e in matching if e.command == "set_bus_skew"]
+        if not skews or (limit is not None and min(skews) > limit + 0.0005):
+            return f"multi-bit synchroniser {head}: needs set_bus_skew{bound}"
+    return None
 
 
 def check(xdc_texts: list[str], net: Netlist, *, clock_names: dict[str, str],
-          reference_clocks: dict[str, float]) -> list[str]:
+          reference_clocks: dict[str, float], clock_hz: dict[str, float] | None = None) -> list[str]:
     """Problems of ``xdc_texts`` (read in order) against the netlist; empty when all is well.
 
     ``clock_names``: the netlist's clock net names -> domain (``{"clk": "sync", ...}``);
-    ``reference_clocks``: top-level clock port -> frequency in Hz."""
+    ``reference_clocks``: top-level clock port -> frequency in Hz; ``clock_hz``: domain ->
+    frequency (the bound of a multi-bit crossing is the faster period of the two domains)."""
     report: list[str] = []
-    ctx = _Context(net)
+    ctx = _Context(net, clock_names)
     pins, exceptions = {}, []
     for text in xdc_texts:
         p, e = _read(text, ctx, report)
@@ -441,7 +526,8 @@ def check(xdc_texts: list[str], net: Netlist, *, clock_names: dict[str, str],
     # from it, or an input delay saying how it is timed.
     pair = lambda port: re.sub(r"__[pn]$", "", port)      # noqa: E731 (both legs of a clock)
     clock_pins = {p for p in ctx.port_bits if pair(p) in {pair(c) for c in reference_clocks}}
-    cut = {p for e in exceptions if e.frm is not None and e.frm.kind == "port" for p in e.frm.items}
+    cut = {p for e in exceptions if e.command != "set_bus_skew" and e.frm is not None and e.frm.kind == "port"
+           for p in e.frm.items}
     for name, p in net.ports.items():
         if p["direction"] != "input":
             continue
@@ -450,9 +536,9 @@ def check(xdc_texts: list[str], net: Netlist, *, clock_names: dict[str, str],
             if port not in gt and port not in clock_pins and port not in cut and port not in ctx.io_delays:
                 report.append(f"board input {port} has neither a false path from it nor an input delay")
 
+    periods = {d: 1e9 / hz for d, hz in (clock_hz or {}).items()}
     for x in net.crossings(clock_names):
-        if not _covered(x, exceptions, net):
-            where = x.pin if x.kind == "output" else f"{'/'.join(net.vivado_cell_names(x.cell)[:1]) or x.cell}/{x.pin}"
-            srcs = ", ".join(f"{d}: {s}" for d, s in x.sources[:3])
-            report.append(f"unconstrained crossing into {x.kind} {where} ({x.domain}) from {srcs}")
+        problem = _crossing_problem(x, exceptions, net, periods)
+        if problem:
+            report.append(problem)
     return report

@@ -9,12 +9,10 @@ that fails on negative setup or hold slack or on a design with no timed path, bi
 image), JTAG and flash programming scripts and a manifest.
 
 :func:`check_board` is what runs without Vivado: yosys ``synth_xilinx -family xcup`` of the
-complete top (the IPs, and the ingress until it exists, as black boxes) with per-domain
-figures, the XDC checker against that netlist, and Verilator lint of the top.
+complete top (the IPs as black boxes) with per-domain figures, the XDC checker against that netlist, and Verilator lint of the top.
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import re
@@ -31,7 +29,7 @@ from rich.table import Table
 from ringgate.contracts.pcie import PCI_IDENTITY, USER_CLOCK_HZ
 from ringgate.hw.boards import BOARDS
 from ringgate.hw.boards.ip import blackbox_verilog
-from ringgate.hw.boards.top import BoardDesign, IngressBlackBox
+from ringgate.hw.boards.top import CLOCK_PINS, QUASI_STATIC, BoardDesign
 from ringgate.hw.boards.xdc import board_xdc, check
 
 __all__ = ["Prepared", "prepare", "flow_files", "write_flow", "check_board", "BoardCheck",
@@ -47,7 +45,7 @@ class Prepared:
     platform: object
     verilog: str
     xdc: dict[str, str]                 # file name -> text, in the order Vivado reads them
-    stubs: str                          # black boxes of the top (IPs, ingress slot), Verilog
+    stubs: str                          # black boxes of the top (the IPs), Verilog
 
     @property
     def clock_names(self) -> dict[str, str]:
@@ -66,7 +64,8 @@ def prepare(design: BoardDesign) -> Prepared:
     platform = design.platform()
     plan = platform.prepare(design.top(), name=design.name)
     b = design.board.name
-    xdc = {f"{b}.xdc": board_xdc(platform)}
+    xdc = {f"{b}.xdc": board_xdc(platform, crossing_ns=design.crossing_ns(), quasi_static=QUASI_STATIC,
+                                 clock_pins=CLOCK_PINS)}
     if design.lanes == 16:
         xdc[f"{b}_x16.xdc"] = board_xdc(platform, x16_part=True)
     stubs = "".join(blackbox_verilog(bb.module, bb.ports) for bb in design.blackboxes())
@@ -198,8 +197,7 @@ def _manifest(p: Prepared) -> dict:
                 "refclk_hz": mac.refclk_hz, "gt_group": mac.gt_group, "lane": mac.lane_loc},
         "clocks_hz": d.clocks_hz,
         "ring_depth": d.ring_depth,
-        "ingress": "none (the ring has no producer until the ingress lands)" if d.ingress is None
-                   else getattr(d.ingress, "__name__", str(d.ingress)),
+        "ingress": {"ring_depth": d.ingress_depth, "mac_domain_hz": mac.user_clock_hz},
         "constraints": list(p.xdc),
         "flash": {"part": b.flash.part, "interface": b.flash.interface, "address": f"{b.flash.address:#010x}"},
     }
@@ -208,8 +206,6 @@ def _manifest(p: Prepared) -> dict:
 def flow_files(p: Prepared) -> dict[str, str]:
     """Every file of the Vivado flow: relative path -> text."""
     d = p.design
-    if d.ingress is IngressBlackBox:
-        raise ValueError("the ingress black box has no netlist: build the top without it (ingress=None)")
     files = {f"{d.name}.v": p.verilog, **p.xdc,
              f"ip/{d.pcie_ip.module}.tcl": d.pcie_ip.tcl(IP_DIR),
              f"ip/{d.mac_ip.module}.tcl": d.mac_ip.tcl(IP_DIR),
@@ -315,19 +311,14 @@ class BoardCheck:
 
 
 def check_board(design: BoardDesign) -> BoardCheck:
-    """The checks that run without Vivado, on the complete top: the ingress slot holds the
-    black box (:class:`IngressBlackBox`) while no ingress exists, so nothing of the data path is
-    optimised away. The XDC checked is the one the build writes (it does not depend on the slot)."""
+    """The checks that run without Vivado, on the complete top the build writes (the IPs black
+    boxes): yosys, the XDC checker against that netlist, Verilator lint."""
     from .synth import synthesize_board
 
-    complete = design if design.ingress is not None else dataclasses.replace(design, ingress=IngressBlackBox)
-    p = prepare(complete)
-    built = prepare(design) if complete is not design else p
-    if built.xdc != p.xdc:
-        raise AssertionError("the XDC depends on the ingress slot")
+    p = prepare(design)
     s = synthesize_board(p)
-    problems = check(list(built.xdc.values()), s.net, clock_names=p.clock_names,
-                     reference_clocks=p.reference_clocks)
+    problems = check(list(p.xdc.values()), s.net, clock_names=p.clock_names,
+                     reference_clocks=p.reference_clocks, clock_hz=design.clocks_hz)
     return BoardCheck(s, problems, lint_top(p))
 
 
@@ -352,7 +343,9 @@ def domain_table(check_result: BoardCheck, title: str) -> Table:
 @click.option("--board", required=True, type=click.Choice(sorted(BOARDS)), help="The dev board.")
 @click.option("--width", type=click.Choice(["256", "512"]), default="256", show_default=True,
               help="PCIe datapath bits: 256 = Gen3 x8, 512 = Gen3 x16.")
-@click.option("--depth", default=1024, show_default=True, help="BRAM ring depth.")
+@click.option("--depth", default=1024, show_default=True, help="BRAM ring depth (the PCIe top's ring).")
+@click.option("--ingress-depth", default=256, show_default=True,
+              help="Depth of the ingress's own dual-clock ring (datagrams wait there while the ring is full).")
 @click.option("--line-rate", type=click.Choice(["10", "25"]), default="10", show_default=True,
               help="Ethernet line rate (Gb/s) of the MAC.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
@@ -362,12 +355,14 @@ def domain_table(check_result: BoardCheck, title: str) -> Table:
                    "the XDC checker, Verilator lint.")
 @click.option("--vivado/--no-vivado", "run_vivado", default=True, show_default=True,
               help="Run the flow when vivado is on PATH.")
-def build(board, width, depth, line_rate, out, run_check, run_vivado):
+def build(board, width, depth, ingress_depth, line_rate, out, run_check, run_vivado):
     """Write a complete Vivado non-project flow for a board (and run it when Vivado is there)."""
     try:
-        design = BoardDesign(BOARDS[board], width=int(width), ring_depth=depth, line_rate=int(line_rate))
+        design = BoardDesign(BOARDS[board], width=int(width), ring_depth=depth, line_rate=int(line_rate),
+                             ingress_depth=ingress_depth)
     except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--depth") from None
+        hint = "--ingress-depth" if str(e).startswith("ingress") else "--depth"
+        raise click.BadParameter(str(e), param_hint=hint) from None
     with console.status(f"elaborating the {board} top ({width}-bit PCIe)"):
         p = prepare(design)
     out = out or Path("build") / f"{board}-{width}"
@@ -378,7 +373,7 @@ def build(board, width, depth, line_rate, out, run_check, run_vivado):
         with console.status("yosys synth_xilinx of the complete top, XDC checker, Verilator lint"):
             result = check_board(design)
         console.print(domain_table(result, f"{board}, {width}-bit: yosys synth_xilinx -family xcup "
-                                           f"(IPs and the ingress slot as black boxes)"))
+                                           f"(the IPs as black boxes)"))
         for what, problems in (("XDC", result.xdc_problems), ("lint", result.lint_problems)):
             if problems:
                 failed = True

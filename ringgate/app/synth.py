@@ -364,18 +364,42 @@ def synthesize_board(prepared, *, cache: Path | None = None) -> BoardSynth:
                 log = (tmp / "yosys.log").read_text() if (tmp / "yosys.log").exists() else proc.stderr
                 raise RuntimeError(f"yosys failed for {top} (exit {proc.returncode}):\n{log[-4000:]}")
             elaborated = tmp / f"{top}.elaborated.json"
-            (tmp / "registers.json").write_text(json.dumps(
+            (tmp / _NAMES).write_text(json.dumps(
                 register_names(json.loads(elaborated.read_text()), prepared.verilog, top)))
             elaborated.unlink()             # large; the register names are what it was for
             tmp.rename(workdir)
+        names = workdir / _NAMES
+        if not names.exists():              # a mapping made before the names' reading changed
+            names.write_text(json.dumps(_elaborated_names(prepared, top)))
         seconds = time.perf_counter() - t0
     netlist = json.loads(done.read_text())
     cells = Counter(c["type"] for c in netlist["modules"][top]["cells"].values())
     levels, carry = logic_depth(netlist, top)
     report = SynthReport(top, cells, levels, carry, seconds, (workdir / "yosys.log").read_text(), netlist)
     bbs = {b.path: ({p.name: p for p in b.ports}, b.domains) for b in prepared.design.blackboxes()}
-    net = Netlist(netlist, top, bbs, json.loads((workdir / "registers.json").read_text()))
+    net = Netlist(netlist, top, bbs, json.loads(names.read_text()))
     return BoardSynth(report, net, domain_figures(net, prepared.clock_names))
+
+
+# Vivado's register names, beside a cached mapping; a new file name when register_names changes
+# what it reads, so cached mappings get theirs without being mapped again.
+_NAMES = "registers-2.json"
+
+
+def _elaborated_names(prepared, top: str) -> dict[str, str]:
+    """Register names from the design as elaborated (``hierarchy; proc; flatten``, tens of seconds)."""
+    from ringgate.hw.boards.netlist import register_names
+
+    with tempfile.TemporaryDirectory(prefix=f"names-{top}-") as tmp:
+        d = Path(tmp)
+        (d / f"{top}.v").write_text(prepared.verilog)
+        (d / "stubs.v").write_text(prepared.stubs)
+        script = (f"read_verilog -lib stubs.v; read_verilog {top}.v; hierarchy -top {top}; proc; flatten; "
+                  f"write_json {top}.elaborated.json")
+        proc = subprocess.run([_yosys(), "-q", "-p", script], cwd=d, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"yosys failed elaborating {top}:\n{proc.stderr[-4000:]}")
+        return register_names(json.loads((d / f"{top}.elaborated.json").read_text()), prepared.verilog, top)
 
 
 def _yosys() -> str:

@@ -162,18 +162,23 @@ def test_build_without_vivado_says_so(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("args,message", [(["--board", "kc705"], "Invalid value for '--board'"),
                                           (["--board", "au200", "--width", "128"], "Invalid value for '--width'"),
-                                          (["--board", "au200", "--depth", "1000"], "--depth")])
+                                          (["--board", "au200", "--depth", "1000"], "--depth"),
+                                          (["--board", "au200", "--ingress-depth", "16"], "--ingress-depth")])
 def test_build_refuses_bad_parameters(tmp_path, args, message):
     r = CliRunner().invoke(main, ["build", *args, "--out", str(tmp_path), "--no-vivado"])
     assert r.exit_code == 2 and message in r.output
 
 
-def test_the_ingress_black_box_is_not_buildable():
-    from ringgate.app.build import flow_files, prepare
-    from ringgate.hw.boards import BOARDS
-    from ringgate.hw.boards.top import BoardDesign, IngressBlackBox
-    with pytest.raises(ValueError, match="ingress black box has no netlist"):
-        flow_files(prepare(BoardDesign(BOARDS["au200"], ingress=IngressBlackBox)))
+def test_the_built_top_carries_the_ingress(flows):
+    """The Verilog Vivado reads holds the ingress (no black box but the two IPs), the manifest
+    says so, and the XDC constrains its crossings."""
+    d, _ = flows["au200"]
+    v = (d / "ringgate_au200.v").read_text()
+    assert "module \\ringgate_au200.core.ingress.parser" in v and "ringgate_ingress" not in v
+    m = json.loads((d / "manifest.json").read_text())
+    assert m["ingress"] == {"ring_depth": 256, "mac_domain_hz": 156_250_000}
+    xdc = (d / "au200.xdc").read_text()
+    assert xdc.count("set_bus_skew") == 2 and "core/ingress/crossing/frozen_reg[*]" in xdc
 
 
 def test_build_check_prints_the_domains_and_fails_on_problems(tmp_path, monkeypatch):

@@ -4,12 +4,12 @@ from __future__ import annotations
 import functools
 
 
-def prepared(board: str, width: int, ingress: bool = False):
+def prepared(board: str, width: int):
     from ringgate.app.build import prepare
     from ringgate.hw.boards import BOARDS
-    from ringgate.hw.boards.top import BoardDesign, IngressBlackBox
+    from ringgate.hw.boards.top import BoardDesign
 
-    return prepare(BoardDesign(BOARDS[board], width=width, ingress=IngressBlackBox if ingress else None))
+    return prepare(BoardDesign(BOARDS[board], width=width))
 
 
 @functools.lru_cache(maxsize=None)

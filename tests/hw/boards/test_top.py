@@ -6,15 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from amaranth.hdl import Module, Signal
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Signal
 from amaranth.sim import Simulator
 
-from ringgate.contracts.entry import ENTRY
 from ringgate.hw.boards import BOARDS
 from ringgate.hw.boards.ip import Port
-from ringgate.hw.boards.top import MAC_RX, BoardDesign, BringUp, connect_ip
+from ringgate.hw.boards.top import BoardDesign, BringUp, connect_ip
 
 from .conftest import prepared
 
@@ -102,38 +99,41 @@ def test_top_refuses_another_board():
         prepare(BoardDesign(BOARDS["au200"], width=128))
 
 
-class CountingIngress(wiring.Component):
-    """A stand-in ingress: one entry per good frame, its CDC through a register-only handshake
-    (enough to see the slot connect both sides)."""
-
-    def __init__(self):
-        super().__init__({"mac": In(MAC_RX), "o": Out(stream.Signature(ENTRY.layout()))})
-
-    def elaborate(self, platform):
-        m = Module()
-        frames = Signal(32)
-        with m.If(self.mac.tvalid & self.mac.tlast & ~self.mac.tuser):
-            m.d.mac_rx += frames.eq(frames + 1)
-        m.d.sync += self.o.valid.eq(frames[0])
-        return m
+def _instance(verilog: str, module: str, name: str) -> str:
+    return re.search(rf"{re.escape(module)}\s+{name} \((.*?)\);", verilog, re.S).group(1)
 
 
-def test_ingress_slot_connects_both_domains():
-    from ringgate.app.build import prepare
-    p = prepare(BoardDesign(BOARDS["au200"], ingress=CountingIngress))
-    ingress = re.search(r"\\ringgate_au200\.ingress\s+ingress \((.*?)\);", p.verilog, re.S).group(1)
-    mac = re.search(r"xxv_ethernet_0 mac_ip \((.*?)\);", p.verilog, re.S).group(1)
-    conn = lambda body, port: re.search(rf"\.{port}\((\w+)\)", body).group(1)      # noqa: E731
-    for ip_port, ingress_port in (("rx_axis_tvalid_0", "mac__tvalid"), ("rx_axis_tlast_0", "mac__tlast"),
-                                  ("rx_axis_tuser_0", "mac__tuser"), ("rx_clk_out_0", "mac_rx_clk")):
-        assert conn(mac, ip_port) == conn(ingress, ingress_port), ip_port
-    assert conn(ingress, "clk") == "clk"                      # the PCIe user clock
-    core = re.search(r"\\ringgate_au200\.core\s+core \((.*?)\);", p.verilog, re.S).group(1)
-    assert conn(core, "i__valid") == conn(ingress, "o__valid")
+def _conn(body: str, port: str) -> str:
+    return re.search(rf"\.{port}\(([\w\\$.]+)\s*\)", body).group(1)
+
+
+@pytest.mark.parametrize("board,width", [("au200", 256), ("vcu118", 512)])
+def test_mac_stream_feeds_the_ingress_and_its_registers_are_in_bar0(board, width):
+    """The MAC's receive stream (no tready) enters the ingress in the MAC's RX clock; the
+    ingress's register group is BAR0's (PcieTop built from the whole map, its group port joined
+    to the ingress); the PCIe top's ring is fed inside the core, not tied off."""
+    v = prepared(board, width).verilog
+    top = f"ringgate_{board}"
+    mac = _instance(v, "xxv_ethernet_0", "mac_ip")
+    core = _instance(v, f"\\{top}.core", "core")
+    for ip_port, core_port in (("rx_axis_tvalid_0", "mac__tvalid"), ("rx_axis_tdata_0", "mac__tdata"),
+                               ("rx_axis_tkeep_0", "mac__tkeep"), ("rx_axis_tlast_0", "mac__tlast"),
+                               ("rx_axis_tuser_0", "mac__tuser"), ("rx_clk_out_0", "mac_rx_clk")):
+        assert _conn(mac, ip_port) == _conn(core, core_port), ip_port
+    assert _conn(core, "clk") == "clk" and _conn(core, "mac_rx_rst") == "mac_rx_rst"
+    assert "tready" not in re.sub(r"s_axis_\w+_tready|m_axis_\w+_tready", "", mac)
+    ingress = _instance(v, f"\\{top}.core.ingress", "ingress")
+    pcie = _instance(v, f"\\{top}.core.pcie", "pcie")
+    for group in ("mac_addr", "udp_port", "ingress_caps", "ingress_status", "ingress_control", "lock",
+                  "snap_mac_timestamp"):
+        assert _conn(ingress, f"regs__{group}") == _conn(pcie, f"ingress__{group}"), group
+    assert _conn(ingress, "o__valid") == _conn(pcie, "i__valid")
 
 
 @pytest.mark.parametrize("kw,message", [(dict(width=128), "256 or 512"), (dict(ring_depth=1000), "power of two"),
-                                        (dict(ring_depth=8), "power of two"), (dict(line_rate=40), "10 or 25")])
+                                        (dict(ring_depth=8), "power of two"), (dict(line_rate=40), "10 or 25"),
+                                        (dict(ingress_depth=16), "a whole datagram of"),
+                                        (dict(ingress_depth=100), "ingress ring depth must be a power of two")])
 def test_design_refuses_bad_parameters_before_elaborating(kw, message):
     with pytest.raises(ValueError, match=message):
         BoardDesign(BOARDS["au200"], **kw)

@@ -15,6 +15,7 @@ from amaranth.lib.cdc import FFSynchronizer, ResetSynchronizer
 from ringgate.app.synth import synthesize
 from ringgate.hw.boards.netlist import Netlist, glob_match
 from ringgate.hw.boards.platform import Board, Flash, Qsfp
+from ringgate.hw.boards.top import QuasiStatic
 from ringgate.hw.boards.xdc import XdcError, board_xdc, check, parse
 
 SRC = "example/board@0123456:board.xml:L1"
@@ -51,10 +52,17 @@ class TwoDomains(Elaboratable):
         m.submodules.b_rst_sync = ResetSynchronizer(count[5], domain="b")   # reset from another domain
         level = Signal()
         m.submodules.level_sync = FFSynchronizer(count[7], level, o_domain="b")
+        gray, gray_b = Signal(4, name="gray"), Signal(4, name="gray_b")   # a Gray-coded counter crosses a -> b
+        m.d.a += gray.eq(count[:4] ^ count[1:5])
+        m.submodules.gray_sync = FFSynchronizer(gray, gray_b, o_domain="b")
+        setting, sampled = Signal(6, name="setting"), Signal(6, name="sampled")   # quasi-static, a -> b
+        with m.If(count[7] & count[6]):
+            m.d.a += setting.eq(count[2:])
+        m.d.b += sampled.eq(setting)
         raw = Signal(name="raw")
         shown = Signal()
         m.d.b += [raw.eq(count[6] ^ level),                # a crossing with no synchroniser
-                  shown.eq(raw)]
+                  shown.eq(raw ^ gray_b.xor() ^ sampled.xor())]
         m.submodules.led0 = led0 = io.Buffer("o", platform.request("led", 0, dir="-"))
         m.submodules.led1 = led1 = io.Buffer("o", platform.request("led", 1, dir="-"))
         m.d.comb += [led0.o.eq(shown), led1.o.eq(count[0])]
@@ -62,6 +70,8 @@ class TwoDomains(Elaboratable):
 
 
 CLOCKS = {"a_clk": "a", "b_clk": "b"}
+CLOCK_HZ = {"a": 300e6, "b": 125e6}
+SETTING = QuasiStatic("set in a while b does not look", ("setting_reg[*]",), "b")
 
 
 @pytest.fixture(scope="module")
@@ -72,21 +82,55 @@ def tiny(tmp_path_factory):
                         workdir=tmp_path_factory.mktemp("tiny"))
     net = Netlist(report.netlist, "tiny", registers=report.registers)
     refclks = {port.name: hz for port, hz in platform.iter_port_clock_constraints()}
-    return platform, board_xdc(platform), net, refclks
+    xdc = board_xdc(platform, crossing_ns=3.0, quasi_static=(SETTING,), clock_pins={"b": "raw_reg/C"})
+    return platform, xdc, net, refclks
 
 
 def run(tiny, text):
     _, _, net, refclks = tiny
-    return check([text], net, clock_names=CLOCKS, reference_clocks=refclks)
+    return check([text], net, clock_names=CLOCKS, reference_clocks=refclks, clock_hz=CLOCK_HZ)
 
 
 def test_written_xdc_covers_the_synchronisers_and_catches_the_raw_crossing(tiny):
     platform, xdc, net, _ = tiny
-    assert platform.synchronisers() == {"ff": 1, "async_ff": 2}
+    assert platform.synchronisers() == {"ff": 1, "async_ff": 2, "bus": 1}
     assert "amaranth.vivado.false_path_pre" in xdc and 'amaranth.vivado.false_path == "TRUE"' in xdc
     problems = run(tiny, xdc)
     assert len(problems) == 1, problems
     assert problems[0].startswith("unconstrained crossing into ff raw_reg/D (b) from a:")
+
+
+BUS_SKEW = 'set_bus_skew -from [get_cells -hierarchical -filter {ringgate.bus_sync_from == "0"}]'
+BUS_DELAY = 'set_max_delay -datapath_only -from [get_cells -hierarchical -filter {ringgate.bus_sync_from == "0"}]'
+
+
+def test_the_gray_bus_and_the_quasi_static_value_are_constrained(tiny):
+    """The platform tags the multi-bit synchroniser's source register and first stage; the XDC
+    bounds its delay and skew by filter, and the quasi-static value's delay into b's clock."""
+    _, xdc, net, _ = tiny
+    assert BUS_SKEW in xdc and BUS_DELAY in xdc
+    tagged = {n for c in net.cells for n in net.vivado_cell_names(c) if "ringgate.bus_sync_from" in net.attributes(c)}
+    assert tagged == {f"gray_reg[{i}]" for i in range(4)}
+    assert "-to [get_clocks -of_objects [get_pins {raw_reg/C}]] 3.000" in xdc
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda x: x.replace(BUS_SKEW, "#"), "multi-bit synchroniser crossing into ff gray_sync/stage0_reg[0]/D (b) "
+                                         "from a: FDRE"),
+    (lambda x: x.replace(BUS_DELAY, "set_false_path"), "a false path leaves its bits' arrival unbounded; it "
+                                                       "needs set_max_delay -datapath_only of at most 3.333 ns"),
+    (lambda x: x.replace("}] 3.000", "}] 5.000"), "set_max_delay 5 ns is longer than 3.333 ns"),
+    (lambda x: x.replace("[get_cells {setting_reg[*]}]", "[get_cells {count_reg[*]}]"),
+     "unconstrained crossing into ff sampled_reg[0]/D (b) from a"),
+    (lambda x: x + '\nset_false_path -to [get_cells {sampled_reg[*]}]\n', "bus crossing into ff sampled_reg[0]/D"),
+    (lambda x: x.replace('bus_sync_from == "0"', 'bus_sync_from == "1"'), 'matches no cell of the netlist'),
+    (lambda x: x.replace("raw_reg/C", "led1/buf/buf0/O"), "get_clocks -of_objects: no clock of the design"),
+    (lambda x: x + "\nset_max_delay -datapath_only -from [get_cells count_reg[0]] -to [get_cells raw_reg]\n",
+     "set_max_delay needs a value in ns"),
+])
+def test_checker_catches_a_loose_multi_bit_crossing(tiny, edit, message):
+    problems = run(tiny, edit(tiny[1] + "\nset_false_path -to [get_cells raw_reg]\n"))
+    assert any(message in p for p in problems), problems
 
 
 def test_an_explicit_constraint_by_vivado_name_covers_it(tiny):
