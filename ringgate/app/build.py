@@ -115,6 +115,8 @@ report_utilization -file reports/utilization.rpt
 report_utilization -hierarchical -file reports/utilization_hierarchical.rpt
 report_clock_interaction -file reports/clock_interaction.rpt
 report_cdc -details -file reports/cdc.rpt
+report_bus_skew -file reports/bus_skew.rpt
+report_exceptions -ignored -file reports/exceptions_ignored.rpt
 report_methodology -file reports/methodology.rpt
 report_drc -file reports/drc.rpt
 report_route_status -file reports/route_status.rpt

@@ -17,7 +17,8 @@ tkinter = pytest.importorskip("tkinter", reason="needs Tcl (tkinter) to run the 
 
 VIVADO_COMMANDS = ("create_project create_ip set_property get_ips generate_target synth_ip read_verilog "
                    "read_xdc synth_design write_checkpoint report_utilization report_timing_summary opt_design "
-                   "place_design phys_opt_design route_design report_clock_interaction report_cdc "
+                   "place_design phys_opt_design route_design report_clock_interaction report_cdc report_bus_skew "
+                   "report_exceptions "
                    "report_methodology report_drc report_route_status get_timing_paths write_bitstream "
                    "write_cfgmem").split()
 
@@ -101,6 +102,10 @@ def test_build_script_runs_every_step_in_order(flows):
     assert " ".join(cfgmem[1:]) == ("-force -format mcs -size 128 -interface SPIx4 -loadbit "
                                     "up 0x01002000 ringgate_au200.bit -checksum -file ringgate_au200.mcs")
     assert (d / "reports").is_dir() and (d / "ip_gen").is_dir()
+    # the crossings' constraints are reported: bus skew, and exceptions Vivado ignored (a query that
+    # matched nothing, a max delay overridden)
+    assert ("report_bus_skew", "-file", "reports/bus_skew.rpt") in calls
+    assert ("report_exceptions", "-ignored", "-file", "reports/exceptions_ignored.rpt") in calls
 
 
 @pytest.mark.parametrize("wns,whs,message", [("-0.012", "0.050", "timing not met (WNS -0.012 ns, WHS 0.050 ns)"),

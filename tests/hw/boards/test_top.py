@@ -92,7 +92,8 @@ def test_elaborated_top(board, width):
 def test_top_refuses_another_board():
     from ringgate.app.build import prepare
     top = BoardDesign(BOARDS["au200"]).top()
-    top.core._MustUse__silence = True           # never elaborated: refused first
+    for never_elaborated in (top.core, top.core._pcie, top.core._ingress):      # refused first
+        never_elaborated._MustUse__silence = True
     with pytest.raises(TypeError, match="built for AU200, not VCU118"):
         BOARDS["vcu118"]().prepare(top, name="x")
     with pytest.raises(ValueError, match="256 or 512"):
