@@ -9,8 +9,9 @@ domain       clock                                            reset
 ``sync``     the PCIe IP's ``user_clk`` (250 MHz)             the IP's ``user_reset``, and nothing
                                                               else (see below)
 ``mgmt``     the board oscillator through an MMCM (100 MHz)   until the MMCM locks
-``mac_rx``   the MAC's ``rx_clk_out_0`` (156.25 / 390.625)    the MAC's ``user_rx_reset_0``
-                                                              (the ingress's ``mac`` domain)
+``mac_rx``   the MAC's ``rx_clk_out_0`` (156.25 / 390.625)    the MAC's ``user_rx_reset_0``, or
+                                                              the PCIe IP's ``user_reset`` (the
+                                                              ingress's ``mac`` domain)
 ===========  ===============================================  ===================================
 
 Requirements this top meets, and which the PCIe reset work builds on:
@@ -294,9 +295,9 @@ class BoardTop(Elaboratable):
         m.domains.mgmt = ClockDomain("mgmt")
         m.domains.mac_rx = ClockDomain("mac_rx")
 
-        self._pcie(m, platform, core)
+        user_reset = self._pcie(m, platform, core)
         bringup = self._mgmt(m, platform)
-        rx_status = self._mac(m, platform, bringup)
+        rx_status = self._mac(m, platform, bringup, user_reset)
 
         qsfp = platform.request("qsfp_ctl", 0, dir="-")
         outputs = {"modsell": 0, "lpmode": 0, "resetl": bringup.qsfp_resetl}
@@ -346,6 +347,7 @@ class BoardTop(Elaboratable):
                 outputs[name] = value
         m.submodules.pcie_ip = connect_ip(ip.module, ip.ports, drive, outputs)
         m.submodules.pcie_rst_sync = ResetSynchronizer(user_reset, domain="sync")
+        return user_reset
 
     def _mgmt(self, m, platform) -> BringUp:
         m.submodules.sysclk_buf = sysclk = io.Buffer("i", platform.request("sysclk", 0, dir="-"))
@@ -365,7 +367,7 @@ class BoardTop(Elaboratable):
         m.submodules.bringup = bringup = BringUp(hold=MGMT_CLOCK_HZ // 50_000)
         return bringup
 
-    def _mac(self, m, platform, bringup: BringUp) -> Signal:
+    def _mac(self, m, platform, bringup: BringUp, user_reset: Signal) -> Signal:
         ip = self.design.mac_ip
         refclk = platform.request("qsfp_refclk", 0, dir="-")
         lane = platform.request("qsfp_lane", 0, dir={"rx": "-", "tx": "-"})
@@ -386,7 +388,11 @@ class BoardTop(Elaboratable):
             "rx_axis_tvalid_0": rx.tvalid, "rx_axis_tdata_0": rx.tdata, "rx_axis_tkeep_0": rx.tkeep,
             "rx_axis_tlast_0": rx.tlast, "rx_axis_tuser_0": rx.tuser,
         })
-        m.submodules.mac_rx_rst_sync = ResetSynchronizer(user_rx_reset, domain="mac_rx")
+        # The ingress's two halves must start from zero together: its claim ring's counts cross
+        # as Gray codes, and a half reset alone would see the other's count as entries to take or
+        # slots freed. A PCIe reset (PERST#, hot reset, link down) therefore resets the MAC half
+        # too; the PCIe path itself stays reset by user_reset alone.
+        m.submodules.mac_rx_rst_sync = ResetSynchronizer(user_rx_reset | user_reset, domain="mac_rx")
         return rx_status
 
 

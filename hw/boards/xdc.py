@@ -148,9 +148,8 @@ def _cdc(platform, crossing_ns, quasi_static, clock_pins) -> list[str]:
         out += [f"set_max_delay -datapath_only {ends} {ns}", f"set_bus_skew {ends} {ns}"]
     for q in quasi_static:
         out += [f"# {line}" for line in textwrap.wrap(f"Quasi-static: {q.what}", 96)]
-        out += [
-                f"set_max_delay -datapath_only -from [get_cells {{{' '.join(q.registers)}}}] "
-                f"-to [get_clocks -of_objects [get_pins {{{clock_pins[q.to_domain]}}}]] {ns}"]
+        out.append(f"set_max_delay -datapath_only -from [get_cells {{{' '.join(q.registers)}}}] "
+                   f"-to [get_clocks -of_objects [get_pins {{{clock_pins[q.to_domain]}}}]] {ns}")
     return out + [""]
 
 
@@ -463,14 +462,15 @@ def _crossing_problem(x: Crossing, exceptions: list[_Exception], net: Netlist, p
         return None         # a board input is cut by its false path
     known = [periods[d] for d in {x.domain, *(d for d, _ in x.sources)} if d in periods]
     limit = min(known) if known else None
-    bound = f" of at most {limit:.3f} ns (the faster clock's period)" if limit else ""
+    period = f"{limit:.3f} ns (the faster clock's period)" if limit else ""
+    bound = f" of at most {period}" if limit else ""
     if any(e.command == "set_false_path" for e in cover):
         return f"bus {head}: a false path leaves its bits' arrival unbounded; it needs set_max_delay -datapath_only{bound}"
     delays = [e.value for e in cover if e.command == "set_max_delay" and e.datapath_only]
     if not delays:
         return f"bus {head}: needs set_max_delay -datapath_only{bound}"
     if limit is not None and min(delays) > limit + 0.0005:
-        return f"bus {head}: set_max_delay {min(delays):g} ns is longer than{bound[len(' of at most'):]}"
+        return f"bus {head}: set_max_delay {min(delays):g} ns is longer than {period}"
     if str(net.attributes(x.cell).get("ASYNC_REG", "")).upper() in ("TRUE", "1", "00000000000000000000000000000001"):
         skews = [e.value for e in matching if e.command == "set_bus_skew"]
         if not skews or (limit is not None and min(skews) > limit + 0.0005):

@@ -9,7 +9,8 @@ that fails on negative setup or hold slack or on a design with no timed path, bi
 image), JTAG and flash programming scripts and a manifest.
 
 :func:`check_board` is what runs without Vivado: yosys ``synth_xilinx -family xcup`` of the
-complete top (the IPs as black boxes) with per-domain figures, the XDC checker against that netlist, and Verilator lint of the top.
+complete top (the IPs as black boxes) with per-domain figures, the XDC checker against that
+netlist, and Verilator lint of the top.
 """
 from __future__ import annotations
 

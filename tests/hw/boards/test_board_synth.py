@@ -81,18 +81,35 @@ def _sources(net, cell, pin, domains=None):
     return {net.source_domain(s, domains) for b in bits for s in net.fanin(b)} - {None}
 
 
+def _reached(net, bit):
+    """(cell, pin) of every register, RAM or black-box input a net reaches through logic."""
+    out, stack, seen = set(), [bit], set()
+    while stack:
+        b = stack.pop()
+        for cell, pin in net.sinks.get(b, []):
+            if cell != "$port" and net.is_comb(cell):
+                if cell not in seen:
+                    seen.add(cell)
+                    stack += [x for _, bits in net.pins(cell, "output") for x in bits if isinstance(x, int)]
+            else:
+                out.add((cell, pin))
+    return out
+
+
 @pytest.mark.parametrize("board,width", CONFIGS)
 def test_reset_and_clock_requirements(board, width):
     net = checked(board, width).synth.net
     # PERST# reaches the hard block's sys_reset, from the pin and nothing else
     assert _sources(net, "pcie_ip", "sys_reset") == {(ASYNC, "input pcie_perst_0__io")}
-    # the gateware's reset is user_reset: the synchroniser's PRE pins see only it, and user_reset
-    # drives nothing but those pins
+    # the PCIe path's reset is user_reset: its synchroniser's PRE pins see only it; the ingress's
+    # MAC half is reset by the MAC's reset or by user_reset (the claim ring's halves start
+    # together); user_reset reaches nothing but those PRE pins
     for stage in ("pcie_rst_sync.stage0", "pcie_rst_sync.stage1"):
         assert _sources(net, stage, "PRE") == {(ASYNC, "pcie_ip.user_reset")}
+    for stage in ("mac_rx_rst_sync.stage0", "mac_rx_rst_sync.stage1"):
+        assert _sources(net, stage, "PRE") == {(ASYNC, "pcie_ip.user_reset"), (ASYNC, "mac_ip.user_rx_reset_0")}
     user_reset = next(b for b, (c, p) in net.driver.items() if (c, p) == ("pcie_ip", "user_reset"))
-    assert {(c, p) for c, p in net.sinks[user_reset]} <= {("pcie_rst_sync.stage0", "PRE"),
-                                                          ("pcie_rst_sync.stage1", "PRE")}
+    assert _reached(net, user_reset) == {(f"{s}_rst_sync.stage{i}", "PRE") for s in ("pcie", "mac_rx") for i in (0, 1)}
     # every register clocked by user_clk is reset (synchronously) from that synchroniser only
     domains = net.domains({"clk": "sync"})
     sync = [c for c, d in domains.items() if d == "sync" and net.is_ff(c)]
@@ -103,6 +120,14 @@ def test_reset_and_clock_requirements(board, width):
             resets |= _sources(net, c, pin, domains)
     assert resets and all(dom == "sync" for dom, _ in resets), resets
     assert ("sync", "FDPE pcie_rst_sync.stage1") in resets
+    # and every mac_rx register from the MAC side's synchroniser
+    mac = [c for c, d in domains.items() if d == "mac_rx" and net.is_ff(c)]
+    resets = set()
+    for c in mac:
+        for pin in ("R", "S"):
+            resets |= _sources(net, c, pin, domains)
+    assert len(mac) > 2000 and ("mac_rx", "FDPE mac_rx_rst_sync.stage1") in resets
+    assert all(dom == "mac_rx" for dom, _ in resets), resets
     # reference clock buffer: O to sys_clk_gt, ODIV2 to sys_clk
     for out, pin in (("O", "sys_clk_gt"), ("ODIV2", "sys_clk")):
         bit = net.cells["pcie_refclk_buf"]["connections"][out][0]
