@@ -60,6 +60,22 @@ def test_ingress_ring_is_block_ram_written_in_the_mac_clock(board, width):
     assert users and {domains[c] for c in users} == {"mac_rx"}
 
 
+def test_one_netlist_and_one_xdc_serve_both_line_rates():
+    """At 25G only the MAC's configuration and clock change: the Verilog (so the synthesis) and
+    the XDC are the 10G ones, and the crossings' bound holds against the 390.625 MHz MAC clock."""
+    from ringgate.app.build import prepare
+    from ringgate.hw.boards import BOARDS
+    from ringgate.hw.boards.top import BoardDesign
+
+    design = BoardDesign(BOARDS["au200"], width=256, line_rate=25)
+    p10, p25 = prepared("au200", 256), prepare(design)
+    assert p25.verilog == p10.verilog and p25.xdc == p10.xdc
+    assert design.clocks_hz["mac_rx"] == 390_625_000 and design.mac_ip.tcl("x") != p10.design.mac_ip.tcl("x")
+    r = checked("au200", 256)
+    assert check(list(p25.xdc.values()), r.synth.net, clock_names=p25.clock_names,
+                 reference_clocks=p25.reference_clocks, clock_hz=design.clocks_hz) == []
+
+
 @pytest.mark.parametrize("board,width", CONFIGS)
 def test_domain_budgets(board, width):
     figs = checked(board, width).synth.domains
