@@ -26,7 +26,8 @@ WRAP_COVER = dict(PROOF_CONFIG, ring_size=64)
 GUARD_CONFIG = dict(ring_base=0x7_0000_0000, ring_size=2, cursor_addr=0x1000,
                     batch_limit=16, cursor_interval=1, mps=0)
 PROOF_DEPTH = 3
-BMC_DEPTH = 16
+BMC_DEPTH = 12
+GUARD_DEPTH = 14
 deep = pytest.mark.skipif(not os.environ.get("RINGGATE_DEEP_FORMAL"),
                           reason="k-induction and deep covers: set RINGGATE_DEEP_FORMAL=1 (minutes to hours)")
 
@@ -63,7 +64,7 @@ def test_dma_writer_covers(tmp_path, name, config, depth, skip):
 @pytest.mark.parametrize("broken", BROKEN)
 def test_dma_proof_refutes_a_wrong_claim(tmp_path, broken):
     """A wrong bound or property yields a real counterexample from reset (not a vacuous pass)."""
-    r = run_sby(DmaProof(GUARD_CONFIG, broken=broken), f"dma_broken_{broken}", mode="bmc", depth=BMC_DEPTH,
+    r = run_sby(DmaProof(GUARD_CONFIG, broken=broken), f"dma_broken_{broken}", mode="bmc", depth=GUARD_DEPTH,
                 workdir=tmp_path, timeout_s=600)
     assert not r.passed
     assert "Assert failed" in r.log and r.counterexample() is not None
