@@ -41,7 +41,7 @@ from ringgate.contracts.entry import ENTRY_DTYPE
 from ringgate.contracts.regmap import REGMAP, Control
 from ringgate.sim.cosim.shm import (H_CYCLE, H_ENABLES, H_ERRORS, H_FED, H_MPS, H_PUSH_STALLS, H_SIM_PS, H_STATE,
                            H_STOP, H_T0, H_TOTAL, H_WALL_START, H_WIDTH, HOST_BASE, Mailbox, Op, State)
-from ringgate.sim.pcie.tb import attach_pcie_model
+from ringgate.sim.pcie.tb import attach_pcie_model, clear_pause, set_random_pause
 from ringgate.sw.driver.device import map_shared
 from ringgate.model.fpga import Scoreboard, ScoreboardError
 
@@ -312,11 +312,6 @@ class Bench:
         return regs
 
 
-def rq_pause(rng, p):
-    while True:
-        yield int(rng.random() < p)
-
-
 @cocotb.test(timeout_time=10**12, timeout_unit="ns")
 async def cosim(dut):
     b = Bench(dut)
@@ -330,7 +325,7 @@ async def cosim(dut):
         await pdev.set_master()
         b.bar = pdev.bar_window[0]
         if b.rq_pause:
-            b.dev.rq_sink.set_pause_generator(rq_pause(b.rng, b.rq_pause))
+            set_random_pause(b.dev.rq_sink, b.rng, b.rq_pause)
         if os.environ.get("COSIM_MONITOR", "1") != "0":      # 0: speed experiments only
             cocotb.start_soon(b.monitor())
         feeder = cocotb.start_soon(b.feed())
@@ -341,7 +336,7 @@ async def cosim(dut):
         wall_end, cpu_end = time.perf_counter(), time.process_time()
         sim_end = _now()
         if b.rq_pause:
-            b.dev.rq_sink.clear_pause_generator()
+            clear_pause(b.dev.rq_sink)
         regs = await b.final_registers()
         feeder.cancel()
     except BaseException as e:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ringgate.contracts.regmap import (ENTRY_BYTES, ID_VALUE, MAX_RING_SIZE, REGMAP, Control, Error,
-                                       RegisterMap, Status)
+from ringgate.contracts.regmap import ID_VALUE, REGMAP, Control, Error, RegisterMap, Status, config_errors
 
 __all__ = ["Registers", "AsyncRegisters", "RegisterIO", "AsyncRegisterIO", "ConfigError", "check_config",
            "decode_errors"]
 
+ERROR_MEANING = {f.name: f.doc for f in REGMAP["ERROR"].fields}
 BUSY_POLLS = 10000          # STATUS reads while waiting for the writer to stop
 
 
@@ -44,15 +44,12 @@ class ConfigError(RuntimeError):
 
 
 def check_config(ring_base: int, ring_size: int, cursor_addr: int) -> None:
-    """Host-side check of a configuration, mirroring the device's validation."""
-    if ring_base % 4096:
-        raise ValueError(f"ring_base {ring_base:#x} is not 4 KiB aligned")
-    if ring_size < 1 or ring_size & (ring_size - 1) or ring_size > MAX_RING_SIZE:
-        raise ValueError(f"ring_size {ring_size} is not a power of two from 1 to 2**26")
-    if cursor_addr % 64:
-        raise ValueError(f"cursor_addr {cursor_addr:#x} is not 64 B aligned")
-    if ring_base - 64 < cursor_addr < ring_base + ring_size * ENTRY_BYTES:
-        raise ValueError("cursor line overlaps the host ring")
+    """Host-side check of a configuration: the device's validation rule (``config_errors``),
+    refused before any register is written, with the reasons named."""
+    err = config_errors(ring_base, ring_size, cursor_addr)
+    if err:
+        raise ValueError(f"ring_base {ring_base:#x}, ring_size {ring_size}, cursor_addr {cursor_addr:#x}: "
+                         + "; ".join(f"{e.name} ({ERROR_MEANING[e.name]})" for e in Error if err & e))
 
 
 class _Plan:
