@@ -57,6 +57,8 @@ def _load(name: str, target: str) -> click.Command:
     "cosim": "ringgate.app.mainjob:cosim",
     "serve": "ringgate.sw.gateway.cli:serve",
     "perf": "ringgate.app.perf:perf",
+    "latency": "ringgate.app.latency.cli:latency",
+    "report": "ringgate.app.latency.cli:report",
 })
 def main():
     """ringgate: the FPGA path of an exchange order gateway, in Amaranth, simulated with Verilator."""

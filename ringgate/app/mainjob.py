@@ -16,6 +16,9 @@ against the golden model, and a latency report (``ringgate run``; docs/cosim.md)
    cocotbext-pcie link model), seen by the host consumer (wall clock, from the landing), and a
    projected end-to-end on hardware (exact part + a documented hard-IP/link/root-complex
    allowance); throughput against the PCIe limits.
+5. The latency sections (``ringgate.app.latency.sections``, docs/latency.md): the host stages
+   measured in real time once the simulator has stopped, the budget from the wire to the
+   WebSocket frame, the note's table like for like, and one entry's cycle-by-cycle trace.
 """
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ from pathlib import Path
 import click
 import numpy as np
 
+from ringgate.app.latency.budget import PCIE_ONE_WAY
+from ringgate.app.latency.sections import HostOptions, config_of, host_options, run_sections
 from ringgate.contracts.pcie import LINKS, TLP_OVERHEAD, USER_CLOCK_HZ, USER_CLOCK_NS as PERIOD_NS
 
 __all__ = ["run", "compute_stages", "throughput_figures", "ALLOWANCE", "MainJobError"]
@@ -35,14 +40,13 @@ __all__ = ["run", "compute_stages", "throughput_figures", "ALLOWANCE", "MainJobE
 CURSOR_PAYLOAD = 24
 
 # One-way "last RQ beat leaves the fabric -> line written into host memory" on real hardware:
-# the hard IP's TX pipeline, PHY, link, root complex and the memory/cache write. Not simulated.
+# the hard IP's TX pipeline, PHY, link, root complex and the memory/cache write. Not simulated;
+# the projection and its sources live with the latency budget.
 ALLOWANCE = {
-    "ns": 425.0,
-    "range_ns": (425.0, 600.0),
-    "source": ("hard IP + link + root complex allowance 425 ns (range 425-600 ns): half of the ~850 ns "
-               "PCIe round trip FPGA -> host -> FPGA measured on a Virtex-7 Gen3 x8 to an i7-4771 "
-               "(hackingnasdaq.blogspot.com/2014/05/pcie-latency.html); Algo-Logic reports ~600 ns per "
-               "direction for its FPGA-host data mover (algo-logic.com/ull-framework-intel-pac-d5005)"),
+    "ns": PCIE_ONE_WAY.typical_ns,
+    "range_ns": PCIE_ONE_WAY.range_ns,
+    "source": (f"hard IP + link + root complex allowance {PCIE_ONE_WAY.typical_ns:g} ns (range "
+               f"{PCIE_ONE_WAY.range_ns[0]:g}-{PCIE_ONE_WAY.range_ns[1]:g} ns): " + "; ".join(PCIE_ONE_WAY.sources)),
 }
 
 
@@ -103,10 +107,11 @@ def compute_stages(res: dict, n: int, seen_end: np.ndarray, seen_ns: np.ndarray,
             raise ValueError("host-side latencies missing or negative")
         stages.append(Stage(
             "offered at ingress (entry ts) -> cursor write issued (cursor line timestamp), host's view", hc,
-            "cycles", "exact", "device cycle counter: the cursor line's 64-bit timestamp minus the entry's "
+            "cycles", "wall clock", "device cycle counter: the cursor line's 64-bit timestamp minus the entry's "
             "32-bit ts (extend_timestamp), both read by the consumer from host memory, as on hardware; "
             "includes waiting to enter a full BRAM ring; when one poll takes entries announced by several "
-            "cursor writes, the earlier ones are measured to the latest (an upper bound)"))
+            "cursor writes, the earlier ones are measured to the latest (an upper bound), so the figure "
+            "depends on when the consumer's polls ran in wall-clock time and differs from run to run"))
     stages += [
         Stage("ring accept -> cursor line written to host memory", c_cursor * ns_per_cycle + link_ns, "ns",
               "modelled", f"exact RTL cycles at {ns_c} + cocotbext-pcie UltraScale+ / link model "
@@ -245,15 +250,17 @@ def _git_rev() -> str:
               help="Consumer poll mode (busy spins a core the simulator would use).")
 @click.option("--keep", is_flag=True, help="Keep the co-simulation directory (logs, shared files; "
               "with RINGGATE_WAVES=1 also the waveform dump.fst).")
+@host_options
 def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_mhz, batch_limit, cursor_interval,
-        rq_pause, consumer_delay_us, poll, keep):
+        rq_pause, consumer_delay_us, poll, keep, host_enabled, host_from, host_orders, host_rate, host_repeat,
+        host_polls, trace_entry):
     """Build the RTL (cached), run N orders through it, consume them with the driver in a separate
     process over the co-simulation backend, check every entry, write the latency report."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from ringgate.app.report import write_report
+    from ringgate.app.report import fmt_band, write_report
     from ringgate.sim.builds import pcie_top
     from ringgate.sim.cosim.session import CoSim, CoSimError
     from ringgate.sim.traffic import make_traffic
@@ -278,6 +285,7 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
     if burst < 1:
         raise click.BadParameter(f"must be >= 1, not {burst}", param_hint="--burst")
     load_kw, offered = _parse_load(load, clock_mhz * 1e6)
+    host_opts = HostOptions(host_enabled, host_from, host_orders, host_rate, host_repeat, tuple(host_polls), seed)
 
     t_start = time.perf_counter()
     resting = max(1, min(1000, orders // 10))
@@ -285,6 +293,9 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
         tr = make_traffic(orders - resting, users=max(10, min(1000, orders // 4)), symbols=1, resting=resting,
                           clock_hz=clock_mhz * 1e6, burst=burst, seed=seed, **load_kw)
     n = len(tr)
+    trace_entry = tr.warmup if trace_entry is None else trace_entry
+    if not 0 <= trace_entry < n:
+        raise click.BadParameter(f"must be an entry of the run, 0..{n - 1}, not {trace_entry}", param_hint="--trace-entry")
     t0 = time.perf_counter()
     with console.status(f"building the PCIe top ({width}-bit, ring {depth}) with Verilator (cached)"):
         b = pcie_top(width, depth)
@@ -292,7 +303,8 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
 
     keep = keep or b.waves                        # RINGGATE_WAVES=1: keep the run's dump.fst
     sim = CoSim(width=width, depth=depth, mps=mps, rq_pause=rq_pause, seed=seed, keep=keep,
-                traffic=(tr.entries, tr.cycles), host_bytes=max(16 << 20, 2 * buffer_bytes(host_ring)))
+                traffic=(tr.entries, tr.cycles), host_bytes=max(16 << 20, 2 * buffer_bytes(host_ring)),
+                extra_env={"COSIM_TRACE_ENTRY": str(trace_entry)})
     host = _Host(traffic=tr, delay_s=consumer_delay_us * 1e-6)
     try:
         with console.status("starting the co-simulation (cocotb + Verilator + cocotbext-pcie)"):
@@ -357,8 +369,12 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
         "commit": _git_rev(),
         "wall time": f"{time.perf_counter() - t_start:.1f} s (consume {wall_run:.1f} s)",
     }
+    sections = run_sections(stages, summary, clock_mhz=clock_mhz, host=host_opts, log=console.print)
+    config = config_of(orders=n, warmup=tr.warmup, seed=seed, load=load, burst=burst, width=width, mps=mps,
+                       depth=depth, host_ring=host_ring, batch_limit=batch_limit, cursor_interval=cursor_interval,
+                       rq_pause=rq_pause, consumer_delay_us=consumer_delay_us, clock_mhz=clock_mhz, poll=poll)
     paths = write_report(out_dir, stages, clock_mhz=clock_mhz, throughput=tp, meta=meta,
-                         end_to_end=stages[-1].name)
+                         end_to_end=stages[-1].name, config=config, **sections)
     (out_dir / "cosim.json").write_text(json.dumps(summary, indent=2, default=int))
     # The raw material, for one's own analysis: per-event stamps of the simulator (sim ns, wall ns)
     # and the consumer's batches.
@@ -379,7 +395,11 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
     console.print(t)
     console.print(f"{tp['achieved']}; link limit for this TLP mix {tp['link limit for this TLP mix']}; "
                   f"simulation {summary['sim_cycles_per_s']:,.0f} cycles/s")
-    console.print(f"report: {paths['html']} (+ summary.md, report.json, PNGs)")
+    for tot in rep["budget"]["totals"]:
+        verdict = "" if "meets_goal" not in tot else " (goal met)" if tot["meets_goal"] else " [red](goal not met)[/red]"
+        console.print(f"{tot['name']}: p50 {fmt_band(tot['p50_ns'])}, p99 {fmt_band(tot['p99_ns'])} "
+                      f"({' + '.join(tot['kinds'])}){verdict}")
+    console.print(f"report: {paths['html']} (self-contained; + summary.md, report.json, figures)")
     if keep:
         waves = sim.directory / "run" / "dump.fst"
         console.print(f"co-simulation files kept in {sim.directory}"

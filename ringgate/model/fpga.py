@@ -43,8 +43,8 @@ import numpy as np
 
 from ringgate.contracts.entry import ENTRY_BYTES, ENTRY_DTYPE
 from ringgate.contracts.pcie import DESCRIPTOR_BYTES, MAX_PAYLOADS, PAGE, mps_code
-from ringgate.contracts.regmap import (ID_VALUE, MAX_RING_SIZE, REGMAP, VERSION_VALUE, Access, Control, Error,
-                                       RegisterMap)
+from ringgate.contracts.regmap import (ID_VALUE, REGMAP, VERSION_VALUE, Access, Control, Error, RegisterMap,
+                                       config_errors)
 
 from .hostmem import HostMemory
 from .tlp import count_tlps, split_tlps, tlp_limit
@@ -296,25 +296,8 @@ class FpgaModel:
     def _enable(self) -> None:
         if self.enabled:
             return
-        err = 0
-        if self.ring_base % PAGE:
-            err |= Error.RING_BASE_UNALIGNED
-        size = self.ring_size
-        if size == 0 or size & (size - 1) or size > MAX_RING_SIZE:
-            err |= Error.RING_SIZE_INVALID
-        if self.cursor_addr % 64:
-            err |= Error.CURSOR_ADDR_UNALIGNED
-        # As the RTL compares (64-bit unsigned, size as a 27-bit count), and reporting only the
-        # first cause where one check depends on another field being valid.
-        m64 = (1 << 64) - 1
-        ring_end = (self.ring_base + ((size & (MAX_RING_SIZE * 2 - 1)) << 6)) & m64
-        if (self.cursor_addr > (self.ring_base - 64) & m64 and self.cursor_addr < ring_end
-                and not err & Error.RING_BASE_UNALIGNED):
-            err |= Error.CURSOR_IN_RING
-        if self.batch_limit == 0 or self.cursor_interval == 0:
-            err |= Error.LIMIT_INVALID
-        if ((self.sent - self.doorbell_reg) & m64 > size) and not err & Error.RING_SIZE_INVALID:
-            err |= Error.DOORBELL_RANGE
+        err = config_errors(self.ring_base, self.ring_size, self.cursor_addr, self.batch_limit,
+                            self.cursor_interval, self.sent, self.doorbell_reg)
         if err:
             self.errors |= int(err)
             return

@@ -21,7 +21,8 @@ What runs in the simulator process:
 Environment: COSIM_DIR (mailbox, hostmem, traffic.npz; results.npz and results.json are
 written there), COSIM_MPS, COSIM_HOST_BYTES, COSIM_POLL (cycles), COSIM_RQ_PAUSE (probability
 of RQ back-pressure per cycle), COSIM_SEED, COSIM_WALL_TIMEOUT (s), COSIM_OWNER (pid), COSIM_CHECK_MPS (fault injection: the MPS the
-scoreboard enforces), COSIM_MONITOR=0 (speed experiments: no RQ monitor).
+scoreboard enforces), COSIM_MONITOR=0 (speed experiments: no RQ monitor), COSIM_TRACE_ENTRY (record
+that entry's path cycle by cycle: ``trace`` in results.json, drawn by ringgate.app.latency.timing).
 """
 from __future__ import annotations
 
@@ -41,16 +42,27 @@ from ringgate.contracts.entry import ENTRY_DTYPE
 from ringgate.contracts.regmap import REGMAP, Control
 from ringgate.sim.cosim.shm import (H_CYCLE, H_ENABLES, H_ERRORS, H_FED, H_MPS, H_PUSH_STALLS, H_SIM_PS, H_STATE,
                            H_STOP, H_T0, H_TOTAL, H_WALL_START, H_WIDTH, HOST_BASE, Mailbox, Op, State)
-from ringgate.sim.pcie.tb import attach_pcie_model
+from ringgate.sim.pcie.tb import attach_pcie_model, clear_pause, set_random_pause
 from ringgate.sw.driver.device import map_shared
 from ringgate.model.fpga import Scoreboard, ScoreboardError
 
 PERIOD_NS = 4                    # user_clk 250 MHz (the UltraScale+ model's Gen3 configurations)
+TRACE_BEFORE, TRACE_AFTER, TRACE_MAX = 3, 3, 160     # cycles of an entry's trace
 _OFF = {r.name: r.offset for r in REGMAP}
 
 
 def _now() -> int:
     return int(round(get_sim_time("ns")))
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _descriptor(data: int) -> tuple[int, int, int]:
+    """(address, dword count, first payload qword) of the first beat of an RQ Memory Write: the
+    UltraScale+ descriptor (address in bits 63:2, dword count in 74:64) and, for a cursor write,
+    the cursor value right after it."""
+    return data & _MASK64 & ~3, (data >> 64) & 0x7FF, (data >> 128) & _MASK64
 
 
 class ShmRegion(MemoryRegion):
@@ -119,6 +131,8 @@ class Bench:
         self.fed = 0
         self.t0_ns = None
         self.stop = False
+        self.trace_entry = int(os.environ.get("COSIM_TRACE_ENTRY", "-1"))
+        self.trace_record = None
 
         self.rc, self.dev = attach_pcie_model(dut, self.width, self.mps)
         self.host_mm = map_shared(d / "hostmem", self.host_bytes, create=True)
@@ -239,6 +253,9 @@ class Bench:
             if self.stop:
                 break
             target = start + int(self.rel[i]) * PERIOD_NS       # the edge that should take it
+            if i == self.trace_entry:
+                cocotb.start_soon(self.trace(i, int.from_bytes(raw[64 * i:64 * i + 64], "little"),
+                                             target - TRACE_BEFORE * PERIOD_NS))
             wait = target - PERIOD_NS - _now()
             if wait > 0:
                 valid.value = 0
@@ -300,6 +317,91 @@ class Bench:
                         self.cursor_val.append(cursor)
             await edge
 
+    # -- one entry, cycle by cycle --------------------------------------------------------
+    def _signal(self, name: str):
+        """A signal of the top by its Verilog name (an inner group's field: ``group__field``), or None
+        where this build does not expose it (a test checks that every lane is found)."""
+        h = getattr(self.dut, name, None)
+        try:
+            int(h.value)
+        except Exception:
+            return None
+        return h
+
+    async def trace(self, k: int, payload: int, from_ns: int):
+        """Sample the path of entry ``k`` after every clock edge, from ``from_ns`` until the cursor
+        TLP announcing it has ended (+ TRACE_AFTER cycles), at most TRACE_MAX cycles; the lanes,
+        the RQ beats decoded, and the cycles of its offer, ring accept, first RQ beat of its data
+        TLP and the cursor TLP's last beat (plain data: ringgate.app.latency.timing)."""
+        dut = self.dut
+        bits = [(label, self._signal(name)) for label, name in (
+            ("ring i.valid", "i__valid"), ("ring i.ready", "i__ready"), ("DMA takes from the ring", "ring_take"),
+            ("RQ tvalid", "s_axis_rq_tvalid"), ("RQ tready", "s_axis_rq_tready"), ("RQ tlast", "s_axis_rq_tlast"))]
+        buses = [(label, self._signal(name)) for label, name in (
+            ("published (ring cursor)", "ring__published"), ("cursor written", "regs__cursor_written"))]
+        bits = [(a, h) for a, h in bits if h is not None]
+        buses = [(a, h) for a, h in buses if h is not None]
+        tv, tr, tl, td = dut.s_axis_rq_tvalid, dut.s_axis_rq_tready, dut.s_axis_rq_tlast, dut.s_axis_rq_tdata
+        wait = from_ns - _now()
+        if wait > 0:
+            await Timer(wait, "ns")
+        edge = RisingEdge(dut.clk)
+        cols = {a: [] for a, _ in bits + buses}
+        beats, mine, marks = [], [], {}
+        in_tlp, kind, after, ours, covers = False, "", None, False, False
+        await edge
+        start_cycle = _now() // PERIOD_NS
+        for c in range(TRACE_MAX):
+            for a, h in bits + buses:
+                cols[a].append(int(h.value))
+            label, hit = "", False
+            if int(tv.value):
+                label = "w"
+                if int(tr.value):
+                    if not in_tlp:
+                        addr, ndw, cur = _descriptor(int(td.value))
+                        cfg = self.cfg
+                        if cfg is not None and addr == cfg[2]:
+                            kind, label = "c", f"C{cur}"
+                            covers = cur > k and "last beat of the cursor TLP announcing it" not in marks
+                            ours = covers
+                        else:
+                            size = cfg[1] if cfg else 1
+                            d = ((addr - cfg[0]) // 64 - k) % size if cfg else 0
+                            first = k + (d - size if d > size // 2 else d)
+                            kind, label = "D", f"H{first}" + ("+" if ndw > 16 else "")
+                            ours = first <= k < first + ndw // 16 and "first RQ beat of its data TLP" not in marks
+                            if ours:
+                                marks["first RQ beat of its data TLP"] = c
+                        in_tlp = True
+                    else:
+                        label = kind
+                    hit = ours
+                    if int(tl.value):
+                        in_tlp = False
+                        if kind == "c" and covers and after is None:
+                            marks["last beat of the cursor TLP announcing it"] = c
+                            after = c + TRACE_AFTER
+            beats.append(label)
+            mine.append(hit)
+            if "ring accept" not in marks and int(dut.i__valid.value) and int(dut.i__payload.value) == payload:
+                marks.setdefault("offered", c)
+                if int(dut.i__ready.value):
+                    marks["ring accept"] = c
+            if after is not None and c >= after:
+                break
+            await edge
+        lanes = [{"name": a, "kind": "bit", "values": cols[a]} for a, _ in bits]
+        lanes += [{"name": a, "kind": "bus", "values": cols[a]} for a, _ in buses]
+        lanes.append({"name": "RQ beat", "kind": "label", "values": beats, "highlight": mine})
+        self.trace_record = {
+            "entry": k, "period_ns": PERIOD_NS, "start_cycle": start_cycle, "lanes": lanes,
+            "marks": [{"cycle": c, "label": a} for a, c in sorted(marks.items(), key=lambda x: x[1])],
+            "zero": marks.get("ring accept", 0), "complete": after is not None,
+            "notes": [f"RQ beats: H<n> first beat (descriptor) of a data TLP whose first entry is n (+: more "
+                      f"entries), D its data beats, C<n> first beat of a cursor TLP writing cursor n, c its "
+                      f"other beat, w tvalid without tready (back-pressure); entry {k}'s own TLPs highlighted"]}
+
     # -- end of run ------------------------------------------------------------------------
     async def final_registers(self) -> dict:
         regs = {}
@@ -310,11 +412,6 @@ class Bench:
             hi = await self.bar.read_dword(r.offset + 4, timeout=10_000, timeout_unit="ns") if r.width == 64 else 0
             regs[name] = lo | hi << 32
         return regs
-
-
-def rq_pause(rng, p):
-    while True:
-        yield int(rng.random() < p)
 
 
 @cocotb.test(timeout_time=10**12, timeout_unit="ns")
@@ -330,7 +427,7 @@ async def cosim(dut):
         await pdev.set_master()
         b.bar = pdev.bar_window[0]
         if b.rq_pause:
-            b.dev.rq_sink.set_pause_generator(rq_pause(b.rng, b.rq_pause))
+            set_random_pause(b.dev.rq_sink, b.rng, b.rq_pause)
         if os.environ.get("COSIM_MONITOR", "1") != "0":      # 0: speed experiments only
             cocotb.start_soon(b.monitor())
         feeder = cocotb.start_soon(b.feed())
@@ -341,7 +438,7 @@ async def cosim(dut):
         wall_end, cpu_end = time.perf_counter(), time.process_time()
         sim_end = _now()
         if b.rq_pause:
-            b.dev.rq_sink.clear_pause_generator()
+            clear_pause(b.dev.rq_sink)
         regs = await b.final_registers()
         feeder.cancel()
     except BaseException as e:
@@ -359,6 +456,7 @@ async def cosim(dut):
         "scoreboard": None if b.sb is None else {"sent": b.sb.sent, "cursor": b.sb.cursor,
                                                  "data_tlps": b.sb.data_tlps, "writes": b.sb.writes},
         "config": b.cfg,
+        "trace": b.trace_record,
     }
     if b.sb is not None and b.cfg is not None:
         # Final host memory against the image the scoreboard rebuilt from the writes it accepted.

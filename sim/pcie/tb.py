@@ -43,6 +43,25 @@ def attach_pcie_model(dut, width: int, mps: int):
     return rc, dev
 
 
+def random_pause(rng: random.Random, p: float):
+    """Endless pause pattern for a cocotbext stream: 1 (paused) with probability ``p`` per cycle."""
+    while True:
+        yield int(rng.random() < p)
+
+
+def set_random_pause(stream, rng: random.Random, p: float) -> None:
+    """Random back-pressure (sink) or gaps (source) on a cocotbext stream, ``p`` per cycle."""
+    stream.set_pause_generator(random_pause(rng, p))
+
+
+def clear_pause(stream) -> None:
+    """Stop a pause generator and un-pause the stream. cocotbext's ``clear_pause_generator``
+    only kills the generator's task and leaves ``pause`` at its last value, so a sink whose
+    last drawn value was 1 would hold ``tready`` low for ever."""
+    stream.clear_pause_generator()
+    stream.pause = False
+
+
 class BarIO:
     """AsyncRegisterIO over a cocotbext-pcie BAR window; every read has a timeout."""
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ringgate.contracts.regmap import (ENTRY_BYTES, ID_VALUE, MAX_RING_SIZE, REGMAP, Control, Error,
-                                       RegisterMap, Status)
+from ringgate.contracts.regmap import ID_VALUE, REGMAP, Control, Error, RegisterMap, Status, config_errors
 
-__all__ = ["Registers", "AsyncRegisters", "RegisterIO", "AsyncRegisterIO", "ConfigError", "check_config",
-           "decode_errors"]
+__all__ = ["Registers", "AsyncRegisters", "RegisterIO", "AsyncRegisterIO", "ConfigError", "TlpLostError",
+           "check_config", "decode_errors"]
 
+ERROR_MEANING = {f.name: f.doc for f in REGMAP["ERROR"].fields}
 BUSY_POLLS = 10000          # STATUS reads while waiting for the writer to stop
 
 
@@ -43,16 +43,25 @@ class ConfigError(RuntimeError):
         super().__init__(f"{what}: {', '.join(decode_errors(errors)) or 'no error bit set'}")
 
 
+class TlpLostError(RuntimeError):
+    """The writer stopped with ``ERROR.TLP_LOST``: TLPs in flight when bus mastering was cleared
+    (or whose sequence numbers never came back) may not have reached host memory. Entries from
+    the cursor line in host memory up to ``sent`` are lost; the cursor line never covers them,
+    so nothing stale is read. ``start(...)`` resynchronises: it continues at SENT."""
+
+    def __init__(self, sent: int):
+        self.sent = sent
+        super().__init__(f"TLP_LOST: the writer stopped; entries from the host's cursor up to SENT={sent} "
+                         "are lost (start() resumes at SENT)")
+
+
 def check_config(ring_base: int, ring_size: int, cursor_addr: int) -> None:
-    """Host-side check of a configuration, mirroring the device's validation."""
-    if ring_base % 4096:
-        raise ValueError(f"ring_base {ring_base:#x} is not 4 KiB aligned")
-    if ring_size < 1 or ring_size & (ring_size - 1) or ring_size > MAX_RING_SIZE:
-        raise ValueError(f"ring_size {ring_size} is not a power of two from 1 to 2**26")
-    if cursor_addr % 64:
-        raise ValueError(f"cursor_addr {cursor_addr:#x} is not 64 B aligned")
-    if ring_base - 64 < cursor_addr < ring_base + ring_size * ENTRY_BYTES:
-        raise ValueError("cursor line overlaps the host ring")
+    """Host-side check of a configuration: the device's validation rule (``config_errors``),
+    refused before any register is written, with the reasons named."""
+    err = config_errors(ring_base, ring_size, cursor_addr)
+    if err:
+        raise ValueError(f"ring_base {ring_base:#x}, ring_size {ring_size}, cursor_addr {cursor_addr:#x}: "
+                         + "; ".join(f"{e.name} ({ERROR_MEANING[e.name]})" for e in Error if err & e))
 
 
 class _Plan:
@@ -78,6 +87,12 @@ class _Plan:
         yield ("w", r.offset, value & 0xFFFF_FFFF)
         if r.width == 64:
             yield ("w", r.offset + 4, value >> 32)
+
+    def check_lost(self):
+        err = yield from self.read("ERROR")
+        if err & Error.TLP_LOST:
+            sent = yield from self.read("SENT")
+            raise TlpLostError(sent)
 
     def start(self, ring_base, ring_size, cursor_addr, batch_limit, cursor_interval, consumed):
         check_config(ring_base, ring_size, cursor_addr)
@@ -164,6 +179,10 @@ class Registers:
     def clear_errors(self) -> None:
         self.write("ERROR", self._plan.map["ERROR"].mask)
 
+    def check_lost(self) -> None:
+        """Raise :class:`TlpLostError` if the writer stopped after losing TLPs in flight."""
+        _drive_sync(self.io, self._plan.check_lost())
+
     def start(self, ring_base: int, ring_size: int, cursor_addr: int, *, batch_limit: int = 16,
               cursor_interval: int = 1, consumed: int | None = None) -> int:
         """Disable, configure, set the doorbell, enable; returns SENT (the first sequence the
@@ -196,6 +215,9 @@ class AsyncRegisters:
 
     async def errors(self) -> list[str]:
         return decode_errors(await self.read("ERROR"))
+
+    async def check_lost(self) -> None:
+        await _drive_async(self.io, self._plan.check_lost())
 
     async def start(self, ring_base: int, ring_size: int, cursor_addr: int, *, batch_limit: int = 16,
                     cursor_interval: int = 1, consumed: int | None = None) -> int:

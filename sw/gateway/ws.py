@@ -154,6 +154,9 @@ class Hub:
         self._ticker: asyncio.TimerHandle | None = None
         self.published = self.delivered = self.cut_off = self.refused = 0
         self.timed_out = self.stalled = self.invalid = 0
+        # latency probes: (conn, frames) right after a connection's frames were handed to its
+        # transport (the moment "WebSocket frame written"); None costs one attribute test per write
+        self.on_written: Callable | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -463,6 +466,8 @@ class WsConnection(asyncio.Protocol):
             self.peak = queued
         self.out_bytes = 0
         self.transport.write(b"".join(out) if len(out) > 1 else out[0])
+        if self.hub.on_written is not None:
+            self.hub.on_written(self, out)
         self.wbuf = self.transport.get_write_buffer_size()
         if self.wbuf > self.hub.limits.max_buffer:
             self.cut_off(f"{self.wbuf} bytes unsent")

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from ringgate.contracts.regmap import ID_VALUE, REGMAP, Control, Error, MaxPayload
-from ringgate.sw.driver.registers import (AsyncRegisters, ConfigError, Registers, check_config,
+from ringgate.sw.driver.registers import (AsyncRegisters, ConfigError, Registers, TlpLostError, check_config,
                                           decode_errors)
 
 
@@ -91,6 +91,9 @@ def test_driver_start_refuses_a_foreign_device():
     (0x10040, 64, 0x40000, "4 KiB"), (0x10000, 48, 0x40000, "power of two"),
     (0x10000, 0, 0x40000, "power of two"), (0x10000, 1 << 27, 0x40000, "power of two"),
     (0x10000, 64, 0x40008, "64 B"), (0x10000, 64, 0x10FC0, "overlaps"), (0x10000, 64, 0xFFC0, None),
+    (0, 64, 0x40, "CURSOR_IN_RING"), (0, 64, 0, "CURSOR_IN_RING"), (0, 64, 0x1000, None),
+    ((1 << 64) - 4096, 64, 0, None), ((1 << 64) - 4096, 128, 0, "RING_WRAPS"),
+    ((1 << 64) - 4096, 64, (1 << 64) - 64, "CURSOR_IN_RING"),
 ])
 def test_driver_check_config(base, size, cursor, msg):
     if msg is None:
@@ -98,6 +101,17 @@ def test_driver_check_config(base, size, cursor, msg):
     else:
         with pytest.raises(ValueError, match=msg):
             check_config(base, size, cursor)
+
+
+def test_driver_check_lost_names_the_resume_point():
+    dev = FakeDevice()
+    regs = Registers(dev)
+    regs.check_lost()                                # nothing lost: no error
+    dev.mem[REGMAP.offset("ERROR")] = int(Error.TLP_LOST)
+    dev.mem[REGMAP.offset("SENT")] = 1234
+    with pytest.raises(TlpLostError, match="SENT=1234") as ex:
+        regs.check_lost()
+    assert ex.value.sent == 1234
 
 
 def test_driver_decode_errors():
