@@ -258,9 +258,14 @@ class DmaWriter(wiring.Component):
                 m.d.sync += [w.n.eq(limits.n), w.n_one.eq(limits.n_one), state.eq(State.HEAD)]
             with m.If(self.entries.valid & ~w.room_nz):
                 m.d.sync += w.host_full_cycles.eq(w.host_full_cycles + 1)
+        # The wrap compare, registered outside HEAD with no other condition (so it sits on the
+        # FF's enable, not in the data path): whenever n is latched it is latched from the same
+        # limits, which are fresh then; the slot does not move before the header.
+        with m.If(~is_(State.HEAD)):
+            m.d.sync += w.n_wrap.eq(limits.n == limits.wrap)
         with m.If(is_(State.HEAD) & skid.free):
-            wrap = Signal()
-            m.d.comb += [w.take.eq(1), w.header.eq(1), skid.push.eq(1), wrap.eq(w.n == limits.wrap)]
+            wrap = w.n_wrap
+            m.d.comb += [w.take.eq(1), w.header.eq(1), skid.push.eq(1)]
             m.d.sync += [
                 w.remaining.eq(w.n - 1), w.rem_one.eq(w.n == 2),
                 w.sent.eq(w.sent + w.n),
@@ -344,6 +349,7 @@ class _Signals:
         self.next_addr = Signal(64)               # ring_base + slot * 64
         self.n = Signal(range(MAX_TLP_ENTRIES + 1))
         self.n_one = Signal()                     # n == 1 and remaining == 1, registered with them
+        self.n_wrap = Signal()                    # the TLP ends at the host ring's wrap point
         self.rem_one = Signal()
         self.remaining = Signal(range(MAX_TLP_ENTRIES + 1))
         self.data_tlps = Signal(64)

@@ -22,14 +22,20 @@ Everything is deterministic for a given seed.
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ringgate.contracts.entry import ENTRY_DTYPE, Command, OrderType
+from ringgate.contracts.datagram import MIN_FRAME as MAC_MIN_FRAME
+from ringgate.contracts.datagram import (COMMANDS, ETHERTYPE_IPV4, ETHERTYPE_VLAN, HEADER_BYTES, IP_PROTO_UDP,
+                                         IPV4_HEADER, MESSAGE_BYTES, MESSAGE_OFFSET, UDP_HEADER, Endpoint,
+                                         build_frame, encode_datagram, ipv4_checksum, udp_checksum)
+from ringgate.contracts.entry import ENTRY_BYTES, ENTRY_DTYPE, Command, OrderType
 from ringgate.contracts.pcie import USER_CLOCK_HZ
 
-__all__ = ["Traffic", "make_traffic", "commands_to_entries", "schedule", "line_rate_load", "mix",
+__all__ = ["Traffic", "make_traffic", "commands_to_entries", "schedule", "line_rate_load", "mix", "LOCAL", "REMOTE",
+           "craft", "random_messages", "WireFrame", "DatagramSource", "beats",
            "LINE_RATES", "ETHERNET_OVERHEAD"]
 
 LINE_RATES = {"10G": 10e9, "25G": 25e9, "40G": 40e9, "100G": 100e9}
@@ -147,3 +153,194 @@ def mix(entries: np.ndarray) -> dict[str, float]:
         "move": float(np.count_nonzero(cmd == Command.MOVE)) / n,
         "reduce": float(np.count_nonzero(cmd == Command.REDUCE)) / n,
     }
+
+
+# -- order datagrams on the wire -----------------------------------------------------------------
+
+LOCAL = Endpoint.of("02:52:47:00:00:01", "10.0.0.2", 9000)      # the FPGA's MAC_ADDR, IP_ADDR, UDP_PORT
+REMOTE = Endpoint.of("02:52:47:00:00:02", "10.0.0.1", 40000)    # the sender
+
+
+def craft(payload: bytes, src: Endpoint = REMOTE, dst: Endpoint = LOCAL, *, vlan: int | None = None,
+          udp_checksum_on: bool = False, ethertype: int = ETHERTYPE_IPV4, inner_tag: bool = False,
+          version: int = 4, ihl: int = 5, frag: int = 0x4000, proto: int = IP_PROTO_UDP, ip_csum_xor: int = 0,
+          total_delta: int = 0, udp_len_delta: int = 0, udp_csum_xor: int = 0, dst_port: int | None = None,
+          dst_ip: bytes | None = None, dst_mac: bytes | None = None, trim: int = 0, trail: bytes = b"") -> bytes:
+    """An Ethernet/IPv4/UDP frame (FCS excluded) with any header field set wrong on purpose; with no
+    keyword changed it is :func:`~ringgate.contracts.datagram.build_frame`'s frame."""
+    opts = b"\x01" * (4 * (ihl - 5)) if ihl > 5 else b""
+    udp_len = UDP_HEADER + len(payload) + udp_len_delta
+    port = dst.port if dst_port is None else dst_port
+    udp = struct.pack(">HHHH", src.port, port, udp_len & 0xFFFF, 0) + payload
+    dip = dst.ip if dst_ip is None else dst_ip
+    if udp_checksum_on:
+        c = udp_checksum(src.ip, dip, udp) ^ udp_csum_xor
+        udp = udp[:6] + struct.pack(">H", c) + udp[8:]
+    total = IPV4_HEADER + len(opts) + UDP_HEADER + len(payload) + total_delta
+    ip = struct.pack(">BBHHHBBH4s4s", version << 4 | ihl, 0, total & 0xFFFF, 0x1234, frag, 64, proto, 0,
+                     src.ip, dip) + opts
+    ip = ip[:10] + struct.pack(">H", ipv4_checksum(ip) ^ ip_csum_xor) + ip[12:]
+    eth = (dst.mac if dst_mac is None else dst_mac) + src.mac
+    if vlan is not None:
+        eth += struct.pack(">HH", ETHERTYPE_VLAN, vlan & 0x0FFF)
+        if inner_tag:
+            eth += struct.pack(">HH", ETHERTYPE_VLAN, 7)
+    frame = eth + struct.pack(">H", ethertype) + ip + udp
+    if len(frame) < MAC_MIN_FRAME:
+        frame += b"\0" * (MAC_MIN_FRAME - len(frame))
+    if trim:
+        frame = frame[:-trim]
+    return frame + trail
+
+
+def random_messages(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` random order messages as entries (ENTRY_DTYPE, ``seq``/``ts`` 0) with valid commands."""
+    raw = rng.integers(0, 256, size=(n, ENTRY_BYTES), dtype=np.uint8)
+    raw[:, :MESSAGE_OFFSET] = 0
+    ent = raw.view(ENTRY_DTYPE).reshape(n)
+    ent["cmd"] = rng.choice(COMMANDS, n)
+    return ent
+
+
+@dataclass
+class WireFrame:
+    """One frame for the MAC-side stream: bytes (FCS excluded), the MAC's bad-frame flag, and what it is."""
+    data: bytes
+    bad: bool = False
+    kind: str = "good"
+    entries: np.ndarray | None = None
+
+
+class DatagramSource:
+    """Order datagrams of several sessions, good ones and each malformed class on demand.
+
+    ``good(n)`` makes the next datagram of a random session (sequence numbers 1, 2, ...);
+    ``malformed(kind)`` makes one frame of a class named after a :class:`Drop` reason (or
+    "gap": a good datagram after skipping sequence numbers); ``mix(count, p_bad)`` mixes them
+    at random. Deterministic for a seed."""
+
+    KINDS = ("MAC_ERROR", "SHORT", "DST_MAC", "ETHERTYPE", "IP_HEADER", "IP_OPTIONS", "IP_CHECKSUM",
+             "IP_FRAGMENT", "PROTOCOL", "DST_IP", "DST_PORT", "LENGTH", "UDP_CHECKSUM", "MAGIC", "COUNT",
+             "COMMAND", "SESSION", "STALE", "gap")
+
+    def __init__(self, seed: int = 1, *, sessions: int = 4, max_messages: int = 4, vlan_p: float = 0.3,
+                 csum_p: float = 0.3, local: Endpoint = LOCAL, remote: Endpoint = REMOTE):
+        self.rng = np.random.default_rng(seed)
+        self.sessions, self.max_messages = sessions, max_messages
+        self.vlan_p, self.csum_p = vlan_p, csum_p
+        self.local, self.remote = local, remote
+        self.seq = [0] * sessions
+
+    def _opts(self) -> dict:
+        r = self.rng
+        return {"vlan": int(r.integers(0, 4096)) if r.random() < self.vlan_p else None,
+                "udp_checksum_on": bool(r.random() < self.csum_p)}
+
+    def _payload(self, n: int | None = None, *, skip: int = 0, session: int | None = None):
+        r = self.rng
+        n = int(r.integers(1, self.max_messages + 1)) if n is None else n
+        s = int(r.integers(0, self.sessions)) if session is None else session
+        self.seq[s] = (self.seq[s] + 1 + skip) & 0xFFFF_FFFF
+        ent = random_messages(r, n)
+        return encode_datagram(s, self.seq[s], ent), ent, s
+
+    def good(self, n: int | None = None, **kw) -> WireFrame:
+        p, ent, _ = self._payload(n)
+        return WireFrame(craft(p, self.remote, self.local, **{**self._opts(), **kw}), entries=ent)
+
+    def malformed(self, kind: str) -> WireFrame:
+        r, o = self.rng, self._opts()
+        if kind == "gap":
+            p, ent, _ = self._payload(skip=int(r.integers(1, 5)))
+            return WireFrame(craft(p, self.remote, self.local, **o), kind="gap", entries=ent)
+        if kind == "SHORT":
+            return WireFrame(bytes(r.integers(0, 256, int(r.integers(1, MAC_MIN_FRAME)), dtype=np.uint8)), kind=kind)
+        n = int(r.integers(1, self.max_messages + 1))
+        s = int(r.integers(0, self.sessions))
+        seq = (self.seq[s] + 1) & 0xFFFF_FFFF       # would be next; not consumed by a bad frame
+        ent = random_messages(r, n)
+        p = encode_datagram(s, seq, ent)
+        bad = False
+        if kind == "MAC_ERROR":
+            bad = True
+        elif kind == "DST_MAC":
+            o["dst_mac"] = b"\x02\x52\x47\x00\x00\x09"
+        elif kind == "ETHERTYPE":
+            o.update(ethertype=0x0806) if r.random() < 0.5 else o.update(vlan=5, inner_tag=True)
+        elif kind == "IP_HEADER":
+            o.update(version=6) if r.random() < 0.5 else o.update(ihl=4)
+        elif kind == "IP_OPTIONS":
+            o["ihl"] = int(r.integers(6, 16))
+        elif kind == "IP_CHECKSUM":
+            o["ip_csum_xor"] = int(r.integers(1, 1 << 16))
+        elif kind == "IP_FRAGMENT":
+            o["frag"] = 0x2000 if r.random() < 0.5 else int(r.integers(1, 1 << 13))
+        elif kind == "PROTOCOL":
+            o["proto"] = 6
+        elif kind == "DST_IP":
+            o["dst_ip"] = b"\x0a\x00\x00\x63"
+        elif kind == "DST_PORT":
+            o["dst_port"] = self.local.port ^ int(r.integers(1, 1 << 16))
+        elif kind == "LENGTH":
+            how = int(r.integers(0, 4))
+            if how == 0:
+                o["trim"] = int(r.integers(1, 40))
+            elif how == 1:
+                o["trail"] = bytes(int(r.integers(1, 12)))
+            elif how == 2:
+                o["total_delta"] = int(r.choice([-2, 2, 52]))
+            else:
+                o["udp_len_delta"] = int(r.choice([-2, 2]))
+        elif kind == "UDP_CHECKSUM":
+            o.update(udp_checksum_on=True, udp_csum_xor=int(r.integers(1, 1 << 16)))
+        elif kind == "MAGIC":
+            p = encode_datagram(s, seq, ent, magic=0x4753) if r.random() < 0.5 else \
+                encode_datagram(s, seq, ent, version=2)
+        elif kind == "COUNT":
+            c = int(r.choice([0, n + 1, n - 1 if n > 1 else 2, self.max_messages + 1]))
+            p = encode_datagram(s, seq, ent, count=c)
+        elif kind == "COMMAND":
+            raw = bytearray(p)
+            k = int(r.integers(0, n))
+            raw[HEADER_BYTES + MESSAGE_BYTES * k] = int(r.choice([0, 5, 9, 255]))
+            p = bytes(raw)
+        elif kind == "SESSION":
+            p = encode_datagram(int(r.integers(16, 1 << 32)), seq, ent)
+        elif kind == "STALE":
+            p = encode_datagram(s, (self.seq[s] - int(r.integers(0, 3))) & 0xFFFF_FFFF, ent)
+        else:
+            raise ValueError(f"no malformed class {kind!r}: {', '.join(self.KINDS)}")
+        return WireFrame(craft(p, self.remote, self.local, **o), bad=bad, kind=kind)
+
+    def mix(self, count: int, p_bad: float = 0.3, kinds=None) -> list[WireFrame]:
+        kinds = list(kinds or self.KINDS)
+        return [self.malformed(str(self.rng.choice(kinds))) if self.rng.random() < p_bad else self.good()
+                for _ in range(count)]
+
+
+def beats(data: bytes) -> list[tuple[int, int, bool]]:
+    """(tdata, tkeep, tlast) beats of a frame on a 64-bit MAC stream."""
+    out = []
+    for i in range(0, len(data), 8):
+        chunk = data[i:i + 8]
+        out.append((int.from_bytes(chunk.ljust(8, b"\0"), "little"), (1 << len(chunk)) - 1, i + 8 >= len(data)))
+    return out
+
+
+def order_frames(entries: np.ndarray, *, session: int = 0) -> list[bytes]:
+    """One single-order datagram per entry (sequence numbers 1, 2, 3 ... in ``session``), as frames
+    from :data:`REMOTE` to :data:`LOCAL` without UDP checksum: the main job's orders on the wire."""
+    return [build_frame(encode_datagram(session, i + 1, entries[i:i + 1]), REMOTE, LOCAL)
+            for i in range(len(entries))]
+
+
+def wire_schedule(cycles: np.ndarray, frame_lens, *, mac_ps: int, user_ps: int = 4000) -> np.ndarray:
+    """MAC cycle of each frame's first beat, relative to the first frame: the offered user-clock
+    ``cycles`` moved to the MAC clock, each frame no sooner than the wire allows after the one
+    before (its beats, FCS, preamble and inter-frame gap at 8 bytes per MAC cycle)."""
+    want = np.rint((np.asarray(cycles, np.int64) - int(cycles[0])) * (user_ps / mac_ps)).astype(np.int64)
+    span = [-(-(n + 4 + ETHERNET_OVERHEAD) // 8) for n in frame_lens]
+    out = np.zeros(len(want), np.int64)
+    for i in range(1, len(want)):
+        out[i] = max(want[i], out[i - 1] + span[i - 1])
+    return out

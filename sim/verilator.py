@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-__all__ = ["verilator_root", "setup_env", "Build", "build", "run", "CocotbFailure",
-           "waves_requested", "cache_dir", "free_running_wrapper"]
+__all__ = ["verilator_root", "setup_env", "Build", "build", "run", "cocotb_env", "CocotbFailure",
+           "waves_requested", "cache_dir", "free_running_wrapper", "with_domains", "Executable", "build_exe",
+           "locked", "lint", "LintMessage"]
 
 # Amaranth's Verilog is clean but not lint-silent: width extensions from its
 # arithmetic, and casez without default in its decoders.
@@ -105,7 +106,7 @@ def _lz4_args() -> list[str]:
     as package data)."""
     out = cache_dir() / "_lz4"
     lib = out / "liblz4.a"
-    with _locked(cache_dir() / ".lz4.lock"):
+    with locked(cache_dir() / ".lz4.lock"):
         if not lib.exists():
             import subprocess
             import tempfile
@@ -120,7 +121,9 @@ def _lz4_args() -> list[str]:
 
 
 @contextlib.contextmanager
-def _locked(path: Path):
+def locked(path: Path):
+    """An exclusive lock on ``path`` (created) for the ``with`` block: one process builds, the
+    others wait and then find the result."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -165,6 +168,23 @@ endmodule
 """
 
 
+def _content_key(parts: Iterable[str], files: Iterable[Path] = ()) -> str:
+    """The cache key of a build: a hash of everything that changes its binary."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode())
+        h.update(b"\0")
+    for p in files:
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _fresh(directory: Path) -> None:
+    if directory.exists():
+        shutil.rmtree(directory)        # an interrupted build: start clean
+    directory.mkdir(parents=True)
+
+
 def build(design, name: str, *, ports=None, extra_sources: Iterable[Path | str] = (),
           extra_args: Sequence[str] = (), waves: bool | None = None,
           clock_ns: int | None = None) -> Build:
@@ -188,22 +208,15 @@ def build(design, name: str, *, ports=None, extra_sources: Iterable[Path | str] 
     extra_sources = [Path(p).resolve() for p in extra_sources]
     args = list(WAIVERS) + (["--trace-fst", "--trace-structs", *_lz4_args()] if waves else []) + list(extra_args)
 
-    h = hashlib.sha256()
-    for part in (verilog, name, repr(args), _verilator_version(root), str(waves), sys.version):
-        h.update(part.encode())
-        h.update(b"\0")
-    for p in extra_sources:
-        h.update(p.read_bytes())
-    key = h.hexdigest()[:16]
+    key = _content_key((verilog, name, repr(args), _verilator_version(root), str(waves), sys.version),
+                       extra_sources)
     directory = cache_dir() / f"{name}-{key}"
     stamp = directory / BUILD_STAMP
 
-    with _locked(cache_dir() / f".{name}-{key}.lock"):
+    with locked(cache_dir() / f".{name}-{key}.lock"):
         if stamp.exists():
             return Build(name, directory, waves, rebuilt=False)
-        if directory.exists():
-            shutil.rmtree(directory)        # an interrupted build: start clean
-        directory.mkdir(parents=True)
+        _fresh(directory)
         src = directory / f"{name}.v"
         src.write_text(verilog)
         from cocotb_tools.runner import get_runner
@@ -227,6 +240,75 @@ def build(design, name: str, *, ports=None, extra_sources: Iterable[Path | str] 
     return Build(name, directory, waves, rebuilt=True)
 
 
+@dataclass(frozen=True)
+class Executable:
+    """A Verilated model linked with its own C++ main (no cocotb): ``binary`` runs it."""
+    name: str
+    directory: Path
+    binary: Path
+    rebuilt: bool
+
+
+def build_exe(verilog: str, name: str, main_cpp: str, *, args: Sequence[str] = (),
+              make_vars: Mapping[str, str] | None = None, jobs: int | None = None) -> Executable:
+    """Verilate ``verilog`` (top module ``name``) with ``main_cpp`` as its main, cached by content.
+
+    No cocotb and no ``--timing``: the main toggles the clocks. ``args`` are Verilator flags
+    after the lint waivers (optimisation, ``--x-assign``, ``--threads`` ...); ``make_vars``
+    override ``verilated.mk`` variables (``OPT_FAST`` ...). The build shares the cache
+    directory and locking of :func:`build`, under its own key.
+    """
+    import subprocess
+
+    root = setup_env()
+    make_vars = dict(make_vars or {})
+    # See build(): the wheel's verilated.mk lacks g++'s precompiled-header flag.
+    make_vars.setdefault("CFG_CXXFLAGS_PCH_I", "-include")
+    # UNOPTFLAT is not waived: a combinational loop makes Verilator evaluate logic several times a
+    # cycle, and the fast level wants to see it in the build log.
+    args = [*(w for w in WAIVERS if w != "-Wno-UNOPTFLAT"), *args]
+    key = _content_key(("exe", verilog, name, main_cpp, repr(args), repr(sorted(make_vars.items())),
+                        _verilator_version(root), sys.version))
+    directory = cache_dir() / f"{name}-{key}"
+    binary = directory / "obj" / name
+    stamp = directory / BUILD_STAMP
+    with locked(cache_dir() / f".{name}-{key}.lock"):
+        if stamp.exists():
+            return Executable(name, directory, binary, rebuilt=False)
+        _fresh(directory)
+        (directory / f"{name}.v").write_text(verilog)
+        (directory / "main.cpp").write_text(main_cpp)
+        cmd = [str(root / "bin" / "verilator"), "--cc", "--exe", "--build", "-j", str(jobs or os.cpu_count() or 1),
+               "--top-module", name, "-Mdir", "obj", "-o", name, *args, f"{name}.v", "main.cpp"]
+        env = {**os.environ, "MAKEFLAGS": " ".join(f"{k}={v}" for k, v in make_vars.items())}
+        with open(directory / "build.log", "w") as log:
+            log.write(" ".join(cmd) + "\n" + env["MAKEFLAGS"] + "\n")
+            log.flush()
+            done = subprocess.run(cmd, cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT)
+        if done.returncode or not binary.exists():
+            tail = (directory / "build.log").read_text(errors="replace")[-6000:]
+            raise RuntimeError(f"Verilator build of {name} failed (exit {done.returncode}); "
+                               f"log: {directory / 'build.log'}\n{tail}")
+        stamp.write_text(key)
+    return Executable(name, directory, binary, rebuilt=True)
+
+
+def cocotb_env(test_module: str, extra_env: Mapping[str, str] | None = None,
+               environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The simulator's environment on top of ``environ``: ``extra_env``, and two pytest settings
+    unless the caller or the user set them. cocotb installs pytest's assertion rewriting for every
+    module matching ``COCOTB_REWRITE_ASSERTION_FILES`` (default ``*.py``: numpy, amaranth and the
+    rest are rewritten on import, and again on every run where bytecode is not written) and builds a
+    pytest config that loads every installed pytest plugin (hypothesis, schemathesis, xdist ...).
+    Together ~16 s of each run's start on a loaded 2-core machine; with the benches alone rewritten
+    and no plugins, 3 s (docs/throughput.md)."""
+    bench = test_module.rsplit(".", 1)[-1]
+    defaults = {"COCOTB_REWRITE_ASSERTION_FILES": f"tb*.py {bench}.py", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env = {k: v for k, v in defaults.items() if k not in environ}
+    env.update(extra_env or {})
+    return env
+
+
 def run(b: Build, test_module: str, *, testcase: str | Sequence[str] | None = None,
         test_dir: Path | str | None = None, extra_env: Mapping[str, str] | None = None,
         seed: int | None = None) -> Path:
@@ -240,7 +322,7 @@ def run(b: Build, test_module: str, *, testcase: str | Sequence[str] | None = No
         test_dir = b.directory / "runs" / f"{test_module.rsplit('.', 1)[-1]}-{tag}-{worker}-{os.getpid()}"
     test_dir = Path(test_dir)
     test_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(extra_env or {})
+    env = cocotb_env(test_module, extra_env)
     runner = get_runner("verilator")
     test_args = ["--trace-file", str(test_dir / "dump.fst")] if b.waves else []
     log = test_dir / "sim.log"
@@ -267,3 +349,81 @@ def run(b: Build, test_module: str, *, testcase: str | Sequence[str] | None = No
     if n_fail:
         raise failure(f"{n_fail} of {n_tests} cocotb test(s) failed")
     return test_dir
+
+
+@dataclass(frozen=True)
+class LintMessage:
+    """One Verilator lint message: ``%Warning-<code>`` or ``%Error[-<code>]``."""
+    severity: str
+    code: str
+    file: str
+    line: int
+    text: str
+
+
+def lint(sources: Mapping[str, str], top: str, *, extra_args: Sequence[str] = ()) -> list[LintMessage]:
+    """``verilator --lint-only -Wall`` of Verilog ``sources`` (file name -> text) with ``top``;
+    every message, parsed (none are waived here: the caller decides what is fatal)."""
+    import re
+    import subprocess
+    import tempfile
+
+    root = setup_env()
+    with tempfile.TemporaryDirectory(prefix="ringgate-lint-") as tmp:
+        files = []
+        for name, text in sources.items():
+            path = Path(tmp) / name
+            path.write_text(text)
+            files.append(str(path))
+        proc = subprocess.run([str(root / "bin" / "verilator"), "--lint-only", "-Wall", "-Wno-fatal",
+                               "--top-module", top, *extra_args, *files],
+                              capture_output=True, text=True)
+    out = []
+    pattern = re.compile(r"^%(Warning|Error)(?:-(\w+))?: (?:(\S+?):(\d+):(?:\d+:)? )?(.*)$")
+    for line in proc.stderr.splitlines():
+        m = pattern.match(line)
+        if m:
+            severity, code, path, lineno, text = m.groups()
+            out.append(LintMessage(severity, code or "", Path(path).name if path else "",
+                                   int(lineno or 0), text))
+    if proc.returncode != 0 and not any(m.severity == "Error" for m in out):
+        out.append(LintMessage("Error", "", "", 0, proc.stderr[-2000:] or f"exit {proc.returncode}"))
+    return out
+
+
+def with_domains(component, domains: Sequence[str]):
+    """``component`` inside a wrapper with the same ports that defines its clock domains in this order.
+
+    A design with several clock domains converts with its clock and reset ports in an order that
+    changes from one Python process to the next (Amaranth collects the domains in a set), which would
+    defeat the content-hashed build cache; domains defined explicitly keep one order.
+    """
+    from amaranth.hdl import ClockDomain, ClockSignal, Module, ResetSignal
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In
+
+    def names(d):
+        return ("clk", "rst") if d == "sync" else (f"{d}_clk", f"{d}_rst")
+
+    class _Domains(wiring.Component):
+        def __init__(self):
+            ports = {n: In(1) for d in domains for n in names(d)}
+            super().__init__({**ports, **dict(component.signature.members)})
+
+        def elaborate(self, platform):
+            m = Module()
+            for d in domains:
+                m.domains += ClockDomain(d)
+                clk, rst = names(d)
+                m.d.comb += [ClockSignal(d).eq(getattr(self, clk)), ResetSignal(d).eq(getattr(self, rst))]
+            m.submodules.core = component
+            for path, member, value in self.signature.flatten(self):
+                if path[0] not in component.signature.members:
+                    continue                        # a clock or reset
+                inner = component
+                for p in path:
+                    inner = getattr(inner, p) if isinstance(p, str) else inner[p]
+                m.d.comb += inner.eq(value) if member.flow == wiring.In else value.eq(inner)
+            return m
+
+    return _Domains()

@@ -36,7 +36,8 @@ class SplitLimits(wiring.Component):
     compare or five-way minimum sits in one cycle. The 4 KiB and wrap limits collapse into
     one because the ring base is 4 KiB aligned: ``min(size, 64) - slot mod min(size, 64)``.
     After a ``restart`` (a TLP's header, or an enable) the limits are fresh again, and
-    ``cap_ok`` high, three cycles later at the earliest.
+    ``cap_ok`` high, three cycles later at the earliest, provided the configuration (MPS,
+    BATCH_LIMIT, RING_SIZE: locked while running) settled at least a cycle before the restart.
 
     Entries ready (``ready``) is the ring's fill minus this cycle's take, registered: a lower
     bound of the next cycle's fill (it misses at most that cycle's push), so ``n`` never
@@ -92,6 +93,8 @@ class SplitLimits(wiring.Component):
         size, slot = self.ring_size, self.slot
         mps_e = Signal(CAP_BITS)
         batch_e = Signal(CAP_BITS)
+        batch_hi = Signal()
+        batch_lo = Signal(4)
         bound_e = Signal(CAP_BITS)
         room_e = Signal(CAP_BITS)
         cfg_e = Signal(CAP_BITS)
@@ -102,7 +105,11 @@ class SplitLimits(wiring.Component):
         m.d.comb += to_page.eq(Mux(small, size[:7] - slot[:7], 64 - slot[:6]))
         m.d.sync += [
             mps_e.eq(Const(2, CAP_BITS) << self.mps[:2]),
-            batch_e.eq(sat(self.batch_limit, 4)),
+            # BATCH_LIMIT is locked while running: its 28-bit "any high bit" gets a cycle of its own
+            # (shared with ConfigCheck's reads, ABC9 had mapped it as a 6-LUT chain into batch_e).
+            batch_hi.eq(self.batch_limit[4:].any()),
+            batch_lo.eq(self.batch_limit[:4]),
+            batch_e.eq(Mux(batch_hi, 16, batch_lo)),
             bound_e.eq(sat(to_page, 4)),
             room_e.eq(sat(self.room, 4)),
             cfg_e.eq(min2(mps_e, batch_e)),       # configuration only: one more stage is free

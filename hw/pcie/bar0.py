@@ -323,10 +323,13 @@ class Bar0(wiring.Component):
         be = self._map.bus_errors
         if be is None or be.register != r.name:
             return Const(0, r.width)
-        bits = Signal(r.layout(), name=f"{r.attr}_bus")
-        m.d.comb += [getattr(bits, r.field(be.bad_access).attr).eq(bad),
-                     getattr(bits, r.field(be.locked).attr).eq(locked_hit)]
-        return bits.as_value()
+        # An expression, not a signal with two fields driven: the Verilog of a partly driven
+        # signal gives its other bits constant `always @*` blocks, which never run in an
+        # event-driven simulator and which Verilator's lint reports as undriven.
+        value = Const(0, r.width)
+        for name, bit in ((be.bad_access, bad), (be.locked, locked_hit)):
+            value = value | (bit << r.field(name).offset)
+        return value
 
     def _locked_decode(self, m, rq):
         """A write to a locked register refused by its group's lock (registered decode per group)."""

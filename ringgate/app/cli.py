@@ -57,6 +57,11 @@ def _load(name: str, target: str) -> click.Command:
     "cosim": "ringgate.app.mainjob:cosim",
     "serve": "ringgate.sw.gateway.cli:serve",
     "perf": "ringgate.app.perf:perf",
+    "build": "ringgate.app.build:build",
+    "constraints": "ringgate.app.build:constraints",
+    "probe": "ringgate.app.probe:probe",
+    "send": "ringgate.app.send:send",
+    "sweep": "ringgate.app.sweep:sweep",
     "latency": "ringgate.app.latency.cli:latency",
     "report": "ringgate.app.latency.cli:report",
 })
@@ -125,72 +130,118 @@ def simulate(depth, laps, p_valid, p_ready, seed, bypass, json_out):
         console.print(f"figures written to {json_out}")
 
 
+class Count(click.ParamType):
+    """A positive count with an optional k/M/G suffix (``250M`` = 250,000,000)."""
+    name = "count"
+    _SCALE = {"k": 10**3, "K": 10**3, "m": 10**6, "M": 10**6, "g": 10**9, "G": 10**9}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            n = value
+        else:
+            text = str(value).strip().replace("_", "").replace(",", "")
+            scale = self._SCALE.get(text[-1:], 1)
+            try:
+                n = int(float(text[:-1] if scale > 1 else text) * scale)
+            except ValueError:
+                self.fail(f"{value!r} is not a count (e.g. 2000000, 2M, 250M)", param, ctx)
+        if n <= 0:
+            self.fail(f"must be positive, not {value!r}", param, ctx)
+        return n
+
+
 @main.command()
-@click.option("--cycles", default=1_000_000, show_default=True, help="Simulated cycles of traffic.")
-@click.option("--load", default=0.5, show_default=True, help="Entries offered per cycle (0, 1].")
-@click.option("--host-ready", default=0.9, show_default=True, help="Probability the host sink takes a beat per cycle.")
+@click.option("--cycles", type=Count(), default="1M", show_default=True,
+              help="Simulated cycles of traffic (k/M/G suffixes: 250M is one second at 250 MHz).")
+@click.option("--load", default=0.3, show_default=True, help="Entries offered per cycle (0, 1].")
+@click.option("--host-ready", default=0.9, show_default=True, help="Probability the host takes an RQ beat per cycle.")
 @click.option("--mps", type=click.Choice(["128", "256", "512", "1024"]), default="256", show_default=True)
+@click.option("--width", type=click.Choice(["256", "512"]), default="256", show_default=True,
+              help="RQ datapath bits of the PCIe adapter.")
 @click.option("--batch", default=16, show_default=True, help="DMA batch limit (entries per TLP).")
 @click.option("--cursor-interval", default=4, show_default=True, help="Data TLPs per cursor write under backlog.")
 @click.option("--doorbell-delay", default=100, show_default=True, help="Cycles from a cursor write to the host's doorbell.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the traffic and back-pressure streams.")
+@click.option("--cocotb", "use_cocotb", is_flag=True,
+              help="Drive the harness from cocotb instead of the C++ main (the slow cross-check).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/throughput"),
               show_default=True, help="Report directory (HTML, PNG, JSON, markdown).")
-def throughput(cycles, load, host_ready, mps, batch, cursor_interval, doorbell_delay, out):
-    """Throughput-level run of ring + DMA writer (no Python per cycle) with a latency report."""
+def throughput(cycles, load, host_ready, mps, width, batch, cursor_interval, doorbell_delay, seed, use_cocotb, out):
+    """Throughput-level run of ring + DMA writer + RQ adapter (no Python per cycle) with a latency report."""
     import numpy as np
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ringgate.app.report import Stage, write_report
     from ringgate.contracts.pcie import USER_CLOCK_MHZ, mps_code
-    from ringgate.sim import builds, verilator
+    from ringgate.sim import verilator
+    from ringgate.sim.fast import throughput as fast
 
     for name, p in (("--load", load), ("--host-ready", host_ready)):
         if not 0 < p <= 1:
             raise click.BadParameter(f"must be in (0, 1], not {p}", param_hint=name)
-    if cycles <= 0:
-        raise click.BadParameter("must be positive", param_hint="--cycles")
-    with console.status("building ring + DMA writer with Verilator (cached by content hash)"):
-        b = builds.throughput()
+    try:
+        knobs = fast.Knobs(cycles=cycles, p_offer=load, p_ready=host_ready, mps=mps_code(int(mps)), batch=batch,
+                           cursor_interval=cursor_interval, doorbell_delay=doorbell_delay, seed=seed,
+                           width=int(width))
+    except ValueError as e:
+        raise click.BadParameter(str(e))
     out.mkdir(parents=True, exist_ok=True)
-    raw = out / "raw.json"
-    env = {"TP_CYCLES": str(cycles), "TP_P_OFFER": str(load), "TP_P_READY": str(host_ready),
-           "TP_MPS": str(mps_code(int(mps))), "TP_BATCH": str(batch),
-           "TP_CURSOR_INTERVAL": str(cursor_interval), "TP_DOORBELL_DELAY": str(doorbell_delay),
-           "TP_REPORT": str(raw)}
-    with console.status(f"simulating {cycles:,} cycles"):
-        try:
-            verilator.run(b, "ringgate.sim.tb_throughput", extra_env=env)
-        except verilator.CocotbFailure as e:
-            console.print(f"[red]run failed[/red]\n{e}")
-            sys.exit(1)
-    r = json.loads(raw.read_text())
+    t0 = time.perf_counter()
+    if use_cocotb:
+        with console.status(f"building and simulating {cycles:,} cycles under cocotb"):
+            try:
+                r = fast.run_cocotb(knobs, out / "cocotb")
+            except verilator.CocotbFailure as e:
+                console.print(f"[red]run failed[/red]\n{e}")
+                sys.exit(1)
+    else:
+        with console.status("building the harness with its C++ main (cached by content hash)"):
+            exe = fast.exe_for(knobs.width)
+        columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
+                   TextColumn("{task.completed:,.0f}/{task.total:,.0f} cycles"), TimeRemainingColumn())
+        with Progress(*columns, console=console, transient=False) as bar:
+            task = bar.add_task("simulating", total=cycles)
+            r = fast.run(knobs, exe=exe, progress=lambda done: bar.update(task, completed=min(done, cycles)),
+                         every=max(1 << 16, cycles // 400))
+            bar.update(task, completed=cycles)
+    (out / "raw.json").write_text(json.dumps(r))
+    total_s = time.perf_counter() - t0
     hist = np.asarray(r["latency_hist"])
-    samples = np.repeat(np.arange(hist.size), hist)
+    # One byte per sample: a second of device time is ~10^8 entries.
+    samples = np.repeat(np.arange(hist.size, dtype=np.uint8), hist)
     clock_mhz = USER_CLOCK_MHZ
-    entries_per_cycle = r["entries"] / r["run_cycles"]      # drained entries were offered in the run
+    entries_per_cycle = r["window_entries"] / r["run_cycles"]     # within the window, not the drained backlog
+    accepted = r["offered"] - r["dropped"]
     tp = {"entries delivered": f"{r['entries']:,} of {r['offered']:,} offered ({r['dropped']:,} dropped at the wire)",
           "entries per cycle": f"{entries_per_cycle:.4f}",
           "payload bandwidth": f"{entries_per_cycle * clock_mhz * 64 / 1000:.2f} GB/s at {clock_mhz:g} MHz",
           "entries per data TLP": f"{r['entries'] / max(1, r['data_tlps']):.2f}",
           "cursor writes per data TLP": f"{r['cursor_lines'] / max(1, r['data_tlps']):.3f}",
-          "checks failed (sequence / address / cursor)": f"{r['seq_errors']} / {r['addr_errors']} / {r['cursor_errors']}",
-          "simulation speed": f"{r['sim_cycles_per_s']:,.0f} cycles/s, {r['entries_per_wall_s']:,.0f} entries/s (wall clock)"}
-    stages = [Stage("ring accept -> request line taken by the host sink", samples, kind="exact",
-                    source=f"RTL cycles; last bin ({hist.size - 1}) holds everything at or above it")]
+          "checks failed (sequence / address / cursor / TLP / DMA)":
+              f"{r['seq_errors']} / {r['addr_errors']} / {r['cursor_errors']} / {r['tlp_errors']} / {r['dma_errors']}",
+          "delivered / accepted / last cursor": f"{r['entries']:,} / {accepted:,} / {r['last_cursor']:,}",
+          "simulation speed": f"{r['sim_cycles_per_s']:,.0f} cycles/s ({r['sim_cycles_per_cpu_s']:,.0f} per CPU second), "
+                              f"{'cocotb' if use_cocotb else 'C++ main'}; {total_s:.1f} s in all"}
+    stages = [Stage("ring accept -> entry's first RQ beat taken by the host", samples if samples.size else [0],
+                    kind="exact", source=f"RTL cycles; last bin ({hist.size - 1}) holds everything at or above it")]
     paths = write_report(out, stages, clock_mhz=clock_mhz, throughput=tp,
                          meta={"title": "ringgate throughput-level run", "cycles": cycles, "load": load,
-                               "host ready": host_ready, "MPS": mps, "batch limit": batch,
-                               "cursor interval": cursor_interval, "doorbell delay": doorbell_delay})
-    t = Table(title="ring + DMA writer, throughput level")
+                               "host ready": host_ready, "MPS": mps, "datapath": f"{width} bits", "batch limit": batch,
+                               "cursor interval": cursor_interval, "doorbell delay": doorbell_delay, "seed": seed})
+    t = Table(title=f"ring + DMA writer + RQ {width}-bit, throughput level")
     t.add_column("measure")
     t.add_column("value", justify="right")
     for k, v in tp.items():
         t.add_row(k, v)
-    q = np.percentile(samples, [0, 50, 99, 99.9, 100], method="inverted_cdf") if samples.size else []
     if samples.size:
+        q = np.percentile(samples, [0, 50, 99, 99.9, 100], method="inverted_cdf")
         t.add_row("latency min / p50 / p99 / p99.9 / max [exact, cycles]", " / ".join(str(int(x)) for x in q))
     console.print(t)
     console.print(f"report: {paths['html']}")
-    if r["seq_errors"] or r["addr_errors"] or r["cursor_errors"]:
+    try:
+        fast.check(r)
+    except fast.ThroughputCheckFailed as e:
+        console.print(f"[red]{e}[/red]")
         sys.exit(1)
 
 
@@ -266,6 +317,17 @@ def entry_table():
     click.echo(ENTRY.markdown())
     click.echo("\nCursor line (64 bytes, little-endian):\n")
     click.echo(CURSOR_LINE.markdown())
+
+
+@main.command("datagram")
+def datagram_tables():
+    """Print the order-datagram contract (frame, header, message, drop reasons, ingress registers)."""
+    from ringgate.contracts.datagram import markdown
+
+    for what, title in (("frame", "Frame"), ("header", "Datagram header (12 bytes, little-endian)"),
+                        ("message", "Order message (52 bytes, little-endian)"), ("drops", "Drop reasons"),
+                        ("registers", "Ingress registers (BAR0)"), ("fields", "Ingress register bit fields")):
+        click.echo(f"{title}:\n\n{markdown(what)}\n")
 
 
 @main.command()

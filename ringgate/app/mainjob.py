@@ -35,7 +35,9 @@ from ringgate.app.latency.budget import PCIE_ONE_WAY
 from ringgate.app.latency.sections import HostOptions, config_of, host_options, run_sections
 from ringgate.contracts.pcie import LINKS, TLP_OVERHEAD, USER_CLOCK_HZ, USER_CLOCK_NS as PERIOD_NS
 
-__all__ = ["run", "compute_stages", "throughput_figures", "ALLOWANCE", "MainJobError"]
+__all__ = ["run", "compute_stages", "wire_stages", "throughput_figures", "ALLOWANCE", "WIRE_MAC_PS", "MainJobError"]
+
+WIRE_MAC_PS = {"10G": 6400, "25G": 2560}      # MAC clock periods: 156.25 MHz, 390.625 MHz
 
 CURSOR_PAYLOAD = 24
 
@@ -128,6 +130,43 @@ def compute_stages(res: dict, n: int, seen_end: np.ndarray, seen_ns: np.ndarray,
     return stages
 
 
+def wire_stages(res: dict, n: int, *, mac_ps: int, clock_mhz: float) -> list:
+    """Stages from the wire (the simulator's stamps of each single-order frame: first and last beat on
+    the MAC stream, the ingress's publish, the ring accept, the RQ and cursor stamps), in ns, and the
+    like-for-like projection: first byte on the wire -> entry visible in host memory on hardware."""
+    from ringgate.app.perf.ingress import MAC_LATENCY_CYCLES
+    from ringgate.app.report import Stage
+
+    first, last = res["wire_first_ns"][:n], res["wire_last_ns"][:n]
+    pub, acc = res["publish_ns"][:n], res["accept_ns"][:n]
+    if min(len(first), len(last), len(pub), len(acc)) < n:
+        raise ValueError(f"wire stamps for {min(len(first), len(pub), len(acc))} frames, {n} expected")
+    cur = res["cursor_last_ns"][_first_covering(res["cursor_val"].astype(np.int64), n)]
+    mac_ns = mac_ps / 1000.0
+    front = MAC_LATENCY_CYCLES * mac_ns
+    if (pub < last).any() or (acc < pub).any() or (cur < acc).any():
+        raise ValueError("wire stamps out of order (published before the frame's last beat?)")
+    mac = f"MAC clock {1e6 / mac_ps:.2f} MHz ({mac_ns:g} ns/cycle)"
+    return [
+        Stage("first byte on the wire -> published into the ring", (pub - first) + front, "ns", "exact",
+              f"RTL cycles (Verilator) from the frame's first beat on the MAC stream to the ring's publish, "
+              f"{mac}, + the MAC's receive pipeline ({MAC_LATENCY_CYCLES} MAC cycles, docs/ingress.md)",
+              extra={"mac_cycles": ((pub - first) // mac_ns + MAC_LATENCY_CYCLES).astype(np.int64).tolist()[:1]}),
+        Stage("last byte of the order -> published into the ring", (pub - last).astype(np.float64), "ns", "exact",
+              f"RTL cycles (Verilator) from the frame's last beat to the ring's publish, {mac}"),
+        Stage("published -> accepted into the PCIe top's ring (clock crossing)", (acc - pub).astype(np.float64),
+              "ns", "exact", "RTL (Verilator): the dual-clock ring's Gray-coded crossing into the 250 MHz user "
+              "clock and the hand-over to the PCIe top's ring; the clocks' phase varies per frame"),
+        Stage("published -> last RQ beat of the cursor TLP", (cur - pub).astype(np.float64), "ns", "exact",
+              "RTL (Verilator): crossing, ring, DMA writer, data TLP, cursor TLP"),
+        Stage("projected: first byte on the wire -> visible in host memory (hardware)",
+              (cur - first) + front + ALLOWANCE["ns"], "ns", "projected",
+              f"exact RTL time from the wire + the MAC's pipeline + {ALLOWANCE['source']}; compare with the "
+              f"note's packet-arrival -> ring rows (epoll 10-50 us, io_uring 3-15 us, DPDK 0.5-5 us)",
+              extra={"allowance_ns": ALLOWANCE["ns"], "allowance_range_ns": list(ALLOWANCE["range_ns"])}),
+    ]
+
+
 def throughput_figures(res: dict, summary: dict, n: int, *, clock_mhz: float, offered_load: float,
                        wall_s: float) -> dict:
     """Throughput of the run in simulated cycles, against the link and the request datapath."""
@@ -178,12 +217,13 @@ class _Host:
     checked: int = 0
     delay_s: float = 0.0
     advance: object = None
+    wire: np.ndarray | None = None     # MAC cycle of each frame's first beat (the entries' ts) from the wire
 
     def __call__(self, view: np.ndarray) -> None:
         if self.golden is None:
             from ringgate.model.fpga import stamp
             t0 = self.dev.traffic_t0
-            rel = self.traffic.cycles - self.traffic.cycles[0]
+            rel = self.traffic.cycles - self.traffic.cycles[0] if self.wire is None else self.wire.astype(np.uint64)
             self.golden = stamp(self.traffic.entries, 0, ts=np.uint64(t0) + rel).view(np.uint8).reshape(-1, 64)
         s0 = int(view["seq"][0])
         k = len(view)
@@ -248,12 +288,17 @@ def _git_rev() -> str:
 @click.option("--consumer-delay-us", default=0.0, show_default=True, help="Sleep after each batch (a slow host).")
 @click.option("--poll", type=click.Choice(["sleep", "busy"]), default="sleep", show_default=True,
               help="Consumer poll mode (busy spins a core the simulator would use).")
+@click.option("--start", type=click.Choice(["wire", "ring"]), default="wire", show_default=True,
+              help="wire: orders as single-order UDP datagrams on the MAC's receive stream through the ingress; "
+                   "ring: entries straight into the BRAM ring's producer stream.")
+@click.option("--mac", type=click.Choice(["10G", "25G"]), default="10G", show_default=True,
+              help="MAC clock with --start wire: 156.25 MHz (10G) or 390.625 MHz (25G).")
 @click.option("--keep", is_flag=True, help="Keep the co-simulation directory (logs, shared files; "
               "with RINGGATE_WAVES=1 also the waveform dump.fst).")
 @host_options
 def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_mhz, batch_limit, cursor_interval,
-        rq_pause, consumer_delay_us, poll, keep, host_enabled, host_from, host_orders, host_rate, host_repeat,
-        host_polls, trace_entry):
+        rq_pause, consumer_delay_us, poll, start, mac, keep, host_enabled, host_from, host_orders, host_rate,
+        host_repeat, host_polls, trace_entry):
     """Build the RTL (cached), run N orders through it, consume them with the driver in a separate
     process over the co-simulation backend, check every entry, write the latency report."""
     from rich.console import Console
@@ -261,7 +306,7 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
     from rich.table import Table
 
     from ringgate.app.report import fmt_band, write_report
-    from ringgate.sim.builds import pcie_top
+    from ringgate.sim.builds import pcie_top, wire_top
     from ringgate.sim.cosim.session import CoSim, CoSimError
     from ringgate.sim.traffic import make_traffic
     from ringgate.sw.driver.consumer import RingConsumer, buffer_bytes
@@ -297,15 +342,21 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
     if not 0 <= trace_entry < n:
         raise click.BadParameter(f"must be an entry of the run, 0..{n - 1}, not {trace_entry}", param_hint="--trace-entry")
     t0 = time.perf_counter()
-    with console.status(f"building the PCIe top ({width}-bit, ring {depth}) with Verilator (cached)"):
-        b = pcie_top(width, depth)
+    wire = start == "wire"
+    mac_ps = WIRE_MAC_PS[mac] if wire else None
+    if wire:
+        from ringgate.sim.traffic import order_frames, wire_schedule
+        host_wire = wire_schedule(tr.cycles, [len(f) for f in order_frames(tr.entries)], mac_ps=mac_ps)
+    with console.status(f"building the {'ingress + ' if wire else ''}PCIe top ({width}-bit, ring {depth}) "
+                        f"with Verilator (cached)"):
+        b = wire_top(width, depth) if wire else pcie_top(width, depth)
     console.print(f"RTL build: {'built' if b.rebuilt else 'cached'} in {time.perf_counter() - t0:.1f} s ({b.directory.name})")
 
     keep = keep or b.waves                        # RINGGATE_WAVES=1: keep the run's dump.fst
     sim = CoSim(width=width, depth=depth, mps=mps, rq_pause=rq_pause, seed=seed, keep=keep,
                 traffic=(tr.entries, tr.cycles), host_bytes=max(16 << 20, 2 * buffer_bytes(host_ring)),
-                extra_env={"COSIM_TRACE_ENTRY": str(trace_entry)})
-    host = _Host(traffic=tr, delay_s=consumer_delay_us * 1e-6)
+                wire_mac_ps=mac_ps, extra_env={"COSIM_TRACE_ENTRY": str(trace_entry)})
+    host = _Host(traffic=tr, delay_s=consumer_delay_us * 1e-6, wire=host_wire if wire else None)
     try:
         with console.status("starting the co-simulation (cocotb + Verilator + cocotbext-pcie)"):
             sim.start()
@@ -353,14 +404,19 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
         sim.close()
 
     host_cycles = np.concatenate(host.host_cycles).astype(np.int64)
+    # With the wire the entries' ts counts the MAC clock: the host's ts-to-cursor view mixes clocks.
     stages = compute_stages(res, n, np.array(host.ends), np.array(host.seen), clock_mhz=clock_mhz, width=width,
-                            host_cycles=host_cycles)
+                            host_cycles=None if wire else host_cycles)
+    if wire:
+        ws = wire_stages(res, n, mac_ps=mac_ps, clock_mhz=clock_mhz)
+        stages = ws[:-1] + stages + ws[-1:]
     tp = throughput_figures(res, summary, n, clock_mhz=clock_mhz, offered_load=offered, wall_s=wall_run)
     meta = {
         "title": "ringgate main job: orders through the RTL to the host driver",
         "orders": f"{n} (exchange-core mix, {tr.warmup} book-building first), seed {seed}",
-        "RTL": f"hw/pcie/top.py, {width}-bit datapath, BRAM ring {depth}, MPS {mps} B, BATCH_LIMIT {batch_limit}, "
-               f"CURSOR_INTERVAL {cursor_interval}, RQ back-pressure p={rq_pause}",
+        "RTL": ("hw/ingress/top.py (ingress in front of " if wire else "") + f"hw/pcie/top.py, {width}-bit datapath, BRAM ring {depth}, MPS {mps} B, BATCH_LIMIT {batch_limit}, "
+               f"CURSOR_INTERVAL {cursor_interval}, RQ back-pressure p={rq_pause}"
+               + (f"); orders as single-order datagrams on the {mac} MAC's receive stream" if wire else ""),
         "simulation": "Verilator + cocotb + cocotbext-pcie UltraScale+ model and RootComplex (protocol level)",
         "host": f"ringgate.sw.driver RingConsumer over SimDevice in a separate process, host ring {host_ring}, poll={poll}",
         "checks": f"{n} entries byte-exact against the golden model in host memory; final host ring and cursor "
@@ -381,7 +437,8 @@ def run(orders, depth, host_ring, mps, width, load, burst, seed, out_dir, clock_
     np.savez_compressed(out_dir / "stamps.npz", **res, seen_end=np.array(host.ends), seen_wall=np.array(host.seen),
                         host_cycles=host_cycles)
 
-    t = Table(title=f"{n} orders, {width}-bit, MPS {mps}, {load} offered; latency from ring accept")
+    t = Table(title=f"{n} orders, {width}-bit, MPS {mps}, {load} offered; latency from "
+                    + (f"the wire ({mac} MAC)" if wire else "ring accept"))
     t.add_column("stage")
     t.add_column("kind")
     for col in ("min", "p50", "p99", "max"):

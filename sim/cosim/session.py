@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..builds import pcie_top
+from ..builds import pcie_top, wire_top
 from .shm import H_ERRORS, Mailbox, SimStopped, State, default_dir
 
 __all__ = ["CoSim", "CoSimError"]
@@ -40,7 +40,11 @@ class CoSim:
     def __init__(self, directory: str | os.PathLike | None = None, *, width: int = 256, depth: int = 256,
                  mps: int = 256, poll_cycles: int = 8, host_bytes: int = 64 << 20, rq_pause: float = 0.0,
                  seed: int = 1, wall_timeout: float = 900.0, traffic: tuple | None = None, keep: bool = False,
-                 extra_env: dict | None = None):
+                 extra_env: dict | None = None, wire_mac_ps: int | None = None,
+                 perst_after: int | None = None, perst_cycles: int = 2000, perst_wall: float = 0.0):
+        if perst_after is not None and (perst_after < 0 or perst_cycles < 1 or perst_wall < 0):
+            raise ValueError(f"hard reset after {perst_after} entries for {perst_cycles} cycles and "
+                             f"{perst_wall} s: need entries >= 0, cycles >= 1, seconds >= 0")
         if mps not in (128, 256, 512, 1024):
             raise ValueError(f"MPS must be 128, 256, 512 or 1024 bytes, not {mps}")
         if width not in (256, 512):
@@ -57,6 +61,12 @@ class CoSim:
         self.seed, self.wall_timeout, self.keep = seed, wall_timeout, keep
         self.traffic = traffic
         self.extra_env = dict(extra_env or {})
+        if perst_after is not None:
+            self.extra_env.update(COSIM_PERST_AFTER=str(perst_after), COSIM_PERST_CYCLES=str(perst_cycles),
+                                  COSIM_PERST_WALL=str(perst_wall))
+        # Orders from the wire: the ingress in front of the PCIe top, frames on its MAC stream
+        # (the MAC clock's period in ps); None feeds entries into the ring's producer stream.
+        self.wire_mac_ps = wire_mac_ps
         self.proc: subprocess.Popen | None = None
         self.build = None
         self.summary: dict | None = None
@@ -89,7 +99,11 @@ class CoSim:
             entries, cycles = self.traffic
             np.savez(d / "traffic.npz", entries=np.asarray(entries).view(np.uint8).reshape(len(entries), 64),
                      cycles=np.asarray(cycles, np.uint64))
-        self.build = b = pcie_top(self.width, self.depth)
+        if self.wire_mac_ps:
+            self.build = b = wire_top(self.width, self.depth)
+            self.extra_env.update(COSIM_WIRE="1", COSIM_MAC_PS=str(self.wire_mac_ps))
+        else:
+            self.build = b = pcie_top(self.width, self.depth)
         spec = {"name": b.name, "directory": str(b.directory), "waves": b.waves,
                 "test_dir": str(d / "run"),
                 "env": {"COSIM_DIR": str(d), "COSIM_MPS": str(self.mps), "COSIM_POLL": str(self.poll_cycles),

@@ -16,13 +16,31 @@ What runs in the simulator process:
   TLP's last beat (exact), and of every cursor line landing in host memory (link model);
 - the scoreboard (``ringgate.model.fpga.Scoreboard``, the golden model's rules): every Memory Write
   that reaches host memory is checked (MPS, 4 KiB, wrap, batch limit, order, bytes, credit,
-  cursor after data, cursor interval). The configuration comes from the BAR writes it executed.
+  cursor after data, cursor interval). The configuration comes from the BAR writes it executed;
+- optionally a hard reset during traffic (``COSIM_PERST_AFTER``, :meth:`Bench.perst`): PERST# /
+  link down as the gateware and the host see it. ``user_reset`` rises in the middle of an RQ TLP
+  once that many entries entered the ring; the function's configuration is lost (bus mastering
+  and memory decoding off: requests the hard block still holds are dropped, the partial TLP too);
+  while the link is down every BAR0 read of a client returns all ones and its writes are lost;
+  after ``COSIM_PERST_CYCLES`` cycles (and at least ``COSIM_PERST_WALL`` seconds, so a polling
+  host can see the outage) the reset is released and the command register restored, as the
+  host's PCI core restores a reset function. The device's sequences restart at 0 with the first
+  entry accepted after the reset; the scoreboard follows (the entries the ring held unannounced
+  are gone: ``results.json``'s ``perst`` has the entries accepted before the reset and the
+  cursor the host found when it re-enabled the device).
 
-Environment: COSIM_DIR (mailbox, hostmem, traffic.npz; results.npz and results.json are
+With COSIM_WIRE=1 the design is ``hw/ingress/top.py`` (the ingress in front of the PCIe top): the
+feeder configures the ingress over BAR0 and drives each entry as a single-order datagram on the MAC's
+receive stream (``mac`` clock, period COSIM_MAC_PS) at the MAC cycle ``sim.traffic.wire_schedule``
+gives; ``ts`` is then the frame's start in MAC cycles (``T0 + schedule``) as the parser stamps it, and
+the monitors add each frame's first and last beat and the ingress's publish (sim ns).
+
+Environment: COSIM_WIRE, COSIM_MAC_PS, COSIM_DIR (mailbox, hostmem, traffic.npz; results.npz and results.json are
 written there), COSIM_MPS, COSIM_HOST_BYTES, COSIM_POLL (cycles), COSIM_RQ_PAUSE (probability
 of RQ back-pressure per cycle), COSIM_SEED, COSIM_WALL_TIMEOUT (s), COSIM_OWNER (pid), COSIM_CHECK_MPS (fault injection: the MPS the
 scoreboard enforces), COSIM_MONITOR=0 (speed experiments: no RQ monitor), COSIM_TRACE_ENTRY (record
-that entry's path cycle by cycle: ``trace`` in results.json, drawn by ringgate.app.latency.timing).
+that entry's path cycle by cycle: ``trace`` in results.json, drawn by ringgate.app.latency.timing),
+COSIM_PERST_AFTER / COSIM_PERST_CYCLES / COSIM_PERST_WALL (the hard reset above).
 """
 from __future__ import annotations
 
@@ -34,7 +52,8 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.triggers import Event, FallingEdge, RisingEdge, Timer
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, Event, FallingEdge, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 from cocotbext.axi.address_space import MemoryRegion
 
@@ -47,6 +66,7 @@ from ringgate.sw.driver.device import map_shared
 from ringgate.model.fpga import Scoreboard, ScoreboardError
 
 PERIOD_NS = 4                    # user_clk 250 MHz (the UltraScale+ model's Gen3 configurations)
+ALL_ONES = 0xFFFF_FFFF           # a root port's answer to a read of a function that is not there
 TRACE_BEFORE, TRACE_AFTER, TRACE_MAX = 3, 3, 160     # cycles of an entry's trace
 _OFF = {r.name: r.offset for r in REGMAP}
 
@@ -128,18 +148,34 @@ class Bench:
         self.land_wall: list[int] = []
         self.push_stalls = 0
         self.ts_first_accept = None
+        self.wire = os.environ.get("COSIM_WIRE", "0") == "1"
+        self.mac_ps = int(os.environ.get("COSIM_MAC_PS", "6400"))
+        self.wire_first_ns: list[int] = []
+        self.wire_last_ns: list[int] = []
+        self.publish_ns: list[int] = []
         self.fed = 0
         self.t0_ns = None
         self.stop = False
         self.trace_entry = int(os.environ.get("COSIM_TRACE_ENTRY", "-1"))
         self.trace_record = None
+        # hard reset (COSIM_PERST_*): device sequence 0 is entry seq_base of `stamped`
+        self.seq_base = 0
+        self.link_down = False
+        self.in_op = False
+        self.perst_pending = False
+        self.perst_info: dict | None = None
+        self.rq_cut = False              # the RQ monitor's TLP was cut short by a reset
 
         self.rc, self.dev = attach_pcie_model(dut, self.width, self.mps)
         self.host_mm = map_shared(d / "hostmem", self.host_bytes, create=True)
         self.region = ShmRegion(self, self.host_mm, self.host_bytes)
         self.rc.mem_address_space.register_region(self.region, HOST_BASE)
-        dut.i__valid.value = 0
-        dut.i__payload.value = 0
+        if self.wire:
+            dut.mac__tvalid.value = 0
+            dut.mac_rst.value = 1
+        else:
+            dut.i__valid.value = 0
+            dut.i__payload.value = 0
 
     # -- host memory -----------------------------------------------------------------------
     def on_host_write(self, addr: int, data: bytes, wall: int) -> None:
@@ -172,7 +208,11 @@ class Bench:
         if offset == _OFF["CONTROL"] and value & Control.ENABLE:
             base, caddr = self._shadow64("RING_BASE"), self._shadow64("CURSOR_ADDR")
             size = self.shadow.get(_OFF["RING_SIZE"], 0)
-            if self.sb is not None:
+            if self.perst_pending:            # first enable after a hard reset: sequences restart
+                self.perst_pending = False
+                self.sb_sent = 0
+                self.perst_info["announced"] = self.land_cursor[-1] if self.land_cursor else 0
+            elif self.sb is not None:
                 self.sb_sent = self.sb.sent
             self.cfg = (base, size, caddr)
             if size and not size & (size - 1):
@@ -181,8 +221,9 @@ class Bench:
                                      cursor_interval=self.shadow.get(_OFF["CURSOR_INTERVAL"], 1),
                                      first_seq=self.sb_sent)
                 self.sb.credit = self._shadow64("DOORBELL")
-                if len(self.stamped) > self.sb_sent * 64:
-                    self.sb.expect(np.frombuffer(bytes(self.stamped[self.sb_sent * 64:]), ENTRY_DTYPE))
+                first = (self.seq_base + self.sb_sent) * 64
+                if len(self.stamped) > first:
+                    self.sb.expect(np.frombuffer(bytes(self.stamped[first:]), ENTRY_DTYPE))
             self.mb[H_ENABLES] = self.mb[H_ENABLES] + 1
             self.enabled_event.set()
         elif offset == _OFF["DOORBELL"] + 4 and self.sb is not None:
@@ -207,6 +248,12 @@ class Bench:
             if reqs:
                 last_req = now
             for idx, op, off, value in reqs:
+                if self.link_down and op in (Op.READ32, Op.WRITE32):
+                    # the function is gone: reads complete with all ones, writes go nowhere
+                    self.perst_info["gone_reads" if op == Op.READ32 else "gone_writes"] += 1
+                    mb.complete(idx, ALL_ONES if op == Op.READ32 else None)
+                    continue
+                self.in_op = True
                 if op == Op.READ32:
                     mb.complete(idx, await bar.read_dword(off, timeout=10_000, timeout_unit="ns"))
                 elif op == Op.WRITE32:
@@ -215,7 +262,8 @@ class Bench:
                     mb.complete(idx)
                 else:
                     self.fail(f"mailbox: unknown op {op} at offset {off:#x}")
-                    mb.complete(idx, 0xFFFF_FFFF)
+                    mb.complete(idx, ALL_ONES)
+                self.in_op = False
             if mb[H_STOP]:
                 return "stop"
             if polls % 512 == 0:
@@ -231,6 +279,8 @@ class Bench:
 
     # -- traffic ---------------------------------------------------------------------------
     async def feed(self):
+        if self.wire:
+            return await self.feed_wire()
         dut, clk = self.dut, self.dut.clk
         n = len(self.entries)
         if not n:
@@ -268,7 +318,7 @@ class Bench:
             payload.value = int.from_bytes(rec, "little")
             valid.value = 1
             await RisingEdge(clk)
-            while not ready.value:
+            while not ready.value or dut.rst.value:      # nothing enters a ring held in reset
                 self.push_stalls += 1
                 await RisingEdge(clk)
             self.accept_ns.append(_now())        # the handshake: valid and ready at this edge
@@ -278,6 +328,127 @@ class Bench:
             self.mb[H_FED] = i + 1
             self.mb[H_PUSH_STALLS] = self.push_stalls
         valid.value = 0
+
+    # -- hard reset ------------------------------------------------------------------------
+    async def perst(self, after: int, cycles: int, wall: float):
+        """PERST# / link down during traffic (module docstring); records what it did in
+        ``perst_info``."""
+        dut, clk = self.dut, self.dut.clk
+        while self.fed < after:
+            await ClockCycles(clk, 16)
+        info = self.perst_info = {"after": after, "gone_reads": 0, "gone_writes": 0}
+        self.link_down = True          # clients' BAR accesses stop here; one in flight completes
+        while self.in_op:
+            await RisingEdge(clk)
+        # the edge after an RQ beat that is not the last of its TLP: the reset cuts that TLP
+        tv, tr, tl = dut.s_axis_rq_tvalid, dut.s_axis_rq_tready, dut.s_axis_rq_tlast
+        for waited in range(100_000):
+            await RisingEdge(clk)
+            if tv.value and tr.value and not tl.value:
+                break
+        info["mid_tlp"] = bool(tv.value and tr.value and not tl.value)
+        info["wait_cycles"] = waited
+        info["cycle"] = _now() // PERIOD_NS
+        info["cursor_landed_before"] = self.land_cursor[-1] if self.land_cursor else 0
+        dut.rst.value = 1
+        fn = self.dev.functions[0]
+        fn.bus_master_enable = fn.memory_space_enable = False
+        self.dev.rq_sink.link_reset()
+        self.rq_cut = True
+        self.shadow.clear()            # the device's registers are at their reset values
+        await ClockCycles(clk, cycles)
+        deadline = time.monotonic() + wall
+        while time.monotonic() < deadline:
+            await ClockCycles(clk, 256)
+        # returns of TLPs the reset discarded never reach the new logic
+        while not self.dev.rq_seq_num.empty():
+            self.dev.rq_seq_num.get_nowait()
+        self.seq_base = self.fed       # nothing entered during the reset: exact
+        info["accepted_before"] = self.fed
+        self.perst_pending = True
+        dut.rst.value = 0
+        await ClockCycles(clk, 16)
+        await self.pdev.enable_device()          # the host restores the command register
+        await self.pdev.set_master()
+        info["link_up_cycle"] = _now() // PERIOD_NS
+        self.link_down = False
+
+    async def configure_ingress(self):
+        """MAC_ADDR, IP_ADDR, UDP_PORT and ENABLE over BAR0, as a driver sets up the ingress."""
+        from ringgate.contracts.datagram import IngressControl, IngressStatus
+        from ringgate.sim.traffic import LOCAL
+
+        for name, v in (("MAC_ADDR", LOCAL.mac_int), ("IP_ADDR", LOCAL.ip_int), ("UDP_PORT", LOCAL.port),
+                        ("INGRESS_CONTROL", int(IngressControl.ENABLE))):
+            r = REGMAP[name]
+            await self.bar.write_dword(r.offset, v & 0xFFFF_FFFF)
+            if r.width == 64:
+                await self.bar.write_dword(r.offset + 4, v >> 32)
+        for _ in range(100):
+            st = await self.bar.read_dword(REGMAP["INGRESS_STATUS"].offset, timeout=10_000, timeout_unit="ns")
+            if st & IngressStatus.ENABLED:
+                break
+        else:
+            raise RuntimeError("the ingress never reported ENABLED")
+        await ClockCycles(self.dut.mac_clk, 32)            # the session table clears after enable
+
+    async def feed_wire(self):
+        """Each entry as a single-order frame on the MAC stream at its scheduled MAC cycle; the golden
+        entry (ts = the frame's first-beat MAC cycle) goes to the scoreboard as the frame starts."""
+        from ringgate.sim.traffic import beats, order_frames, wire_schedule
+
+        dut, mclk = self.dut, self.dut.mac_clk
+        n = len(self.entries)
+        if not n:
+            return
+        frames = order_frames(self.entries)
+        rel = wire_schedule(self.rel, [len(f) for f in frames], mac_ps=self.mac_ps)
+        await self.enabled_event.wait()
+        edge = RisingEdge(mclk)
+        await edge
+        cur = int(dut.mac_timestamp.value)      # the counter now: a beat set now is sampled with cur + 1
+        t0 = cur + 1 + 16
+        self.mb[H_T0] = t0
+        self.t0_ns = _now() + 17 * self.mac_ps // 1000
+        ent = self.entries.copy()
+        ent["seq"] = 0
+        ent["ts"] = (np.uint64(t0) + rel.astype(np.uint64)) & np.uint64(0xFFFF_FFFF)
+        raw = ent.tobytes()
+        td, tk, tl, tu, tv = dut.mac__tdata, dut.mac__tkeep, dut.mac__tlast, dut.mac__tuser, dut.mac__tvalid
+        for i, f in enumerate(frames):
+            if self.stop:
+                break
+            idle = t0 + int(rel[i]) - 1 - cur
+            if idle > 0:
+                tv.value = 0
+                await ClockCycles(mclk, idle)
+                cur += idle
+            rec = raw[64 * i:64 * i + 64]
+            self.stamped += rec
+            if self.sb is not None:
+                self.sb.expect(np.frombuffer(rec, ENTRY_DTYPE))
+            bs = beats(f)
+            for k, (data, keep, last) in enumerate(bs):
+                td.value, tk.value, tl.value, tu.value, tv.value = data, keep, int(last), 0, 1
+                await edge
+                cur += 1
+                if k == 0:
+                    self.wire_first_ns.append(_now())
+            self.wire_last_ns.append(_now())
+            self.fed = i + 1
+            self.mb[H_FED] = i + 1
+        tv.value = 0
+
+    async def strobe(self, clk, sig, out: list):
+        """Sim ns of every edge of ``clk`` at which ``sig`` is high (no Python while it is low)."""
+        edge, rise = RisingEdge(clk), RisingEdge(sig)
+        while True:
+            if not sig.value:
+                await rise
+            await edge
+            while sig.value:
+                out.append(_now())
+                await edge
 
     # -- RQ monitor ------------------------------------------------------------------------
     async def monitor(self):
@@ -296,6 +467,8 @@ class Bench:
             if not tv.value:
                 await rise                    # tvalid rose after this edge: the next edge samples it
                 await edge
+            if self.rq_cut:
+                self.rq_cut = in_tlp = False
             if tv.value and tr.value:
                 now = _now()
                 if not in_tlp:
@@ -419,18 +592,30 @@ async def cosim(dut):
     b = Bench(dut)
     wall0 = time.perf_counter()
     try:
+        if b.wire:
+            cocotb.start_soon(Clock(dut.mac_clk, b.mac_ps, "ps").start())
+            await ClockCycles(dut.mac_clk, 8)
+            dut.mac_rst.value = 0
         await FallingEdge(dut.rst)
         await Timer(100, "ns")
         await b.rc.enumerate()
-        pdev = b.rc.find_device(b.dev.functions[0].pcie_id)
+        pdev = b.pdev = b.rc.find_device(b.dev.functions[0].pcie_id)
         await pdev.enable_device()
         await pdev.set_master()
         b.bar = pdev.bar_window[0]
+        if b.wire:
+            await b.configure_ingress()
+            cocotb.start_soon(b.strobe(dut.clk, dut.ring_accept, b.accept_ns))
+            cocotb.start_soon(b.strobe(dut.mac_clk, dut.publish, b.publish_ns))
         if b.rq_pause:
             set_random_pause(b.dev.rq_sink, b.rng, b.rq_pause)
         if os.environ.get("COSIM_MONITOR", "1") != "0":      # 0: speed experiments only
             cocotb.start_soon(b.monitor())
         feeder = cocotb.start_soon(b.feed())
+        if os.environ.get("COSIM_PERST_AFTER"):
+            cocotb.start_soon(b.perst(int(os.environ["COSIM_PERST_AFTER"]),
+                                              int(os.environ.get("COSIM_PERST_CYCLES", "2000")),
+                                              float(os.environ.get("COSIM_PERST_WALL", "0"))))
         sim0, wall_ready, cpu_ready = _now(), time.perf_counter(), time.process_time()
         b.mb[H_STATE] = State.READY
         why = await b.serve()
@@ -450,12 +635,13 @@ async def cosim(dut):
     summary = {
         "stopped_by": why, "mps": b.mps, "width": b.width, "period_ns": PERIOD_NS, "t0": b.mb[H_T0],
         "t0_ns": b.t0_ns, "timestamp_after_first_accept": b.ts_first_accept, "fed": b.fed, "total": len(b.entries), "push_stall_cycles": b.push_stalls,
+        "wire": b.wire, "mac_period_ps": b.mac_ps if b.wire else None,
         "sim_cycles": cycles, "serve_wall_s": serve_wall, "startup_wall_s": wall_ready - wall0,
         "sim_cycles_per_s": cycles / serve_wall, "sim_cpu_s": cpu_end - cpu_ready,
         "sim_cycles_per_cpu_s": cycles / max(cpu_end - cpu_ready, 1e-9), "registers": regs, "errors": b.errors,
         "scoreboard": None if b.sb is None else {"sent": b.sb.sent, "cursor": b.sb.cursor,
                                                  "data_tlps": b.sb.data_tlps, "writes": b.sb.writes},
-        "config": b.cfg,
+        "config": b.cfg, "perst": b.perst_info,
         "trace": b.trace_record,
     }
     if b.sb is not None and b.cfg is not None:
@@ -474,7 +660,9 @@ async def cosim(dut):
              accept_ns=np.array(b.accept_ns, np.int64), data_first_ns=np.array(b.data_first_ns, np.int64),
              data_n=np.array(b.data_n, np.int64), cursor_last_ns=np.array(b.cursor_last_ns, np.int64),
              cursor_val=np.array(b.cursor_val, np.uint64), land_ns=np.array(b.land_ns, np.int64),
-             land_cursor=np.array(b.land_cursor, np.uint64), land_wall=np.array(b.land_wall, np.int64))
+             land_cursor=np.array(b.land_cursor, np.uint64), land_wall=np.array(b.land_wall, np.int64),
+             wire_first_ns=np.array(b.wire_first_ns, np.int64), wire_last_ns=np.array(b.wire_last_ns, np.int64),
+             publish_ns=np.array(b.publish_ns, np.int64))
     (b.dir / "results.json").write_text(json.dumps(summary, indent=2, default=int))
     b.mb[H_STATE] = State.FAILED if b.errors else State.STOPPED
     assert not b.errors, "; ".join(b.errors)

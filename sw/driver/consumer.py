@@ -32,6 +32,13 @@ Resynchronisation
   or function-level reset loses them (``SENT`` is behind the consumer): the consumer delivers
   what the last cursor write announced (intact, the device writes nothing until enabled),
   then restarts the device at its new sequence (0) and counts an :attr:`epoch`.
+* Device gone (PERST#, a link down, hot reset, an FPGA reload): every BAR0 read returns all
+  ones (the root port completes a read to a vanished function with all ones) and writes are
+  lost. The health check and the disable sequence recognise it (``ERROR`` or ``STATUS`` all
+  ones and ``ID`` not ringgate's), count an :attr:`outages`, wait up to ``gone_timeout``
+  seconds for ``ID`` to read back, then resynchronise as after a power loss: the entries the
+  last cursor write announced are delivered once, the device restarts at its new sequence.
+  What the device held and had not announced is gone with its state; the host cannot see it.
 """
 from __future__ import annotations
 
@@ -44,9 +51,10 @@ import numpy as np
 from ringgate.contracts.entry import CURSOR_LINE_BYTES, ENTRY_BYTES, ENTRY_DTYPE
 
 from .device import Device, DeviceError, DmaBuffer
-from .regs import ConfigError, R, Status, describe_errors
+from .regs import ID_VALUE, REGMAP, ConfigError, R, Status, describe_errors
 
-__all__ = ["RingConsumer", "SequenceError", "ResyncError", "STATE_MAGIC", "buffer_bytes", "POLL_MODES"]
+__all__ = ["RingConsumer", "SequenceError", "ResyncError", "DeviceGone", "STATE_MAGIC", "buffer_bytes",
+           "POLL_MODES"]
 
 STATE_MAGIC = 0x5247_4154_4553_5431          # "1TSETAGR": consumer state line v1
 PAGE = 4096
@@ -64,6 +72,14 @@ class SequenceError(RuntimeError):
 
 class ResyncError(RuntimeError):
     """The consumer cannot resume consistently (the reason is in the message)."""
+
+
+class DeviceGone(DeviceError):
+    """The device stopped answering (BAR0 reads all ones) and did not come back in time."""
+
+
+def _all_ones(name: str, value: int) -> bool:
+    return value == REGMAP[name].mask
 
 
 def buffer_bytes(ring_size: int) -> int:
@@ -110,7 +126,10 @@ class RingConsumer:
           the idle thread wakes ``1 / idle_sleep`` times a second).
     health_every : float
         While idle, read the device's ERROR and STATUS registers at most this often (seconds)
-        to notice a stopped or reset device, or an error; 0 disables the check.
+        to notice a stopped, reset or vanished device, or an error; 0 disables the check.
+    gone_timeout : float
+        Seconds to wait for a vanished device (BAR0 reads all ones) to answer again before
+        :class:`DeviceGone` is raised.
     batch_limit, cursor_interval : int
         Written to the device's BATCH_LIMIT (entries per data TLP) and CURSOR_INTERVAL (data
         TLPs per cursor write under backlog) registers.
@@ -123,7 +142,7 @@ class RingConsumer:
                  idle_sleep: float = 50e-6, spin_time: float = 50e-6, yield_time: float = 500e-6,
                  max_sleep: float = 1e-3, health_every: float = 0.1, buffer: DmaBuffer | None = None,
                  batch_limit: int = 16, cursor_interval: int = 1, idle_flush: int = 64,
-                 manual_release: bool = False):
+                 manual_release: bool = False, gone_timeout: float = 30.0):
         if ring_size < 1 or ring_size & (ring_size - 1):
             raise ValueError(f"ring size must be a power of two, not {ring_size}")
         if poll not in POLL_MODES:
@@ -149,6 +168,7 @@ class RingConsumer:
         self.max_sleep = max_sleep
         self.sleeps = 0                  # sleeps taken by run() (how often an idle thread woke up)
         self.health_every = health_every
+        self.gone_timeout = gone_timeout
         self.batch_limit = batch_limit
         self.cursor_interval = cursor_interval
         self.idle_flush = idle_flush
@@ -176,6 +196,7 @@ class RingConsumer:
         self.batches = 0
         self.doorbells = 0
         self.resyncs = 0
+        self.outages = 0                 # times the device vanished (reads all ones) and came back
         self.seen_ns = 0                 # wall clock (perf_counter_ns) of the poll that found the last batch
         self.cursor_timestamp = 0        # device cycle counter of the last cursor write seen
         self._draining = False
@@ -246,16 +267,42 @@ class RingConsumer:
             raise ResyncError(f"device SENT moved from {sent} to {first} while stopped")
 
     def _stop_device(self) -> int:
-        """CONTROL = 0, wait until the writer is idle (cursor line written); returns SENT."""
+        """CONTROL = 0, wait until the writer is idle (cursor line written); returns SENT.
+        A device that vanishes meanwhile is waited for, then stopped again (its state is new)."""
         dev = self.device
         dev.write(R.CONTROL, 0)
         for _ in range(100_000):
-            if not dev.read(R.STATUS) & Status.BUSY:
+            status = dev.read(R.STATUS)
+            if _all_ones(R.STATUS, status) and self._gone():
+                self._wait_for_device()
+                dev.write(R.CONTROL, 0)
+                continue
+            if not status & Status.BUSY:
                 break
             dev.service()
         else:
             raise DeviceError("DMA writer still BUSY after disable")
         return dev.read(R.SENT)
+
+    def _gone(self) -> bool:
+        """The function does not answer: ``ID`` is not ringgate's (all ones while it is gone)."""
+        self._last_id = self.device.read(R.ID)
+        return self._last_id != ID_VALUE
+
+    def _wait_for_device(self) -> None:
+        """The device vanished (PERST#, link down, reload): wait until ``ID`` reads back."""
+        self.outages += 1
+        deadline = time.monotonic() + self.gone_timeout
+        pause = 1e-3
+        while self._gone():
+            if time.monotonic() > deadline:
+                raise DeviceGone(f"the device stopped answering (BAR0 reads all ones) and was not back "
+                                 f"after {self.gone_timeout} s (ID reads {self._last_id:#010x}): link down, "
+                                 f"PERST# held, FPGA not loaded or another bitstream")
+            self.device.recover()
+            self.device.service()
+            time.sleep(pause)
+            pause = min(2 * pause, 0.05)
 
     def _save_state(self) -> None:
         s = self._state
@@ -356,25 +403,33 @@ class RingConsumer:
         """Read the device's error and status registers (MMIO); resynchronise if it stopped."""
         dev = self.device
         errors = dev.read(R.ERROR)
+        if _all_ones(R.ERROR, errors) and self._gone():
+            self._wait_for_device()
+            self.resync(state_lost=True)
+            return
         if errors:
             raise DeviceError(f"device reports errors: {describe_errors(errors)} (ERROR {errors:#x})")
         if not dev.read(R.STATUS) & Status.ENABLED:
             self.resync()
 
     def _inconsistent(self, cur: int) -> None:
-        if not self.device.read(R.STATUS) & Status.ENABLED:
+        status = self.device.read(R.STATUS)
+        if not status & Status.ENABLED or _all_ones(R.STATUS, status) and self._gone():
             self.resync()
             return
         raise ResyncError(f"cursor line says {cur} but the consumer is at {self.next} "
                           f"(ring of {self.ring_size}): host memory was written by someone else")
 
-    def resync(self) -> int:
+    def resync(self, *, state_lost: bool = False) -> int:
         """Deliver every entry that reached host memory, then restart the device on this ring.
 
-        Returns the number of entries delivered on the way."""
+        ``state_lost``: the device is known to have lost its sequences (it vanished), even if its
+        new ``SENT`` happens to look plausible. Returns the number of entries delivered on the way."""
+        outages = self.outages
         sent = self._stop_device()
+        state_lost = state_lost or self.outages != outages
         cur = int(self._line[0])
-        if 0 <= sent - self.next <= self.ring_size:
+        if not state_lost and 0 <= sent - self.next <= self.ring_size:
             target = sent                      # sequences kept: all below SENT is in host memory
         else:
             # The device lost its state: what the last cursor write announced is intact.

@@ -133,6 +133,11 @@ class Device(ABC):
     def service(self) -> None:
         """Let an in-process device make progress (no-op for devices that run on their own)."""
 
+    def recover(self) -> None:
+        """Called while the device does not answer (BAR0 reads all ones, e.g. after PERST# or a
+        link down): redo what the host must redo for a function reset behind its back. Nothing
+        by default (a co-simulation's host restores the function itself)."""
+
     def close(self) -> None:
         pass
 

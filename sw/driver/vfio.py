@@ -270,10 +270,22 @@ class VfioDevice(Device):
         mm = mmap.mmap(self.device_fd, bar.size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE,
                        offset=bar.offset)
         self._bar = MmioBar(mm)
+        self._enable()
+
+    def _enable(self) -> None:
+        """Memory Space and Bus Master on, through the VFIO config region."""
         cfg = self._region(VFIO_PCI_CONFIG_REGION_INDEX)
         cmd = int.from_bytes(os.pread(self.device_fd, 2, cfg.offset + PCI_COMMAND), "little")
         cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER
         os.pwrite(self.device_fd, cmd.to_bytes(2, "little"), cfg.offset + PCI_COMMAND)
+
+    def recover(self) -> None:
+        """The function was reset behind the kernel's back (PERST#, link down, FPGA reload): its
+        BARs and command register are at their reset values, so BAR0 reads return all ones even
+        once it is back. Writing Memory Space enable through the VFIO config region makes
+        vfio-pci restore the BARs it saved when it sees them changed (``vfio_bar_restore`` in
+        drivers/vfio/pci/vfio_pci_config.c); Bus Master goes back on with it."""
+        self._enable()
 
     def _region(self, index: int) -> vfio_region_info:
         reg = vfio_region_info(argsz=ctypes.sizeof(vfio_region_info), index=index)
@@ -285,6 +297,12 @@ class VfioDevice(Device):
 
     def write32(self, offset: int, value: int) -> None:
         self._bar.write32(offset, value)
+
+    def config(self, nbytes: int = 256) -> bytes:
+        """The first ``nbytes`` of the function's configuration space (through the VFIO config
+        region: complete, unlike sysfs's ``config`` for a user without CAP_SYS_ADMIN)."""
+        cfg = self._region(VFIO_PCI_CONFIG_REGION_INDEX)
+        return os.pread(self.device_fd, min(nbytes, cfg.size), cfg.offset)
 
     def alloc(self, nbytes: int) -> DmaBuffer:
         mem, huge = anonymous_buffer(nbytes, hugepage=True)
@@ -299,9 +317,10 @@ class VfioDevice(Device):
         try:
             fcntl.ioctl(self.container, VFIO_IOMMU_MAP_DMA, m)
         except OSError as exc:
+            size = len(mem)
             mem.close()
             hint = " (locked-memory limit: raise `ulimit -l`)" if exc.errno == errno.ENOMEM else ""
-            raise VfioError(f"VFIO_IOMMU_MAP_DMA of {len(mem)} bytes failed: {exc.strerror}{hint}") from None
+            raise VfioError(f"VFIO_IOMMU_MAP_DMA of {size} bytes failed: {exc.strerror}{hint}") from None
         self._maps.append((iova, len(mem)))
         self._buffers.append(mem)
         self._next_iova += -(-len(mem) // HUGE_PAGE) * HUGE_PAGE

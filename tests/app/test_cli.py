@@ -37,21 +37,6 @@ def test_entry_table_lists_every_field():
         assert f"`{f.name}`" in r.output
 
 
-def test_throughput_run_writes_a_report(tmp_path):
-    r = CliRunner().invoke(main, ["throughput", "--cycles", "30000", "--load", "0.3", "--out", str(tmp_path)])
-    assert r.exit_code == 0, r.output
-    data = json.loads((tmp_path / "report.json").read_text())
-    stage = data["stages"][0]
-    assert stage["kind"] == "exact" and stage["min_cycles"] >= 1 and stage["count"] > 5000
-    assert "0 / 0 / 0" in data["throughput"]["checks failed (sequence / address / cursor)"]
-    assert (tmp_path / "report.html").exists() and (tmp_path / "stage0.png").exists()
-
-
-def test_throughput_refuses_bad_load():
-    r = CliRunner().invoke(main, ["throughput", "--load", "1.5"])
-    assert r.exit_code == 2 and "--load" in r.output
-
-
 def test_regmap_prints_every_register():
     from ringgate.contracts.regmap import REGMAP
 

@@ -91,9 +91,10 @@ def test_cosim_main_job_refuses_bad_options(args, hint, tmp_path):
 
 def test_cosim_main_job_tiny_run_writes_the_report(tmp_path):
     out = tmp_path / "report"
-    r = CliRunner().invoke(run, ["--orders", "300", "--load", "0.25", "--burst", "8", "--rq-pause", "0.2",
-                                 "--host-ring", "64", "--seed", "2", "--out", str(out), "--host-orders", "200",
-                                 "--host-rate", "3000", "--host-repeat", "2", "--trace-entry", "40"],
+    r = CliRunner().invoke(run, ["--start", "ring", "--orders", "300", "--load", "0.25", "--burst", "8",
+                                 "--rq-pause", "0.2", "--host-ring", "64", "--seed", "2", "--out", str(out),
+                                 "--host-orders", "200", "--host-rate", "3000", "--host-repeat", "2",
+                                 "--trace-entry", "40"],
                            catch_exceptions=False)
     assert r.exit_code == 0, r.output
     for f in ("report.json", "summary.md", "report.html", "cosim.json", "stamps.npz", "budget.svg",
@@ -124,6 +125,34 @@ def test_cosim_main_job_tiny_run_writes_the_report(tmp_path):
     assert "300 entries byte-exact" in md and "| FPGA |" in md and "ringgate (this run)" in md
     achieved = float(rep["throughput"]["achieved"].split()[0])
     assert 0.05 < achieved <= 0.25 + 1e-9, achieved           # at most the offered load
+
+
+def test_cosim_main_job_from_the_wire(tmp_path):
+    """The default start: orders as single-order datagrams on the 10G MAC's stream through the ingress,
+    the wire stages first and the like-for-like projection (wire -> host memory) last."""
+    out = tmp_path / "report"
+    r = CliRunner().invoke(run, ["--orders", "200", "--load", "10G", "--burst", "4", "--rq-pause", "0.2",
+                                 "--host-ring", "64", "--out", str(out), "--no-host"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    rep = json.loads((out / "report.json").read_text())
+    names = [s["name"] for s in rep["stages"]]
+    assert names[0] == "first byte on the wire -> published into the ring"
+    assert names[-1] == "projected: first byte on the wire -> visible in host memory (hardware)"
+    assert all(s["count"] == 200 for s in rep["stages"])
+    wire, last, cross, cursor = rep["stages"][:4]
+    # 106-byte frames, UDP checksum 0: published 14 MAC cycles after the first beat (+4 for the MAC's
+    # own pipeline), 1 after the last; every frame the same (cut-through, the wire never waits).
+    # Stamps are whole simulation ns, so a 6.4 ns cycle count is exact to 1 ns.
+    for stage, cycles in ((wire, 18), (last, 1)):
+        assert stage["min_ns"] == pytest.approx(cycles * 6.4, abs=1)
+        assert stage["max_ns"] == pytest.approx(cycles * 6.4, abs=1)
+    assert 0 < cross["min_ns"] <= cross["max_ns"] < 40
+    proj = rep["stages"][-1]
+    assert proj["min_ns"] > wire["min_ns"] + cursor["min_ns"]
+    cos = json.loads((out / "cosim.json").read_text())
+    assert cos["wire"] and cos["errors"] == [] and cos["registers"]["SENT"] == 200
+    assert "200 entries byte-exact" in (out / "summary.md").read_text()
 
 
 def _check_latency_sections(rep, out):

@@ -13,10 +13,10 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "pcie.md"
 # The binary contract of register map VERSION_VALUE: (name, offset, bits, access, reset, fields as
 # (name, lowest bit, width)). A change here is a change a driver can see: bump VERSION_VALUE
 # (minor for additions, major otherwise) and update this table with it.
-FROZEN_VERSION = 0x0001_0001
+FROZEN_VERSION = 0x0001_0002
 FROZEN = {
     "ID": (0x000, 32, "RO", 0x5247_4754, ()),
-    "VERSION": (0x004, 32, "RO", 0x0001_0001, (("MINOR", 0, 16), ("MAJOR", 16, 16))),
+    "VERSION": (0x004, 32, "RO", 0x0001_0002, (("MINOR", 0, 16), ("MAJOR", 16, 16))),
     "CAPS": (0x008, 32, "RO", None, (("DATAPATH_BITS", 0, 16), ("RING_DEPTH_LOG2", 16, 8))),
     "SCRATCH": (0x00C, 32, "RW", 0, ()),
     "CONTROL": (0x010, 32, "CMD", 0, (("ENABLE", 0, 1), ("RESET", 1, 1))),
@@ -45,6 +45,42 @@ FROZEN = {
     "RING_FULL_CYCLES": (0x088, 64, "RO", 0, ()),
     "TIMESTAMP": (0x090, 64, "RO", None, ()),
     "RING_FILL": (0x098, 32, "RO", 0, ()),
+    "INGRESS_CONTROL": (0x200, 32, "CMD", 0x0, (('ENABLE', 0, 1), ('SNAPSHOT', 1, 1))),
+    "INGRESS_STATUS": (0x204, 32, "RO", None, (('ENABLED', 0, 1), ('SNAPSHOT_BUSY', 1, 1))),
+    "INGRESS_CAPS": (0x208, 32, "RO", None, (('SESSIONS', 0, 8), ('MAX_MESSAGES', 8, 8))),
+    "UDP_PORT": (0x20c, 32, "RW", 0x0, (('PORT', 0, 16),)),
+    "MAC_ADDR": (0x210, 64, "RW", 0x0, (('ADDR', 0, 48),)),
+    "IP_ADDR": (0x218, 32, "RW", 0x0, ()),
+    "SNAP_MAC_TIMESTAMP": (0x220, 64, "RO", 0x0, ()),
+    "SNAP_TIMESTAMP": (0x228, 64, "RO", 0x0, ()),
+    "FRAMES": (0x240, 32, "RO", 0x0, ()),
+    "ACCEPTED": (0x244, 32, "RO", 0x0, ()),
+    "ENTRIES": (0x248, 32, "RO", 0x0, ()),
+    "DROP_MAC_ERROR": (0x24c, 32, "RO", 0x0, ()),
+    "DROP_DISABLED": (0x250, 32, "RO", 0x0, ()),
+    "DROP_SHORT": (0x254, 32, "RO", 0x0, ()),
+    "DROP_DST_MAC": (0x258, 32, "RO", 0x0, ()),
+    "DROP_ETHERTYPE": (0x25c, 32, "RO", 0x0, ()),
+    "DROP_IP_HEADER": (0x260, 32, "RO", 0x0, ()),
+    "DROP_IP_OPTIONS": (0x264, 32, "RO", 0x0, ()),
+    "DROP_IP_CHECKSUM": (0x268, 32, "RO", 0x0, ()),
+    "DROP_IP_FRAGMENT": (0x26c, 32, "RO", 0x0, ()),
+    "DROP_PROTOCOL": (0x270, 32, "RO", 0x0, ()),
+    "DROP_DST_IP": (0x274, 32, "RO", 0x0, ()),
+    "DROP_DST_PORT": (0x278, 32, "RO", 0x0, ()),
+    "DROP_LENGTH": (0x27c, 32, "RO", 0x0, ()),
+    "DROP_UDP_CHECKSUM": (0x280, 32, "RO", 0x0, ()),
+    "DROP_MAGIC": (0x284, 32, "RO", 0x0, ()),
+    "DROP_COUNT": (0x288, 32, "RO", 0x0, ()),
+    "DROP_COMMAND": (0x28c, 32, "RO", 0x0, ()),
+    "DROP_SESSION": (0x290, 32, "RO", 0x0, ()),
+    "DROP_STALE": (0x294, 32, "RO", 0x0, ()),
+    "DROP_RING_FULL": (0x298, 32, "RO", 0x0, ()),
+    "GAPS": (0x29c, 32, "RO", 0x0, ()),
+    "GAP_DATAGRAMS": (0x2a0, 32, "RO", 0x0, ()),
+    "LAST_GAP_SESSION": (0x2a4, 32, "RO", 0x0, ()),
+    "LAST_GAP_FIRST": (0x2a8, 32, "RO", 0x0, ()),
+    "LAST_GAP_LAST": (0x2ac, 32, "RO", 0x0, ()),
 }
 
 
@@ -67,7 +103,7 @@ def test_pcie_regmap_is_consistent():
             assert REGMAP.dword(r.offset + 4) == (r, 1)
         assert REGMAP.group_of[r.name] in REGMAP.groups
     assert REGMAP.dword(0x03C) is None and REGMAP.at(0x024) is None
-    assert [g.name for g in REGMAP.groups] == ["device", "dma", "ring"]
+    assert [g.name for g in REGMAP.groups] == ["device", "dma", "ring", "ingress"]
     with pytest.raises(ValueError, match="overlaps"):
         RegisterMap.compose(RegGroup("a", (Reg(0, "A", 64, Access.RO, 0, ""), Reg(4, "B", 32, Access.RO, 0, "")), ""))
     with pytest.raises(ValueError, match="misaligned"):
@@ -89,7 +125,7 @@ def test_pcie_fields_pack_and_unpack():
     status = REGMAP["STATUS"]
     assert status.unpack(status.pack(BUSY=1, MPS=2)) == {
         "ENABLED": 0, "BUSY": 1, "HOST_FULL": 0, "BUS_MASTER": 0, "CURSOR_CURRENT": 0, "MPS": MaxPayload.B512}
-    assert REGMAP["VERSION"].unpack(VERSION_VALUE) == {"MINOR": 1, "MAJOR": 1}
+    assert REGMAP["VERSION"].unpack(VERSION_VALUE) == {"MINOR": 2, "MAJOR": 1}
     with pytest.raises(ValueError, match="does not fit"):
         status.pack(MPS=8)
     with pytest.raises(KeyError, match="no field"):
@@ -138,15 +174,20 @@ def test_pcie_malformed_fields_and_groups_are_refused(build, message):
 
 
 def test_pcie_map_composes_from_groups():
-    extra = RegGroup("ingress", (
+    base = RegisterMap.compose(DEVICE, DMA, RING, bus_errors=REGMAP.bus_errors)
+    extra = RegGroup("feed", (
         Reg(0x100, "DST_PORT", 32, Access.RW, 0, "UDP port",
             fields=(BitField("PORT", 0, 16, "destination port"),)),
         Reg(0x108, "DROPS", 64, Access.RO, 0, "frames dropped"),
     ), "the ingress")
-    grown = REGMAP.with_groups(extra)
+    grown = base.with_groups(extra)
     assert grown["DST_PORT"].offset == 0x100 and grown.group_of["DROPS"] is extra
     assert [r.name for r in grown][-2:] == ["DST_PORT", "DROPS"]
-    assert REGMAP.dword(0x100) is None                      # the original map is unchanged
+    assert base.dword(0x100) is None                        # the original map is unchanged
+    assert REGMAP.groups == base.groups + (REGMAP.group("ingress"),)
+    assert REGMAP.without("ingress") == base and REGMAP.without("ingress").dword(0x200) is None
+    with pytest.raises(KeyError, match="no register group named 'nope'"):
+        REGMAP.without("ingress", "nope")
     with pytest.raises(ValueError, match="overlaps SENT"):
         REGMAP.with_groups(RegGroup("x", (Reg(0x05C, "CLASH", 32, Access.RO, 0, ""),), ""))
     with pytest.raises(ValueError, match="duplicate register SENT"):

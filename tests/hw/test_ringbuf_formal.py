@@ -53,3 +53,15 @@ def test_false_property_yields_counterexample(tmp_path):
     assert "FAIL" in r.log
     cex = r.counterexample()
     assert cex is not None and cex.stat().st_size > 0
+
+
+CLAIM_LAYOUT = data.StructLayout({"seq": 64, "a": 32, "b": 32})
+
+
+@pytest.mark.slow
+def test_prove_claim_publish_abort(tmp_path):
+    """Claim producer: writes only into free slots, exact room, and what leaves at an arbitrary
+    sequence is what the publishing claim wrote: nothing of an aborted claim is ever published."""
+    ring = RingBuffer(16, CLAIM_LAYOUT, producer="claim", max_claim=4, lanes=4)
+    r = run_sby(ring, "claim16", mode="prove", depth=4, workdir=tmp_path)
+    assert r.passed, r.log[-4000:]

@@ -54,3 +54,15 @@ def test_waves_on_request():
     run_dir = verilator.run(b, "ringgate.sim.tb_ringbuf", testcase="idle_latency", extra_env={"RING_DEPTH": "16"})
     fst = run_dir / "dump.fst"
     assert fst.exists() and fst.stat().st_size > 1000
+
+
+def test_cocotb_env_rewrites_the_benches_only_and_loads_no_pytest_plugins():
+    """Each cocotb run's start: pytest's assertion rewriting for the bench modules alone (not numpy,
+    amaranth ...) and no plugin autoload; what the user or the caller sets wins."""
+    env = verilator.cocotb_env("ringgate.sim.pcie.cocotb_pcie", {"RING_DEPTH": "16"}, environ={})
+    assert env == {"COCOTB_REWRITE_ASSERTION_FILES": "tb*.py cocotb_pcie.py", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+                   "RING_DEPTH": "16"}
+    mine = verilator.cocotb_env("ringgate.sim.tb_ringbuf", None, environ={"COCOTB_REWRITE_ASSERTION_FILES": "*.py"})
+    assert mine == {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    assert verilator.cocotb_env("ringgate.sim.tb_ringbuf", {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": ""},
+                                environ={})["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] == ""

@@ -16,6 +16,9 @@ __all__ = ["perf"]
     "driver": "ringgate.app.perf.driver:command",
     "gateway": "ringgate.app.perf.gateway:command",
     "pcie": "ringgate.app.perf.pcie:command",
+    "ingress": "ringgate.app.perf.ingress:command",
+    "sim": "ringgate.app.perf.sim:command",
 })
 def perf():
-    """Benchmarks that measure and print: matching engine, driver, gateway, PCIe DMA writer."""
+    """Benchmarks that measure and print: matching engine, driver, gateway, PCIe DMA writer, network ingress,
+    simulation speed."""

@@ -26,8 +26,11 @@ def test_dma_limits_match_the_reference_three_cycles_after_restart(seed):
             slot = rng.randrange(size)
             room = rng.choice([0, 1, rng.randrange(size + 1), size])
             fill = rng.randrange(0, DEPTH + 1)
-            for port, v in ((dut.mps, mps_code(mps)), (dut.batch_limit, batch), (dut.ring_size, size),
-                            (dut.slot, slot), (dut.room, room), (dut.fill, fill), (dut.take, 0)):
+            # the configuration is locked while running: it settles a cycle before any restart
+            for port, v in ((dut.mps, mps_code(mps)), (dut.batch_limit, batch), (dut.ring_size, size)):
+                ctx.set(port, v)
+            await ctx.tick()
+            for port, v in ((dut.slot, slot), (dut.room, room), (dut.fill, fill), (dut.take, 0)):
                 ctx.set(port, v)
             ctx.set(dut.restart, 1)
             await ctx.tick()

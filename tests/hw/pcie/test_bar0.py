@@ -30,7 +30,7 @@ def members(component):
 
 def test_pcie_bar0_ports_follow_the_map():
     ports = members(Bar0(MAP, fixed={"CAPS": CAPS}))
-    assert set(ports) == {"req", "resp", "bad", "bus_bad", "device", "dma", "ring", "extra"}
+    assert set(ports) == {"req", "resp", "bad", "bus_bad", "device", "dma", "ring", "ingress", "extra"}
     for g in MAP.groups:
         sig = ports[g.name].signature
         for r in g.regs:

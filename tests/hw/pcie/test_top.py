@@ -6,27 +6,29 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
-from ringgate.contracts.regmap import DMA, REGMAP, Access, BitField, Reg, RegGroup
+from ringgate.contracts.regmap import DMA, REGMAP, Access, BitField, Reg, RegGroup, RegisterMap
 from ringgate.hw.pcie.bar0 import Bar0
 from ringgate.hw.pcie.regs import register_signature
 from ringgate.hw.pcie.top import INNER_GROUPS, PcieTop
 from ringgate.hw.pcie_dma import DmaWriter
 
-INGRESS = RegGroup("ingress", (
+FEED = RegGroup("feed", (
     Reg(0x100, "DST_PORT", 32, Access.RW, 0, "UDP port", locked=True, fields=(BitField("PORT", 0, 16),)),
     Reg(0x108, "DROPS", 64, Access.RO, 0, "frames dropped"),
 ), "a block outside the PCIe core")
 
 
 def test_pcie_top_exposes_groups_it_does_not_consume():
-    top = PcieTop(256, 64, regmap=REGMAP.with_groups(INGRESS))
-    assert top.signature.members["ingress"].signature == register_signature(INGRESS)
+    top = PcieTop(256, 64, regmap=REGMAP.with_groups(FEED))
+    assert top.signature.members["feed"].signature == register_signature(FEED)
+    assert top.signature.members["ingress"].signature == register_signature(REGMAP.group("ingress"))
     assert not set(INNER_GROUPS) & set(top.signature.members)
     text = rtlil.convert(top)                        # every wiring.connect inside must match
-    assert "ingress__dst_port" in text and "ingress__drops" in text
-    plain = PcieTop(256, 64)
-    plain._MustUse__silence = True
-    assert "ingress" not in plain.signature.members
+    assert "feed__dst_port" in text and "feed__drops" in text and "ingress__mac_addr" in text
+    bare = PcieTop(256, 64, regmap=RegisterMap.compose(*(REGMAP.group(g) for g in INNER_GROUPS),
+                                                        bus_errors=REGMAP.bus_errors))
+    bare._MustUse__silence = True
+    assert "ingress" not in bare.signature.members and "feed" not in bare.signature.members
 
 
 class WrongWriter(wiring.Component):

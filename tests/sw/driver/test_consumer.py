@@ -10,9 +10,9 @@ import pytest
 
 from .helpers import make_entries
 from ringgate.contracts.entry import ENTRY_DTYPE
-from ringgate.sw.driver.consumer import RingConsumer, ResyncError, SequenceError, buffer_bytes
+from ringgate.sw.driver.consumer import DeviceGone, RingConsumer, ResyncError, SequenceError, buffer_bytes
 from ringgate.sw.driver.device import DeviceError, ModelDevice
-from ringgate.sw.driver.regs import Control, R
+from ringgate.sw.driver.regs import REGMAP, Control, R
 
 
 class Collector:
@@ -283,6 +283,111 @@ def test_driver_consumer_resync_after_power_loss_delivers_announced_entries():
     np.testing.assert_array_equal(got["uid"][:50], make_entries(50)["uid"])
     np.testing.assert_array_equal(got["seq"][50:], np.arange(20))       # the new epoch
     np.testing.assert_array_equal(got["uid"][50:], second["uid"])
+
+
+class VanishingDevice(ModelDevice):
+    """The model behind a link that goes down: while gone every BAR0 read returns all ones and
+    writes are lost (what a root port does for a vanished function). Its state is reset as it
+    goes (PERST# / user_reset); it answers again after ``reads`` more reads."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.gone_for = 0
+        self.lost_writes = 0
+
+    def vanish(self, reads: int) -> None:
+        self.model.power_on()
+        self.gone_for = reads
+
+    def _gone(self) -> bool:
+        if not self.gone_for:
+            return False
+        self.gone_for -= 1
+        return True
+
+    def service(self):
+        if not self.gone_for:
+            super().service()
+
+    def read32(self, offset):
+        return 0xFFFF_FFFF if self._gone() else super().read32(offset)
+
+    def read(self, name):
+        return REGMAP[name].mask if self._gone() else super().read(name)
+
+    def write32(self, offset, value):
+        if self.gone_for:
+            self.lost_writes += 1
+        else:
+            super().write32(offset, value)
+
+    def write(self, name, value):
+        if self.gone_for:
+            self.lost_writes += 1
+        else:
+            super().write(name, value)
+
+
+def test_driver_consumer_device_gone_and_back_delivers_every_announced_entry_once():
+    """PERST# / link down under traffic: reads all ones, writes lost, the device returns reset.
+    The health check sees it go, waits, delivers what the last cursor write announced (once),
+    and restarts the device at its new sequence; what the device held unannounced is lost."""
+    dev = VanishingDevice(depth=512)
+    col = Collector()
+    c = RingConsumer.open(dev, 64, callback=col, health_every=1e-9, gone_timeout=5)
+    dev.model.push(make_entries(40))
+    dev.model.run()
+    assert c.poll() == 40
+    dev.model.push(make_entries(10, 40))
+    dev.model.run()                            # announced, not yet seen by the host
+    dev.model.push(make_entries(5, 50))        # in the BRAM ring, never sent: lost with the device
+    dev.vanish(reads=6)
+    c.check_device()
+    assert c.outages == 1 and c.epoch == 1 and c.resyncs == 1
+    assert c.next == 0 and dev.read(R.CONTROL) & Control.ENABLE and dev.read(R.SENT) == 0
+    second = make_entries(30, 1000)
+    dev.model.push(second)
+    dev.model.run()
+    c.poll()
+    got = col.all
+    check_stream(got[:50], make_entries(50))
+    np.testing.assert_array_equal(got["seq"][50:], np.arange(30))
+    np.testing.assert_array_equal(got["uid"][50:], second["uid"])
+
+
+def test_driver_consumer_device_gone_while_stopping_is_waited_for():
+    """The device vanishes between the disable write and the BUSY poll of a resync: the
+    consumer waits for it and treats its state as lost even when SENT looks plausible (0 at 0)."""
+    dev = VanishingDevice(depth=512)
+    col = Collector()
+    c = RingConsumer.open(dev, 64, callback=col, gone_timeout=5)
+    dev.model.push(make_entries(7))
+    dev.model.run()                            # announced; the consumer is still at 0
+    dev.vanish(reads=3)
+    assert c.resync() == 7
+    assert dev.lost_writes == 1                # the first disable went nowhere
+    assert c.outages == 1 and c.epoch == 1 and c.next == 0
+    check_stream(col.all, make_entries(7))
+
+
+def test_driver_consumer_device_that_stays_gone_raises_with_a_reason():
+    dev = VanishingDevice(depth=64)
+    c = RingConsumer.open(dev, 64, health_every=1e-9, gone_timeout=0.05)
+    dev.vanish(reads=10**9)
+    t0 = time.monotonic()
+    with pytest.raises(DeviceGone, match=r"all ones.*0.05 s \(ID reads 0xffffffff\)"):
+        c.check_device()
+    assert time.monotonic() - t0 < 2 and c.outages == 1
+
+
+def test_driver_consumer_error_register_of_a_present_device_still_raises():
+    """All-ones ERROR from a device whose ID still answers is an error report, not an outage."""
+    dev = ModelDevice(depth=64)
+    c = RingConsumer.open(dev, 64)
+    dev.model.errors = REGMAP["ERROR"].mask
+    with pytest.raises(DeviceError, match="device reports errors"):
+        c.check_device()
+    assert c.outages == 0
 
 
 def test_driver_consumer_host_restart_resumes_exactly():

@@ -215,7 +215,7 @@ def test_driver_dma_buffers_try_huge_pages_then_fall_back(monkeypatch):
 def test_driver_vfio_map_hugetlb_matches_the_kernel_header():
     header = Path("/usr/include/asm-generic/mman-common.h")
     if not header.exists():
-        pytest.skip("no kernel uapi headers")
+        pytest.skip("no kernel uapi headers (asm-generic/mman-common.h) on this machine to check MAP_HUGETLB against")
     from ringgate.sw.driver.device import MAP_HUGETLB
     m = re.search(r"#define MAP_HUGETLB\s+(0x[0-9a-fA-F]+)", header.read_text())
     assert m and int(m.group(1), 16) == MAP_HUGETLB

@@ -1,0 +1,38 @@
+# AMD Alveo U200 (xcu200-fsgd2104-2-e): PCIe lanes 8-15 of a x16 link
+# Written by ringgate.hw.boards.xdc from the board definition ringgate.hw.boards.au200:
+# edit that, then `ringgate constraints` (a test fails while this file differs from it).
+# Port names are the top's (Amaranth: <resource>_<number>__<subsignal>__<p|n|io>).
+
+# pcie_lanes 1: Xilinx/XilinxBoardStore@5052c448:boards/Xilinx/au200/1.3/part0_pins.xml:L682-745 pcie_rx0..15 / pcie_tx0..15; corundum/corundum@1ca0151b:fpga/mqnic/Alveo/fpga_25g/fpga_au200.xdc:L198-261 (GTYE4_CHANNEL sites)
+set_property -dict {PACKAGE_PIN AP6} [get_ports {pcie_lanes_1__tx__n[0]}]
+set_property -dict {PACKAGE_PIN AP7} [get_ports {pcie_lanes_1__tx__p[0]}]
+set_property -dict {PACKAGE_PIN AP1} [get_ports {pcie_lanes_1__rx__n[0]}]
+set_property -dict {PACKAGE_PIN AP2} [get_ports {pcie_lanes_1__rx__p[0]}]
+set_property -dict {PACKAGE_PIN AR8} [get_ports {pcie_lanes_1__tx__n[1]}]
+set_property -dict {PACKAGE_PIN AR9} [get_ports {pcie_lanes_1__tx__p[1]}]
+set_property -dict {PACKAGE_PIN AR3} [get_ports {pcie_lanes_1__rx__n[1]}]
+set_property -dict {PACKAGE_PIN AR4} [get_ports {pcie_lanes_1__rx__p[1]}]
+set_property -dict {PACKAGE_PIN AT6} [get_ports {pcie_lanes_1__tx__n[2]}]
+set_property -dict {PACKAGE_PIN AT7} [get_ports {pcie_lanes_1__tx__p[2]}]
+set_property -dict {PACKAGE_PIN AT1} [get_ports {pcie_lanes_1__rx__n[2]}]
+set_property -dict {PACKAGE_PIN AT2} [get_ports {pcie_lanes_1__rx__p[2]}]
+set_property -dict {PACKAGE_PIN AU8} [get_ports {pcie_lanes_1__tx__n[3]}]
+set_property -dict {PACKAGE_PIN AU9} [get_ports {pcie_lanes_1__tx__p[3]}]
+set_property -dict {PACKAGE_PIN AU3} [get_ports {pcie_lanes_1__rx__n[3]}]
+set_property -dict {PACKAGE_PIN AU4} [get_ports {pcie_lanes_1__rx__p[3]}]
+set_property -dict {PACKAGE_PIN AV6} [get_ports {pcie_lanes_1__tx__n[4]}]
+set_property -dict {PACKAGE_PIN AV7} [get_ports {pcie_lanes_1__tx__p[4]}]
+set_property -dict {PACKAGE_PIN AV1} [get_ports {pcie_lanes_1__rx__n[4]}]
+set_property -dict {PACKAGE_PIN AV2} [get_ports {pcie_lanes_1__rx__p[4]}]
+set_property -dict {PACKAGE_PIN BB4} [get_ports {pcie_lanes_1__tx__n[5]}]
+set_property -dict {PACKAGE_PIN BB5} [get_ports {pcie_lanes_1__tx__p[5]}]
+set_property -dict {PACKAGE_PIN AW3} [get_ports {pcie_lanes_1__rx__n[5]}]
+set_property -dict {PACKAGE_PIN AW4} [get_ports {pcie_lanes_1__rx__p[5]}]
+set_property -dict {PACKAGE_PIN BD4} [get_ports {pcie_lanes_1__tx__n[6]}]
+set_property -dict {PACKAGE_PIN BD5} [get_ports {pcie_lanes_1__tx__p[6]}]
+set_property -dict {PACKAGE_PIN BA1} [get_ports {pcie_lanes_1__rx__n[6]}]
+set_property -dict {PACKAGE_PIN BA2} [get_ports {pcie_lanes_1__rx__p[6]}]
+set_property -dict {PACKAGE_PIN BF4} [get_ports {pcie_lanes_1__tx__n[7]}]
+set_property -dict {PACKAGE_PIN BF5} [get_ports {pcie_lanes_1__tx__p[7]}]
+set_property -dict {PACKAGE_PIN BC1} [get_ports {pcie_lanes_1__rx__n[7]}]
+set_property -dict {PACKAGE_PIN BC2} [get_ports {pcie_lanes_1__rx__p[7]}]

@@ -1,0 +1,38 @@
+# AMD VCU118 evaluation kit (xcvu9p-flga2104-2L-e): PCIe lanes 8-15 of a x16 link
+# Written by ringgate.hw.boards.xdc from the board definition ringgate.hw.boards.vcu118:
+# edit that, then `ringgate constraints` (a test fails while this file differs from it).
+# Port names are the top's (Amaranth: <resource>_<number>__<subsignal>__<p|n|io>).
+
+# pcie_lanes 1: Xilinx/XilinxBoardStore@20bbb121:boards/Xilinx/vcu118/2.4/part0_pins.xml:L314-377 pcie_rx0..15 / pcie_tx0..15; corundum/corundum@1ca0151b:fpga/mqnic/VCU118/fpga_25g/fpga.xdc:L221-284 (GTYE4_CHANNEL sites)
+set_property -dict {PACKAGE_PIN AP6} [get_ports {pcie_lanes_1__tx__n[0]}]
+set_property -dict {PACKAGE_PIN AP7} [get_ports {pcie_lanes_1__tx__p[0]}]
+set_property -dict {PACKAGE_PIN AJ3} [get_ports {pcie_lanes_1__rx__n[0]}]
+set_property -dict {PACKAGE_PIN AJ4} [get_ports {pcie_lanes_1__rx__p[0]}]
+set_property -dict {PACKAGE_PIN AR4} [get_ports {pcie_lanes_1__tx__n[1]}]
+set_property -dict {PACKAGE_PIN AR5} [get_ports {pcie_lanes_1__tx__p[1]}]
+set_property -dict {PACKAGE_PIN AK1} [get_ports {pcie_lanes_1__rx__n[1]}]
+set_property -dict {PACKAGE_PIN AK2} [get_ports {pcie_lanes_1__rx__p[1]}]
+set_property -dict {PACKAGE_PIN AT6} [get_ports {pcie_lanes_1__tx__n[2]}]
+set_property -dict {PACKAGE_PIN AT7} [get_ports {pcie_lanes_1__tx__p[2]}]
+set_property -dict {PACKAGE_PIN AM1} [get_ports {pcie_lanes_1__rx__n[2]}]
+set_property -dict {PACKAGE_PIN AM2} [get_ports {pcie_lanes_1__rx__p[2]}]
+set_property -dict {PACKAGE_PIN AU4} [get_ports {pcie_lanes_1__tx__n[3]}]
+set_property -dict {PACKAGE_PIN AU5} [get_ports {pcie_lanes_1__tx__p[3]}]
+set_property -dict {PACKAGE_PIN AP1} [get_ports {pcie_lanes_1__rx__n[3]}]
+set_property -dict {PACKAGE_PIN AP2} [get_ports {pcie_lanes_1__rx__p[3]}]
+set_property -dict {PACKAGE_PIN AW4} [get_ports {pcie_lanes_1__tx__n[4]}]
+set_property -dict {PACKAGE_PIN AW5} [get_ports {pcie_lanes_1__tx__p[4]}]
+set_property -dict {PACKAGE_PIN AT1} [get_ports {pcie_lanes_1__rx__n[4]}]
+set_property -dict {PACKAGE_PIN AT2} [get_ports {pcie_lanes_1__rx__p[4]}]
+set_property -dict {PACKAGE_PIN BA4} [get_ports {pcie_lanes_1__tx__n[5]}]
+set_property -dict {PACKAGE_PIN BA5} [get_ports {pcie_lanes_1__tx__p[5]}]
+set_property -dict {PACKAGE_PIN AV1} [get_ports {pcie_lanes_1__rx__n[5]}]
+set_property -dict {PACKAGE_PIN AV2} [get_ports {pcie_lanes_1__rx__p[5]}]
+set_property -dict {PACKAGE_PIN BC4} [get_ports {pcie_lanes_1__tx__n[6]}]
+set_property -dict {PACKAGE_PIN BC5} [get_ports {pcie_lanes_1__tx__p[6]}]
+set_property -dict {PACKAGE_PIN AY1} [get_ports {pcie_lanes_1__rx__n[6]}]
+set_property -dict {PACKAGE_PIN AY2} [get_ports {pcie_lanes_1__rx__p[6]}]
+set_property -dict {PACKAGE_PIN BE4} [get_ports {pcie_lanes_1__tx__n[7]}]
+set_property -dict {PACKAGE_PIN BE5} [get_ports {pcie_lanes_1__tx__p[7]}]
+set_property -dict {PACKAGE_PIN BB1} [get_ports {pcie_lanes_1__rx__n[7]}]
+set_property -dict {PACKAGE_PIN BB2} [get_ports {pcie_lanes_1__rx__p[7]}]
