@@ -11,8 +11,10 @@ Transaction level, numpy batch operations, no per-entry or per-TLP Python on the
 
 Behaviour:
 
-* The ring claims sequences from 0 (after reset), stamps ``seq`` and the ingress ``ts`` (low
-  32 bits of the cycle counter) into each entry and holds at most ``depth`` entries; when it
+* The ring claims sequences from 0 (after reset) and stamps ``seq`` into each entry; ``ts`` is
+  the ingress's stamp (the Ethernet ingress takes it in hardware at the frame's first beat),
+  which :meth:`FpgaModel.push` takes from its caller or, given none, plays the ingress with the
+  model's cycle. The ring holds at most ``depth`` entries; when it
   is full, further entries are refused and counted (``dropped``): the wire cannot wait.
 * Entry ``s`` goes to ``ring_base + (s mod ring_size) * 64``, only if ``s - doorbell <
   ring_size`` (flow control against the host).
@@ -165,8 +167,9 @@ class FpgaModel:
     def push(self, entries: np.ndarray, ts=None) -> int:
         """Offer entries to the ring; returns how many it accepted (the rest is dropped and counted).
 
-        ``seq`` is stamped by the ring; ``ts`` is stamped with ``ts`` (scalar or per-entry array
-        of ingress cycles) or, if None, the current cycle."""
+        ``seq`` is stamped by the ring; ``ts`` is the ingress's stamp, given as ``ts`` (scalar or
+        per-entry array of ingress cycles) or, if None, the current cycle (the model playing the
+        ingress)."""
         if entries.dtype != ENTRY_DTYPE:
             raise TypeError(f"entries must have ENTRY_DTYPE, not {entries.dtype}")
         n = len(entries)
@@ -461,7 +464,8 @@ class FpgaModel:
 
 
 def stamp(entries: np.ndarray, first_seq: int, ts=None) -> np.ndarray:
-    """A copy of ``entries`` with ``seq`` (and ``ts``, if given) as the ring stamps them."""
+    """A copy of ``entries`` with ``seq`` as the ring stamps it (and ``ts``, if given, as the ingress
+    or the bench playing it stamped it)."""
     out = entries.copy()
     out["seq"] = np.arange(first_seq, first_seq + len(entries), dtype=np.uint64)
     if ts is not None:
