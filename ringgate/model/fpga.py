@@ -337,7 +337,8 @@ class FpgaModel:
             return
         if self.regmap.group_of[name].name not in MODELLED_GROUPS:
             old = self.storage.get(name, reg.reset or 0)
-            self.storage[name] = old & ~value if reg.access is Access.W1C else value
+            self.storage[name] = (old & ~value if reg.access is Access.W1C
+                                  else value & reg.field_mask if reg.access is Access.RW else value)
             return
         if reg.access is Access.W1C:
             self.errors &= ~value
