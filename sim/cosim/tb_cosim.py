@@ -375,21 +375,11 @@ class Bench:
 
     async def configure_ingress(self):
         """MAC_ADDR, IP_ADDR, UDP_PORT and ENABLE over BAR0, as a driver sets up the ingress."""
-        from ringgate.contracts.datagram import IngressControl, IngressStatus
+        from ringgate.sim.pcie.tb import BarIO
         from ringgate.sim.traffic import LOCAL
+        from ringgate.sw.driver.registers import AsyncRegisters
 
-        for name, v in (("MAC_ADDR", LOCAL.mac_int), ("IP_ADDR", LOCAL.ip_int), ("UDP_PORT", LOCAL.port),
-                        ("INGRESS_CONTROL", int(IngressControl.ENABLE))):
-            r = REGMAP[name]
-            await self.bar.write_dword(r.offset, v & 0xFFFF_FFFF)
-            if r.width == 64:
-                await self.bar.write_dword(r.offset + 4, v >> 32)
-        for _ in range(100):
-            st = await self.bar.read_dword(REGMAP["INGRESS_STATUS"].offset, timeout=10_000, timeout_unit="ns")
-            if st & IngressStatus.ENABLED:
-                break
-        else:
-            raise RuntimeError("the ingress never reported ENABLED")
+        await AsyncRegisters(BarIO(self.bar, timeout_ns=10_000)).start_ingress(LOCAL)
         await ClockCycles(self.dut.mac_clk, 32)            # the session table clears after enable
 
     async def feed_wire(self):

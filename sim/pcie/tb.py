@@ -94,11 +94,12 @@ def clear_pause(stream) -> None:
 class BarIO:
     """AsyncRegisterIO over a cocotbext-pcie BAR window; every read has a timeout."""
 
-    def __init__(self, bar):
+    def __init__(self, bar, timeout_ns: int = 2000):
         self.bar = bar
+        self.timeout_ns = timeout_ns
 
     async def read32(self, off):
-        return await self.bar.read_dword(off, timeout=2000, timeout_unit="ns")
+        return await self.bar.read_dword(off, timeout=self.timeout_ns, timeout_unit="ns")
 
     async def write32(self, off, v):
         await self.bar.write_dword(off, v)
