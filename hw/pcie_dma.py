@@ -113,6 +113,8 @@ class DmaWriter(wiring.Component):
         Free-running cycle counter (for the cursor line).
     downstream_busy : In(1)
         The adapter still holds beats or TLPs not returned by the block.
+    downstream_lost : In(1)
+        The adapter gave up TLPs whose sequence numbers did not return (a pulse).
     take : Out(1)
         An entry leaves the ring this cycle (observability for tests and latency reports).
     """
@@ -128,6 +130,7 @@ class DmaWriter(wiring.Component):
             "bus_master": In(1),
             "timestamp": In(64),
             "downstream_busy": In(1),
+            "downstream_lost": In(1),
             "take": Out(1),
         })
 
@@ -158,13 +161,24 @@ class DmaWriter(wiring.Component):
         # Bus master enable, registered: it comes from the IP's configuration space and
         # would otherwise start the FSM's deepest path; a one-cycle lag is harmless.
         m.d.sync += w.bus_master.eq(self.bus_master)
+        # Bus mastering cleared with a TLP issued and not returned (or being formed): the block
+        # may have dropped it, so nothing sent from here on is announced. ``fault`` stops the
+        # writer without a cursor write (the cursor line never covers an entry not written)
+        # and ERROR.TLP_LOST tells the host; the next accepted enable clears it.
+        fault_next = Signal()
+        m.d.comb += [
+            w.fault_set.eq(self.downstream_lost
+                           | (~w.bus_master & (self.downstream_busy | w.skid.busy | is_(State.HEAD, State.DATA)))),
+            fault_next.eq((w.fault | w.fault_set) & ~w.start & ~w.clear),
+        ]
+        m.d.sync += [w.fault.eq(fault_next), w.cursor_ok.eq(self.bus_master & ~fault_next)]
         # Registered helpers keep wide compares off the FSM's enable paths. room_nz lags room by
         # a cycle; it only steers the POST choice (another TLP or the cursor now) and the
         # cursor in IDLE, while starting a TLP also needs the fresh, non-zero cap.
         m.d.sync += w.room_nz.eq(w.credit.room != 0)
         # go == ~stop_req & room_nz & bus_master, as one register (from the next values), so
         # the start and cursor decisions read one flag instead of three.
-        m.d.sync += w.go.eq(~stop_next & (w.credit.room != 0) & self.bus_master)
+        m.d.sync += w.go.eq(~stop_next & (w.credit.room != 0) & self.bus_master & ~fault_next)
         m.d.comb += [
             w.running.eq(is_(State.IDLE, State.HEAD, State.DATA, State.POST)),
             w.can_send.eq(self.entries.valid & w.go),
@@ -234,7 +248,9 @@ class DmaWriter(wiring.Component):
                 m.d.comb += w.start.eq(1)
                 m.d.sync += [state.eq(State.IDLE), w.next_addr.eq(check.next_addr)]
         with m.If(is_(State.IDLE)):
-            with m.If(w.stop_req & ~cur.dirty):
+            # Stop once the cursor is current, or at once when it cannot be written (bus
+            # mastering off: the stop must not wait for the host; a fault: it must not be).
+            with m.If((w.stop_req & (~cur.dirty | ~w.bus_master)) | w.fault):
                 m.d.sync += state.eq(State.OFF)
             # cap lags a doorbell by two cycles (it can read 0 just after room went
             # from 0 to positive): start only on a non-zero cap.
@@ -265,6 +281,8 @@ class DmaWriter(wiring.Component):
                 m.d.sync += state.eq(State.POST)
         # Another data TLP right away (decided here when the limits are fresh, i.e. after a
         # TLP of 3+ lines, else in IDLE once they are), or the cursor write.
+        with m.If(is_(State.POST) & w.fault):
+            m.d.sync += state.eq(State.IDLE)
         with m.If(is_(State.POST) & w.can_send & cur.under):
             with m.If(limits.cap_ok):
                 m.d.sync += [w.n.eq(limits.n), w.n_one.eq(limits.n_one), state.eq(State.HEAD)]
@@ -274,7 +292,7 @@ class DmaWriter(wiring.Component):
         # The cursor write, as one flat condition (not a priority chain) to keep the request
         # register's enable shallow: in IDLE when data is uncovered and nothing can follow
         # (or stopping), in POST unless another data TLP follows at once.
-        m.d.comb += w.emit.eq(skid.free & w.bus_master
+        m.d.comb += w.emit.eq(skid.free & w.cursor_ok
                               & ((is_(State.IDLE) & cur.dirty & ~w.can_send)
                                  | (is_(State.POST) & (~w.can_send | ~cur.under))))
         with m.If(w.emit):
@@ -288,6 +306,8 @@ class DmaWriter(wiring.Component):
         m.d.comb += [
             enabled.eq(w.running & ~w.stop_req),
             busy.eq(~is_(State.OFF) | w.skid.busy | self.downstream_busy | w.reset_req),
+            # Combinational on purpose: a registered hold would let BAR0 take a read in the
+            # cycle a doorbell's check or an enable's validation starts, overtaking its outcome.
             regs.hold.eq(is_(State.CHECK1, State.CHECK2, State.CHECK3, State.CHECK4) | w.credit.pending | w.ctl_w),
             regs.error_clear.eq(w.clear),
             regs.host_consumed.eq(w.credit.consumed), regs.sent.eq(w.sent),
@@ -298,6 +318,8 @@ class DmaWriter(wiring.Component):
             m.d.comb += regs.error_set.eq(w.check.errors)
         with m.If(w.credit.range_error):
             m.d.comb += regs.error_set.doorbell_range.eq(1)
+        with m.If(w.fault_set):
+            m.d.comb += regs.error_set.tlp_lost.eq(1)
         # Registered for BAR0 (config writes come at least two cycles after any command, and
         # BAR0 holds requests while an enable is being validated, so a one-cycle lag is safe):
         # the lock, the CONTROL.ENABLE read-back, and STATUS, whose bits are ORs of state
@@ -335,6 +357,8 @@ class _Signals:
         self.ctl_en, self.ctl_rst, self.ctl_w = Signal(), Signal(), Signal()
         self.stop_req, self.reset_req = Signal(), Signal()
         self.bus_master, self.room_nz, self.go = Signal(), Signal(), Signal()
+        self.fault, self.fault_set = Signal(), Signal()   # TLPs possibly dropped: stop, announce nothing
+        self.cursor_ok = Signal()                 # bus mastering on and no fault (registered)
         self.running, self.can_send = Signal(), Signal()
         self.take = Signal()
         self.header = Signal()                    # a data TLP's first line goes out

@@ -43,11 +43,14 @@ def _tool(name: str) -> str:
 
 
 def run_sby(design, name: str, *, mode: str = "prove", depth: int = 20, engine: str = "smtbmc yices",
-            workdir: Path | None = None, timeout_s: float = 600) -> FormalResult:
-    """Prove (k-induction) or bounded-check the assertions of ``design``."""
+            workdir: Path | None = None, timeout_s: float = 600, skip: int = 0) -> FormalResult:
+    """Prove (k-induction) or bounded-check the assertions of ``design``, or reach its covers.
+
+    ``skip`` (bmc and cover modes) checks nothing in the first steps: a deep cover then costs
+    a few solver calls at the end instead of one per step."""
     from amaranth.back import rtlil
 
-    il = rtlil.convert(design, platform="formal", name=name, emit_src=False)
+    il = rtlil.convert(design, platform="formal", name=name)
     workdir = Path(workdir or tempfile.mkdtemp(prefix=f"sby-{name}-"))
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / f"{name}.il").write_text(il)
@@ -56,6 +59,7 @@ def run_sby(design, name: str, *, mode: str = "prove", depth: int = 20, engine: 
 mode {mode}
 depth {depth}
 multiclock off
+{f"skip {skip}" if skip else ""}
 
 [engines]
 {engine}

@@ -21,7 +21,10 @@ class ConfigCheck(wiring.Component):
     CHECK3 states); in the fourth cycle it reads ``fail`` and ``errors`` and, if the
     configuration is good, loads ``consumed``, ``room`` and ``next_addr``. All the reasons
     are reported at once, except where one check depends on another field being valid (the
-    cursor overlap needs an aligned base, the doorbell range a valid size). The zero and
+    cursor overlap and the wrap need an aligned base and a valid size, the doorbell range a
+    valid size): ``config_errors`` in the register map contract is the rule. Address compares
+    are exact (65 bits), so a ring at base 0 or at the top of the address space is judged
+    like any other. The zero and
     power-of-two flags are registered every cycle from the configuration registers, which
     BAR0 writes at least two cycles before an enable's validation starts.
 
@@ -82,9 +85,10 @@ class ConfigCheck(wiring.Component):
         curs_bad = Signal()
         limit_bad = Signal()
         diff = Signal(64)
-        ring_end = Signal(64)
-        base_lo = Signal(64)
+        ring_end = Signal(65)            # exact: a ring ending past 2**64 must not wrap to a small end
+        cursor_end = Signal(65)
         in_ring = Signal()
+        wraps = Signal()
         diff_bad = Signal()
         with m.If(self.stage[0]):
             m.d.sync += [
@@ -95,23 +99,27 @@ class ConfigCheck(wiring.Component):
                 diff.eq(self.sent - self.doorbell),
                 self.consumed.eq(self.doorbell),
                 ring_end.eq(base + (size[:ROOM_BITS] << 6)),
-                base_lo.eq(base - 64),
+                cursor_end.eq(cursor + 64),
             ]
         with m.If(self.stage[1]):
             m.d.sync += [
                 diff_bad.eq(diff[ROOM_BITS + 1:].any() | (diff[:ROOM_BITS + 1] > size)),
-                in_ring.eq((cursor > base_lo) & (cursor < ring_end)),
+                in_ring.eq((cursor_end > base) & (cursor < ring_end)),
+                wraps.eq(ring_end > (1 << 64)),
             ]
         e = self.errors
+        # The overlap and the wrap are only meaningful for an aligned base and a valid size.
+        layout_ok = ~base_bad & ~size_bad
         with m.If(self.stage[2]):
             m.d.sync += [
                 e.ring_base_unaligned.eq(base_bad),
                 e.ring_size_invalid.eq(size_bad),
                 e.cursor_addr_unaligned.eq(curs_bad),
-                e.cursor_in_ring.eq(in_ring & ~base_bad),
+                e.cursor_in_ring.eq(in_ring & layout_ok),
+                e.ring_wraps.eq(wraps & layout_ok),
                 e.limit_invalid.eq(limit_bad),
                 e.doorbell_range.eq(diff_bad & ~size_bad),
-                self.fail.eq(base_bad | size_bad | curs_bad | in_ring | limit_bad | diff_bad),
+                self.fail.eq(base_bad | size_bad | curs_bad | in_ring | wraps | limit_bad | diff_bad),
                 self.room.eq(size - diff[:ROOM_BITS + 1]),
                 self.next_addr.eq(base + (self.slot << 6)),
             ]

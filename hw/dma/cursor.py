@@ -16,7 +16,10 @@ class CursorEmitter(wiring.Component):
     After a data TLP (``header``) the cursor is behind (``dirty``, ``current`` low) and
     ``under`` says whether fewer than CURSOR_INTERVAL data TLPs went out since the last cursor
     write (then another TLP may go first). ``emit`` is the cursor write itself: the line
-    carries ``sent``, the timestamp and the write count, and everything sent is covered.
+    carries ``sent``, the timestamp and the write count, and everything sent is covered. The
+    timestamp is the counter in the cycle the write is queued (``emit``): the line then waits
+    behind the data lines queued before it and for RQ, so the TLP reaches the IP later than
+    its timestamp under back-pressure (the contract's label says "queued").
     ``current`` stands for CURSOR_WRITTEN == SENT without a 64-bit compare: the two change
     together only at a cursor write (equal after) and at a data header (SENT grows).
 

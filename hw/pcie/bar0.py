@@ -294,7 +294,7 @@ class Bar0(wiring.Component):
                 # The strobe comes with the new value (the cycle after the write), so
                 # hardware that latches on the strobe latches the new value.
                 with m.If(ok):
-                    m.d.sync += target.eq(new)
+                    m.d.sync += target.eq(new & r.field_mask)
                 m.d.sync += self._port(r, "_w").eq(ok)
                 strobes.append(ok)
             elif r.access is Access.CMD:

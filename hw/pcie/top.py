@@ -4,7 +4,10 @@ Port names are the UltraScale+ PCIe IP's own (``s_axis_rq_*``, ``m_axis_cq_*``,
 ``s_axis_cc_*``, ``pcie_rq_seq_num*``, ``cfg_max_payload``, ``cfg_function_status``,
 ``pcie_cq_np_req``), so a board top connects the IP by name and cocotbext-pcie binds them
 directly; the AXI-Stream ones are generated from the adapters' signatures (``axis.py``).
-The ``sync`` domain is the IP's ``user_clk`` / ``user_reset`` (ports ``clk`` / ``rst``).
+The ``sync`` domain is the IP's ``user_clk`` / ``user_reset`` (ports ``clk`` / ``rst``), and its
+reset must be exactly ``user_reset``: the adapter drops ``s_axis_rq_tvalid`` mid-packet on
+reset, which is only correct when the IP's transaction layer is being reset with it (any other
+reset source would hand the IP a truncated TLP).
 Entries enter through ``i`` (the ring's producer stream).
 """
 from __future__ import annotations
@@ -52,7 +55,8 @@ class PcieTop(wiring.Component):
     pcie_rq_seq_num0/1, pcie_rq_seq_num_vld0/1 : In
         Sequence numbers of TLPs that left the block (``RQ_SEQ_NUM``).
     pcie_cq_np_req : Out(2)
-        Non-posted credit: one at a time (BAR reads are serialized).
+        Held at 1: no selective non-posted flow control (the IP's credit count saturates at 32);
+        BAR reads are serialized by the completer's ``m_axis_cq_tready``, not by credits.
     cfg_max_payload : In(2)
     cfg_function_status : In(16)
         Bit 2: bus master enable.
@@ -119,7 +123,8 @@ class PcieTop(wiring.Component):
         connect_flat(m, self, "m_axis_cq", cq.cq)
         connect_flat(m, self, "s_axis_cc", cq.cc)
         m.d.comb += [
-            self.pcie_cq_np_req.eq(1),      # one non-posted credit at a time: BAR reads are serialized
+            # Held at 1 (PG213 selective flow control off): CQ reads are paced by m_axis_cq_tready.
+            self.pcie_cq_np_req.eq(1),
             dma.mps.eq(self.cfg_max_payload),
             dma.bus_master.eq(self.cfg_function_status[2]),
         ]
@@ -133,7 +138,7 @@ class PcieTop(wiring.Component):
         with m.Elif(rq.axis.tvalid & ~rq.axis.tready):
             m.d.sync += rq_stall.eq(rq_stall + 1)
         m.d.comb += [
-            dma.fill.eq(ring.fill), dma.timestamp.eq(ts), dma.downstream_busy.eq(rq.busy),
+            dma.fill.eq(ring.fill), dma.timestamp.eq(ts), dma.downstream_busy.eq(rq.busy), dma.downstream_lost.eq(rq.lost),
             bar.bus_bad.eq(cq.bad),
             bar.ring.published.eq(ring.cursor), bar.ring.ring_full_cycles.eq(ring.full_cycles),
             bar.ring.ring_fill.eq(ring.fill),

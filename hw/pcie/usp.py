@@ -4,7 +4,10 @@
   128-bit Memory Write descriptor, shifts the payload by the descriptor's 4 dwords, and
   drives first/last byte enables, SOP/EOP (512-bit) and ``seq_num`` in ``tuser``. It counts
   TLPs handed to RQ and the ``pcie_rq_seq_num_vld`` returns, so ``busy`` stays high until
-  every TLP has left the IP (disable and reset wait for that).
+  the IP has committed every TLP to its ordered transmit pipeline (disable and reset wait
+  for that). A sequence number that does not come back within ``seq_timeout`` cycles of
+  the last return (the block drops requests while bus mastering is off and returns nothing
+  for them) voids every outstanding TLP and pulses ``lost``: the wait is bounded.
 - :class:`UspCompleter`: CQ requests to BAR0 -> the register block's dword-access stream,
   and the answers -> CC completions. Memory Read of 1 DW, or 2 DW 8-byte aligned, is
   answered with data; any other non-posted request gets an Unsupported Request
@@ -64,6 +67,9 @@ class UspRequester(wiring.Component):
     ----------
     width : int
         Datapath bits, 256 or 512.
+    seq_timeout : int
+        Cycles without a returned sequence number, with TLPs outstanding, after which they are
+        given up as lost (4096 = 16 us at 250 MHz, far above the block's pipeline latency).
 
     Members
     -------
@@ -77,17 +83,23 @@ class UspRequester(wiring.Component):
         A beat held, a TLP being formed, or a TLP not yet returned by the block.
     tlps : Out(32)
         TLPs handed to RQ.
+    lost : Out(1)
+        One-cycle pulse: outstanding TLPs were given up (no sequence number in ``seq_timeout``).
     """
 
-    def __init__(self, width: int = 256):
+    def __init__(self, width: int = 256, *, seq_timeout: int = 4096):
         _check_width(width)
+        if seq_timeout < 2:
+            raise ValueError(f"seq_timeout must be at least 2 cycles, not {seq_timeout!r}")
         self._w = width
+        self._timeout = seq_timeout
         super().__init__({
             "req": In(stream.Signature(REQ_LAYOUT)),
             "axis": Out(AxiStreamSignature(width, TUSER[width]["rq"])),
             "seq": In(RQ_SEQ_NUM),
             "busy": Out(1),
             "tlps": Out(32),
+            "lost": Out(1),
         })
 
     def elaborate(self, platform):
@@ -122,6 +134,20 @@ class UspRequester(wiring.Component):
         just_sent = Signal()
         m.d.sync += [outstanding.eq(tlps != returned),
                      just_sent.eq(ax.tvalid & ax.tready & ax.tlast)]
+        # A sequence number that never returns must not keep ``busy`` up for ever: after
+        # ``seq_timeout`` quiet cycles the outstanding TLPs are voided (a late return then only
+        # makes ``returned`` run ahead until the next timeout voids that too).
+        quiet = Signal(range(self._timeout + 1))
+        got = Signal()
+        m.d.comb += got.eq(self.seq.seq_num_vld0 | self.seq.seq_num_vld1)
+        with m.If(~outstanding | got):
+            m.d.sync += quiet.eq(0)
+        with m.Elif(quiet == self._timeout - 1):
+            m.d.sync += [quiet.eq(0), returned.eq(tlps), self.lost.eq(1)]
+        with m.Else():
+            m.d.sync += quiet.eq(quiet + 1)
+        with m.If(self.lost):
+            m.d.sync += self.lost.eq(0)
 
         def keep(n):
             return Const((1 << n) - 1, W // 32)

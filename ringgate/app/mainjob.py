@@ -73,7 +73,7 @@ def compute_stages(res: dict, n: int, seen_end: np.ndarray, seen_ns: np.ndarray,
     cursor_last_ns, cursor_val, land_ns, land_cursor, land_wall) and the consumer's batches
     (``seen_end[i]``: sequence after batch i, ``seen_ns[i]``: wall clock when it was seen) and,
     optionally, what the host computed from host memory alone per entry (``host_cycles``: the
-    cursor line's timestamp minus the entry's ``ts``, i.e. offered -> cursor write issued)."""
+    cursor line's timestamp minus the entry's ``ts``, i.e. offered -> cursor write queued)."""
     from ringgate.app.report import Stage
 
     ns_per_cycle = 1000.0 / clock_mhz
@@ -108,9 +108,11 @@ def compute_stages(res: dict, n: int, seen_end: np.ndarray, seen_ns: np.ndarray,
         if len(hc) != n or (hc < 0).any():
             raise ValueError("host-side latencies missing or negative")
         stages.append(Stage(
-            "offered at ingress (entry ts) -> cursor write issued (cursor line timestamp), host's view", hc,
-            "cycles", "wall clock", "device cycle counter: the cursor line's 64-bit timestamp minus the entry's "
-            "32-bit ts (extend_timestamp), both read by the consumer from host memory, as on hardware; "
+            "offered to the ring (entry ts) -> cursor write queued (cursor line timestamp), host's view", hc,
+            "cycles", "wall clock", "device cycle counter: the cursor line's 64-bit timestamp (taken when the "
+            "DMA writer queues the cursor write, before RQ back-pressure) minus the entry's 32-bit ts (the "
+            "user-clock cycle the bench's producer offered it to the ring; extend_timestamp), both read by "
+            "the consumer from host memory, as on hardware; "
             "includes waiting to enter a full BRAM ring; when one poll takes entries announced by several "
             "cursor writes, the earlier ones are measured to the latest (an upper bound), so the figure "
             "depends on when the consumer's polls ran in wall-clock time and differs from run to run"))

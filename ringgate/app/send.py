@@ -46,8 +46,7 @@ def send(udp, pcap, orders, per_datagram, session, first_seq, seed, dst, src, vl
 
     def endpoint(text, hint):
         try:
-            mac, ip, port = text.split("/")
-            return Endpoint.of(mac, ip, int(port))
+            return Endpoint.parse(text)
         except ValueError as e:
             raise click.BadParameter(f"{text!r} is not MAC/IP/PORT ({e})", param_hint=hint) from None
 

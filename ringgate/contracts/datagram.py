@@ -234,6 +234,22 @@ class Endpoint:
             raise ValueError(f"UDP port {port} is not 0..65535")
         return cls(_mac(mac), _ip(ip), int(port))
 
+    @classmethod
+    def parse(cls, text: str) -> "Endpoint":
+        """From ``MAC/IPv4/PORT`` (``02:52:47:00:00:01/10.0.0.2/9000``), as :meth:`__str__` writes it."""
+        parts = text.split("/")
+        if len(parts) != 3:
+            raise ValueError(f"{text!r} is not MAC/IP/PORT")
+        mac, ip, port = parts
+        try:
+            port_n = int(port)
+        except ValueError:
+            raise ValueError(f"UDP port {port!r} is not a number") from None
+        return cls.of(mac, ip, port_n)
+
+    def __str__(self) -> str:
+        return f"{self.mac.hex(':')}/{'.'.join(str(b) for b in self.ip)}/{self.port}"
+
     @property
     def mac_int(self) -> int:
         return int.from_bytes(self.mac, "big")

@@ -5,11 +5,19 @@ so an entry maps 1:1 onto an exchange-core command.
 
 Why ``ts`` is 32 bits: seven 64-bit quantities (seq, uid, order id, price, reserve
 price, size, plus a timestamp) and the 32-bit symbol and cookie already fill 64
-bytes, and the command/side/type bytes must fit too. The ingress timestamp is
-the low 32 bits of the FPGA's free-running cycle counter; the cursor line
-carries the full 64-bit counter, and an entry is always written less than
+bytes, and the command/side/type bytes must fit too.
+
+Which clock ``ts`` counts: the Ethernet ingress (``hw/ingress``) stamps it in hardware
+with the low 32 bits of its MAC-clock cycle counter at the frame's first beat; the ring
+stores it unchanged (it stamps only ``seq``). A device without the ingress (``PcieTop`` on
+its own, as in the co-simulation's ring start) takes ``ts`` from whatever produces its
+entries. The cursor line's ``timestamp`` is the full 64-bit user-clock (250 MHz) counter,
+taken when the DMA writer queues the cursor write. When both count the same clock (the ring
+start, whose producer stamps user-clock cycles), an entry is always written less than
 2**31 cycles (8.6 s at 250 MHz) before the cursor that covers it, so
-:func:`extend_timestamp` recovers the full value exactly.
+:func:`extend_timestamp` recovers the entry's full count exactly. With the ingress the two
+clocks differ: the ingress's ``SNAP_MAC_TIMESTAMP`` / ``SNAP_TIMESTAMP`` registers hold one
+instant read in both, which relates them.
 """
 from __future__ import annotations
 
@@ -46,7 +54,7 @@ class OrderType(enum.IntEnum):
 
 ENTRY = Record("ring_entry", 64, (
     Field("seq", 64, doc="hardware sequence, claimed by the ring (first entry is 0)"),
-    Field("ts", 32, doc="ingress timestamp: low 32 bits of the FPGA cycle counter"),
+    Field("ts", 32, doc="ingress timestamp: low 32 bits of the MAC-clock cycle counter at the frame's first beat, stamped by the Ethernet ingress (a build without it takes ts from its producer)"),
     Field("cmd", 8, enum=Command, doc="command"),
     Field("side", 8, enum=Side, doc="order action"),
     Field("order_type", 8, enum=OrderType, doc="order type (place only)"),
@@ -66,7 +74,7 @@ ENTRY_DTYPE = ENTRY.dtype()
 
 CURSOR_LINE = Record("cursor_line", 64, (
     Field("cursor", 64, doc="sequence of the next entry to be written: entries [0, cursor) are in host memory"),
-    Field("timestamp", 64, doc="FPGA cycle counter when the cursor write was issued"),
+    Field("timestamp", 64, doc="user-clock cycle counter when the DMA writer queued this cursor write (it reaches the PCIe IP after the data TLPs queued before it: later under back-pressure)"),
     Field("writes", 64, doc="number of cursor writes since enable (detects a restarted device)"),
     Field("reserved0", 64, doc="0"),
     Field("reserved1", 64, doc="0"),

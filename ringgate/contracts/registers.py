@@ -142,6 +142,17 @@ class Reg:
     def mask(self) -> int:
         return (1 << self.width) - 1
 
+    @property
+    def field_mask(self) -> int:
+        """The bits that hold something: its fields' bits, or every bit of a register without
+        fields. A register stores only these; the others read 0 (the docs' tables say so)."""
+        if not self.fields:
+            return self.mask
+        out = 0
+        for f in self.fields:
+            out |= f.mask
+        return out
+
     def field(self, name: str) -> BitField:
         for f in self.fields:
             if f.name == name:

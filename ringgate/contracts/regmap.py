@@ -84,17 +84,17 @@ from __future__ import annotations
 
 import enum
 
-from .pcie import MAX_PAYLOADS, mps_code
+from .pcie import MAX_PAYLOADS, PAGE, mps_code
 from .registers import (BAR0_SIZE, Access, BitField, BusErrors, Reg, RegGroup, RegisterMap,
                         one_bit_fields as _flags)
 from .datagram import INGRESS
 
 __all__ = ["Access", "BitField", "Reg", "RegGroup", "BusErrors", "RegisterMap", "REGMAP",
            "DEVICE", "DMA", "RING", "INGRESS", "MaxPayload", "Control", "Status", "Error",
-           "ID_VALUE", "VERSION_VALUE", "BAR0_SIZE", "MAX_RING_SIZE", "ENTRY_BYTES"]
+           "ID_VALUE", "VERSION_VALUE", "BAR0_SIZE", "MAX_RING_SIZE", "ENTRY_BYTES", "config_errors"]
 
 ID_VALUE = 0x5247_4754            # "TGGR" in memory order: 'R' 'G' 'G' 'T' read as a u32
-VERSION_VALUE = 0x0001_0001       # major 1, minor 1: the ingress group
+VERSION_VALUE = 0x0001_0002       # major 1, minor 2: 1.1 (the ingress group) plus ERROR.RING_WRAPS, ERROR.TLP_LOST
 MAX_RING_SIZE = 1 << 26           # entries (4 GiB of host memory)
 ENTRY_BYTES = 64
 
@@ -131,7 +131,13 @@ ERROR = Reg(0x018, "ERROR", 32, Access.W1C, 0,
                           ("DOORBELL_RANGE", "doorbell backwards, beyond SENT, or SENT - DOORBELL > RING_SIZE "
                                              "at enable"),
                           ("CONFIG_LOCKED", "configuration write while BUSY: ignored"),
-                          ("BAD_ACCESS", "unknown offset or read-only write")))
+                          ("BAD_ACCESS", "unknown offset or read-only write"),
+                          ("RING_WRAPS", "RING_BASE + RING_SIZE * 64 beyond 2**64: the ring wraps the "
+                                         "address space"),
+                          ("TLP_LOST", "TLPs were in flight when bus mastering was cleared, or the IP "
+                                       "did not return a TLP's sequence number in time: the writer "
+                                       "stopped without announcing them (the cursor line covers only "
+                                       "entries written before; SENT - cursor entries are lost)")))
 
 DEVICE = RegGroup("device", (
     Reg(0x000, "ID", 32, Access.RO, ID_VALUE, "Identity: 0x52474754 ('TGGR' in memory).", constant=True),
@@ -186,3 +192,34 @@ REGMAP = RegisterMap.compose(
 Control = CONTROL.flags
 Status = STATUS.flags
 Error = ERROR.flags
+
+
+def config_errors(ring_base: int, ring_size: int, cursor_addr: int, batch_limit: int = 1,
+                  cursor_interval: int = 1, sent: int = 0, doorbell: int = 0) -> Error:
+    """The ``ERROR`` bits an enable with this configuration sets (the validation rule the
+    gateware, the golden model and the driver's host-side check share).
+
+    Exact arithmetic (no 64-bit wrap): the ring is ``[ring_base, ring_base + ring_size * 64)``,
+    the cursor line ``[cursor_addr, cursor_addr + 64)``. A check that needs another field to be
+    valid is not reported when that field is not: the cursor overlap and the wrap need an
+    aligned base and a valid size, the doorbell range a valid size.
+    """
+    m64 = (1 << 64) - 1
+    err = Error(0)
+    if ring_base % PAGE:
+        err |= Error.RING_BASE_UNALIGNED
+    if ring_size == 0 or ring_size & (ring_size - 1) or ring_size > MAX_RING_SIZE:
+        err |= Error.RING_SIZE_INVALID
+    if cursor_addr % ENTRY_BYTES:
+        err |= Error.CURSOR_ADDR_UNALIGNED
+    if not err & (Error.RING_BASE_UNALIGNED | Error.RING_SIZE_INVALID):
+        ring_end = ring_base + ring_size * ENTRY_BYTES
+        if ring_end > 1 << 64:
+            err |= Error.RING_WRAPS
+        if cursor_addr + ENTRY_BYTES > ring_base and cursor_addr < ring_end:
+            err |= Error.CURSOR_IN_RING
+    if batch_limit == 0 or cursor_interval == 0:
+        err |= Error.LIMIT_INVALID
+    if (sent - doorbell) & m64 > ring_size and not err & Error.RING_SIZE_INVALID:
+        err |= Error.DOORBELL_RANGE
+    return err

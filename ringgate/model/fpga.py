@@ -11,8 +11,10 @@ Transaction level, numpy batch operations, no per-entry or per-TLP Python on the
 
 Behaviour:
 
-* The ring claims sequences from 0 (after reset), stamps ``seq`` and the ingress ``ts`` (low
-  32 bits of the cycle counter) into each entry and holds at most ``depth`` entries; when it
+* The ring claims sequences from 0 (after reset) and stamps ``seq`` into each entry; ``ts`` is
+  the ingress's stamp (the Ethernet ingress takes it in hardware at the frame's first beat),
+  which :meth:`FpgaModel.push` takes from its caller or, given none, plays the ingress with the
+  model's cycle. The ring holds at most ``depth`` entries; when it
   is full, further entries are refused and counted (``dropped``): the wire cannot wait.
 * Entry ``s`` goes to ``ring_base + (s mod ring_size) * 64``, only if ``s - doorbell <
   ring_size`` (flow control against the host).
@@ -43,8 +45,8 @@ import numpy as np
 
 from ringgate.contracts.entry import ENTRY_BYTES, ENTRY_DTYPE
 from ringgate.contracts.pcie import DESCRIPTOR_BYTES, MAX_PAYLOADS, PAGE, mps_code
-from ringgate.contracts.regmap import (ID_VALUE, MAX_RING_SIZE, REGMAP, VERSION_VALUE, Access, Control, Error,
-                                       RegisterMap)
+from ringgate.contracts.regmap import (ID_VALUE, REGMAP, VERSION_VALUE, Access, Control, Error, RegisterMap,
+                                       config_errors)
 
 from .hostmem import HostMemory
 from .tlp import count_tlps, split_tlps, tlp_limit
@@ -165,8 +167,9 @@ class FpgaModel:
     def push(self, entries: np.ndarray, ts=None) -> int:
         """Offer entries to the ring; returns how many it accepted (the rest is dropped and counted).
 
-        ``seq`` is stamped by the ring; ``ts`` is stamped with ``ts`` (scalar or per-entry array
-        of ingress cycles) or, if None, the current cycle."""
+        ``seq`` is stamped by the ring; ``ts`` is the ingress's stamp, given as ``ts`` (scalar or
+        per-entry array of ingress cycles) or, if None, the current cycle (the model playing the
+        ingress)."""
         if entries.dtype != ENTRY_DTYPE:
             raise TypeError(f"entries must have ENTRY_DTYPE, not {entries.dtype}")
         n = len(entries)
@@ -296,25 +299,8 @@ class FpgaModel:
     def _enable(self) -> None:
         if self.enabled:
             return
-        err = 0
-        if self.ring_base % PAGE:
-            err |= Error.RING_BASE_UNALIGNED
-        size = self.ring_size
-        if size == 0 or size & (size - 1) or size > MAX_RING_SIZE:
-            err |= Error.RING_SIZE_INVALID
-        if self.cursor_addr % 64:
-            err |= Error.CURSOR_ADDR_UNALIGNED
-        # As the RTL compares (64-bit unsigned, size as a 27-bit count), and reporting only the
-        # first cause where one check depends on another field being valid.
-        m64 = (1 << 64) - 1
-        ring_end = (self.ring_base + ((size & (MAX_RING_SIZE * 2 - 1)) << 6)) & m64
-        if (self.cursor_addr > (self.ring_base - 64) & m64 and self.cursor_addr < ring_end
-                and not err & Error.RING_BASE_UNALIGNED):
-            err |= Error.CURSOR_IN_RING
-        if self.batch_limit == 0 or self.cursor_interval == 0:
-            err |= Error.LIMIT_INVALID
-        if ((self.sent - self.doorbell_reg) & m64 > size) and not err & Error.RING_SIZE_INVALID:
-            err |= Error.DOORBELL_RANGE
+        err = config_errors(self.ring_base, self.ring_size, self.cursor_addr, self.batch_limit,
+                            self.cursor_interval, self.sent, self.doorbell_reg)
         if err:
             self.errors |= int(err)
             return
@@ -351,7 +337,8 @@ class FpgaModel:
             return
         if self.regmap.group_of[name].name not in MODELLED_GROUPS:
             old = self.storage.get(name, reg.reset or 0)
-            self.storage[name] = old & ~value if reg.access is Access.W1C else value
+            self.storage[name] = (old & ~value if reg.access is Access.W1C
+                                  else value & reg.field_mask if reg.access is Access.RW else value)
             return
         if reg.access is Access.W1C:
             self.errors &= ~value
@@ -478,7 +465,8 @@ class FpgaModel:
 
 
 def stamp(entries: np.ndarray, first_seq: int, ts=None) -> np.ndarray:
-    """A copy of ``entries`` with ``seq`` (and ``ts``, if given) as the ring stamps them."""
+    """A copy of ``entries`` with ``seq`` as the ring stamps it (and ``ts``, if given, as the ingress
+    or the bench playing it stamped it)."""
     out = entries.copy()
     out["seq"] = np.arange(first_seq, first_seq + len(entries), dtype=np.uint64)
     if ts is not None:

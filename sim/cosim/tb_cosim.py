@@ -61,7 +61,7 @@ from ringgate.contracts.entry import ENTRY_DTYPE
 from ringgate.contracts.regmap import REGMAP, Control
 from ringgate.sim.cosim.shm import (H_CYCLE, H_ENABLES, H_ERRORS, H_FED, H_MPS, H_PUSH_STALLS, H_SIM_PS, H_STATE,
                            H_STOP, H_T0, H_TOTAL, H_WALL_START, H_WIDTH, HOST_BASE, Mailbox, Op, State)
-from ringgate.sim.pcie.tb import attach_pcie_model
+from ringgate.sim.pcie.tb import attach_pcie_model, clear_pause, set_random_pause
 from ringgate.sw.driver.device import map_shared
 from ringgate.model.fpga import Scoreboard, ScoreboardError
 
@@ -375,21 +375,11 @@ class Bench:
 
     async def configure_ingress(self):
         """MAC_ADDR, IP_ADDR, UDP_PORT and ENABLE over BAR0, as a driver sets up the ingress."""
-        from ringgate.contracts.datagram import IngressControl, IngressStatus
+        from ringgate.sim.pcie.tb import BarIO
         from ringgate.sim.traffic import LOCAL
+        from ringgate.sw.driver.registers import AsyncRegisters
 
-        for name, v in (("MAC_ADDR", LOCAL.mac_int), ("IP_ADDR", LOCAL.ip_int), ("UDP_PORT", LOCAL.port),
-                        ("INGRESS_CONTROL", int(IngressControl.ENABLE))):
-            r = REGMAP[name]
-            await self.bar.write_dword(r.offset, v & 0xFFFF_FFFF)
-            if r.width == 64:
-                await self.bar.write_dword(r.offset + 4, v >> 32)
-        for _ in range(100):
-            st = await self.bar.read_dword(REGMAP["INGRESS_STATUS"].offset, timeout=10_000, timeout_unit="ns")
-            if st & IngressStatus.ENABLED:
-                break
-        else:
-            raise RuntimeError("the ingress never reported ENABLED")
+        await AsyncRegisters(BarIO(self.bar, timeout_ns=10_000)).start_ingress(LOCAL)
         await ClockCycles(self.dut.mac_clk, 32)            # the session table clears after enable
 
     async def feed_wire(self):
@@ -587,11 +577,6 @@ class Bench:
         return regs
 
 
-def rq_pause(rng, p):
-    while True:
-        yield int(rng.random() < p)
-
-
 @cocotb.test(timeout_time=10**12, timeout_unit="ns")
 async def cosim(dut):
     b = Bench(dut)
@@ -613,7 +598,7 @@ async def cosim(dut):
             cocotb.start_soon(b.strobe(dut.clk, dut.ring_accept, b.accept_ns))
             cocotb.start_soon(b.strobe(dut.mac_clk, dut.publish, b.publish_ns))
         if b.rq_pause:
-            b.dev.rq_sink.set_pause_generator(rq_pause(b.rng, b.rq_pause))
+            set_random_pause(b.dev.rq_sink, b.rng, b.rq_pause)
         if os.environ.get("COSIM_MONITOR", "1") != "0":      # 0: speed experiments only
             cocotb.start_soon(b.monitor())
         feeder = cocotb.start_soon(b.feed())
@@ -628,7 +613,7 @@ async def cosim(dut):
         wall_end, cpu_end = time.perf_counter(), time.process_time()
         sim_end = _now()
         if b.rq_pause:
-            b.dev.rq_sink.clear_pause_generator()
+            clear_pause(b.dev.rq_sink)
         regs = await b.final_registers()
         feeder.cancel()
     except BaseException as e:

@@ -25,11 +25,10 @@ from cocotb.triggers import ClockCycles, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSource
 
-from ringgate.contracts.datagram import COUNTER_NAMES, MAX_MESSAGES, SESSIONS, IngressControl, IngressStatus
+from ringgate.contracts.datagram import MAX_MESSAGES, SESSIONS, IngressControl
 from ringgate.contracts.regmap import VERSION_VALUE, Error
 from ringgate.model.ingress import IngressModel
-from ringgate.sim.pcie.cocotb_pcie import rq_pause
-from ringgate.sim.pcie.tb import TB, HostConsumer
+from ringgate.sim.pcie.tb import TB, HostConsumer, clear_pause, set_random_pause
 from ringgate.sim.ingress.tb import frame_starts
 from ringgate.sim.traffic import LOCAL, DatagramSource
 
@@ -93,14 +92,6 @@ class WireBench:
         await src.wait()
 
 
-async def snapshot(regs) -> dict:
-    await regs.write("INGRESS_CONTROL", IngressControl.SNAPSHOT)
-    for _ in range(50):
-        if not await regs.read("INGRESS_STATUS") & IngressStatus.SNAPSHOT_BUSY:
-            return {n: await regs.read(n) for n in COUNTER_NAMES}
-    raise AssertionError("INGRESS_STATUS.SNAPSHOT_BUSY never cleared")
-
-
 @cocotb.test(timeout_time=4000, timeout_unit="us")
 async def wire_to_host(dut):
     b = WireBench(dut)
@@ -116,12 +107,8 @@ async def wire_to_host(dut):
 
     assert await regs.read("VERSION") == VERSION_VALUE
     assert await regs.fields("INGRESS_CAPS") == {"SESSIONS": SESSIONS, "MAX_MESSAGES": _env("WIRE_MAX", 4)}
-    for name, value in (("MAC_ADDR", LOCAL.mac_int), ("IP_ADDR", LOCAL.ip_int), ("UDP_PORT", LOCAL.port)):
-        await regs.write(name, value)
-        assert await regs.read(name) == value, name
-    await regs.write("INGRESS_CONTROL", IngressControl.ENABLE)
-    while not await regs.read("INGRESS_STATUS") & IngressStatus.ENABLED:
-        pass
+    assert await regs.start_ingress(LOCAL)               # configured, read back, enabled
+    assert not await regs.start_ingress(LOCAL)           # the same destination again: left running
     assert await regs.read("INGRESS_CONTROL") == IngressControl.ENABLE
     # The parser samples the destination only while disabled: a write now is refused and reported.
     await regs.write("UDP_PORT", LOCAL.port + 1)
@@ -133,7 +120,7 @@ async def wire_to_host(dut):
     host_ring, ring_base = tb.alloc(64 * 64)
     cmem, caddr = tb.alloc(4096)
     if (p := _env("WIRE_RQ_PAUSE", 0.3)):
-        tb.dev.rq_sink.set_pause_generator(rq_pause(random.Random(b.seed + 7), p))
+        set_random_pause(tb.dev.rq_sink, random.Random(b.seed + 7), p)
     first = await tb.start(ring_base, 64, caddr, batch_limit=8)
     assert first == 0
     host = HostConsumer(tb, host_ring.mem if hasattr(host_ring, "mem") else host_ring, 64, cmem, first,
@@ -150,10 +137,10 @@ async def wire_to_host(dut):
         await Timer(500, "ns")
     assert host.consumed == want, f"host consumed {host.consumed} entries, the model published {want}"
     await host.stop()
-    tb.dev.rq_sink.clear_pause_generator()
+    clear_pause(tb.dev.rq_sink)
     b.done = True
 
-    counters = await snapshot(regs)
+    counters = await regs.ingress_counters()
     assert len(b.outcomes) == len(b.frames)
     assert counters == b.model.counters, {k: (counters[k], b.model.counters[k]) for k in counters
                                           if counters[k] != b.model.counters[k]}

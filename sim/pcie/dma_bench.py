@@ -61,8 +61,9 @@ class Scenario:
 
     def __init__(self, *, size=64, mps=256, batch=16, interval=1, base=0x10000, cursor=0x80000,
                  n=100, backlog=False, p_ready=1.0, p_push=1.0, host_lag=None, seed=0, depth=64,
-                 max_cycles=20000):
+                 max_cycles=20000, ready=None):
         self.dut = DmaHarness(depth)
+        self.ready = ready                  # cycle -> RQ ready, instead of the random back-pressure
         self.cfg = dict(size=size, mps=mps, batch=batch, interval=interval, base=base, cursor=cursor)
         self.n, self.backlog, self.p_ready, self.p_push = n, backlog, p_ready, p_push
         self.host_lag = host_lag            # None: doorbell follows the cursor at once
@@ -113,7 +114,7 @@ class Scenario:
         d, rng = self.dut, random.Random(self.rng.random())
         cur = None
         while self.cycle < self.max_cycles:
-            ctx.set(d.req.ready, rng.random() < self.p_ready)
+            ctx.set(d.req.ready, self.ready(self.cycle) if self.ready else rng.random() < self.p_ready)
             _, _, valid, ready, p, take, ts = await ctx.tick().sample(
                 d.req.valid, d.req.ready, d.req.payload, d.take, d.timestamp)
             self.cycle += 1

@@ -72,14 +72,34 @@ def attach_pcie_model(dut, width: int, mps: int):
     return rc, dev
 
 
+def random_pause(rng: random.Random, p: float):
+    """Endless pause pattern for a cocotbext stream: 1 (paused) with probability ``p`` per cycle."""
+    while True:
+        yield int(rng.random() < p)
+
+
+def set_random_pause(stream, rng: random.Random, p: float) -> None:
+    """Random back-pressure (sink) or gaps (source) on a cocotbext stream, ``p`` per cycle."""
+    stream.set_pause_generator(random_pause(rng, p))
+
+
+def clear_pause(stream) -> None:
+    """Stop a pause generator and un-pause the stream. cocotbext's ``clear_pause_generator``
+    only kills the generator's task and leaves ``pause`` at its last value, so a sink whose
+    last drawn value was 1 would hold ``tready`` low for ever."""
+    stream.clear_pause_generator()
+    stream.pause = False
+
+
 class BarIO:
     """AsyncRegisterIO over a cocotbext-pcie BAR window; every read has a timeout."""
 
-    def __init__(self, bar):
+    def __init__(self, bar, timeout_ns: int = 2000):
         self.bar = bar
+        self.timeout_ns = timeout_ns
 
     async def read32(self, off):
-        return await self.bar.read_dword(off, timeout=2000, timeout_unit="ns")
+        return await self.bar.read_dword(off, timeout=self.timeout_ns, timeout_unit="ns")
 
     async def write32(self, off, v):
         await self.bar.write_dword(off, v)

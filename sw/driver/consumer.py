@@ -48,9 +48,11 @@ from typing import Callable
 
 import numpy as np
 
+from ringgate.contracts.datagram import Endpoint
 from ringgate.contracts.entry import CURSOR_LINE_BYTES, ENTRY_BYTES, ENTRY_DTYPE
 
 from .device import Device, DeviceError, DmaBuffer
+from .registers import IngressError
 from .regs import ID_VALUE, REGMAP, ConfigError, R, Status, describe_errors
 
 __all__ = ["RingConsumer", "SequenceError", "ResyncError", "DeviceGone", "STATE_MAGIC", "buffer_bytes",
@@ -135,6 +137,10 @@ class RingConsumer:
         TLPs per cursor write under backlog) registers.
     buffer : DmaBuffer
         Use this buffer (e.g. a shared-memory or persistent one) instead of allocating.
+    ingress : Endpoint
+        Also set up the device's Ethernet ingress to take order datagrams addressed to this MAC,
+        IPv4 address and UDP port, after each ring enable (so again after the device lost its
+        state); an ingress already running with this destination is left alone.
     """
 
     def __init__(self, device: Device, ring_size: int = 1 << 16, *, callback: Callback | None = None,
@@ -142,7 +148,7 @@ class RingConsumer:
                  idle_sleep: float = 50e-6, spin_time: float = 50e-6, yield_time: float = 500e-6,
                  max_sleep: float = 1e-3, health_every: float = 0.1, buffer: DmaBuffer | None = None,
                  batch_limit: int = 16, cursor_interval: int = 1, idle_flush: int = 64,
-                 manual_release: bool = False, gone_timeout: float = 30.0):
+                 manual_release: bool = False, gone_timeout: float = 30.0, ingress: Endpoint | None = None):
         if ring_size < 1 or ring_size & (ring_size - 1):
             raise ValueError(f"ring size must be a power of two, not {ring_size}")
         if poll not in POLL_MODES:
@@ -156,6 +162,7 @@ class RingConsumer:
         if doorbell_every < 1:
             raise ValueError(f"doorbell_every must be >= 1, not {doorbell_every}")
         self.device = device
+        self.ingress = ingress
         self.ring_size = ring_size
         self.mask = ring_size - 1
         self.callback = callback
@@ -265,6 +272,11 @@ class RingConsumer:
                               f"{self.ring_size} entries, cursor line {self.cursor_bus:#x}): {exc}") from exc
         if first != sent:
             raise ResyncError(f"device SENT moved from {sent} to {first} while stopped")
+        if self.ingress is not None:
+            try:
+                dev.regs.start_ingress(self.ingress)
+            except IngressError as exc:
+                raise DeviceError(f"Ethernet ingress for {self.ingress}: {exc}") from exc
 
     def _stop_device(self) -> int:
         """CONTROL = 0, wait until the writer is idle (cursor line written); returns SENT.

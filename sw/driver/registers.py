@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ringgate.contracts.regmap import (ENTRY_BYTES, ID_VALUE, MAX_RING_SIZE, REGMAP, Control, Error,
-                                       RegisterMap, Status)
+from ringgate.contracts.datagram import COUNTER_NAMES, Endpoint, IngressControl, IngressStatus
+from ringgate.contracts.regmap import ID_VALUE, REGMAP, Control, Error, RegisterMap, Status, config_errors
 
-__all__ = ["Registers", "AsyncRegisters", "RegisterIO", "AsyncRegisterIO", "ConfigError", "check_config",
-           "decode_errors"]
+__all__ = ["Registers", "AsyncRegisters", "RegisterIO", "AsyncRegisterIO", "ConfigError", "TlpLostError",
+           "IngressError", "check_config", "decode_errors"]
 
+ERROR_MEANING = {f.name: f.doc for f in REGMAP["ERROR"].fields}
 BUSY_POLLS = 10000          # STATUS reads while waiting for the writer to stop
+INGRESS_POLLS = 1000        # INGRESS_STATUS reads while waiting for a change to cross into the MAC clock
+INGRESS_CONFIG = ("MAC_ADDR", "IP_ADDR", "UDP_PORT")
 
 
 class RegisterIO(Protocol):
@@ -43,16 +46,30 @@ class ConfigError(RuntimeError):
         super().__init__(f"{what}: {', '.join(decode_errors(errors)) or 'no error bit set'}")
 
 
+class TlpLostError(RuntimeError):
+    """The writer stopped with ``ERROR.TLP_LOST``: TLPs in flight when bus mastering was cleared
+    (or whose sequence numbers never came back) may not have reached host memory. Entries from
+    the cursor line in host memory up to ``sent`` are lost; the cursor line never covers them,
+    so nothing stale is read. ``start(...)`` resynchronises: it continues at SENT."""
+
+    def __init__(self, sent: int):
+        self.sent = sent
+        super().__init__(f"TLP_LOST: the writer stopped; entries from the host's cursor up to SENT={sent} "
+                         "are lost (start() resumes at SENT)")
+
+
+class IngressError(RuntimeError):
+    """The Ethernet ingress could not be set up: absent from the device, its configuration not
+    taken, or its MAC-clock side never answering (no MAC clock: link or transceiver down)."""
+
+
 def check_config(ring_base: int, ring_size: int, cursor_addr: int) -> None:
-    """Host-side check of a configuration, mirroring the device's validation."""
-    if ring_base % 4096:
-        raise ValueError(f"ring_base {ring_base:#x} is not 4 KiB aligned")
-    if ring_size < 1 or ring_size & (ring_size - 1) or ring_size > MAX_RING_SIZE:
-        raise ValueError(f"ring_size {ring_size} is not a power of two from 1 to 2**26")
-    if cursor_addr % 64:
-        raise ValueError(f"cursor_addr {cursor_addr:#x} is not 64 B aligned")
-    if ring_base - 64 < cursor_addr < ring_base + ring_size * ENTRY_BYTES:
-        raise ValueError("cursor line overlaps the host ring")
+    """Host-side check of a configuration: the device's validation rule (``config_errors``),
+    refused before any register is written, with the reasons named."""
+    err = config_errors(ring_base, ring_size, cursor_addr)
+    if err:
+        raise ValueError(f"ring_base {ring_base:#x}, ring_size {ring_size}, cursor_addr {cursor_addr:#x}: "
+                         + "; ".join(f"{e.name} ({ERROR_MEANING[e.name]})" for e in Error if err & e))
 
 
 class _Plan:
@@ -78,6 +95,65 @@ class _Plan:
         yield ("w", r.offset, value & 0xFFFF_FFFF)
         if r.width == 64:
             yield ("w", r.offset + 4, value >> 32)
+
+    def check_lost(self):
+        err = yield from self.read("ERROR")
+        if err & Error.TLP_LOST:
+            sent = yield from self.read("SENT")
+            raise TlpLostError(sent)
+
+    def _ingress_wait(self, enabled):
+        for _ in range(INGRESS_POLLS):
+            st = yield from self.read("INGRESS_STATUS")
+            if bool(st & IngressStatus.ENABLED) == enabled:
+                return
+        raise IngressError(f"INGRESS_STATUS.ENABLED did not {'rise' if enabled else 'fall'} in {INGRESS_POLLS} "
+                           "reads: the ingress's MAC-clock side is not running (MAC clock, transceiver or "
+                           "Ethernet link down?)")
+
+    def start_ingress(self, local):
+        """Receive orders addressed to ``local`` (an :class:`~ringgate.contracts.datagram.Endpoint`:
+        MAC_ADDR, IP_ADDR, UDP_PORT) and enable. Already enabled with exactly this destination: left
+        alone (its sessions keep their numbering); otherwise disabled, configured, read back, enabled.
+        Returns True if it (re)started the ingress."""
+        if "INGRESS_CONTROL" not in {r.name for r in self.map}:
+            raise IngressError("this register map has no ingress group")
+        caps = yield from self.read("INGRESS_CAPS")
+        if caps == 0:
+            raise IngressError("the device has no Ethernet ingress (INGRESS_CAPS reads 0)")
+        want = dict(zip(INGRESS_CONFIG, (local.mac_int, local.ip_int, local.port)))
+        have = {}
+        for name in INGRESS_CONFIG:
+            have[name] = yield from self.read(name)
+        st = yield from self.read("INGRESS_STATUS")
+        if st & IngressStatus.ENABLED:
+            if have == want:
+                return False
+            yield from self.write("INGRESS_CONTROL", 0)     # the destination is locked while enabled
+            yield from self._ingress_wait(False)
+        for name, value in want.items():
+            yield from self.write(name, value)
+        for name, value in want.items():
+            got = yield from self.read(name)
+            if got != value:
+                raise IngressError(f"{name} reads {got:#x} after writing {value:#x}")
+        yield from self.write("INGRESS_CONTROL", IngressControl.ENABLE)
+        yield from self._ingress_wait(True)
+        return True
+
+    def ingress_counters(self):
+        """Every ingress counter from one MAC-clock instant (a snapshot), by name."""
+        yield from self.write("INGRESS_CONTROL", IngressControl.SNAPSHOT)
+        for _ in range(INGRESS_POLLS):
+            st = yield from self.read("INGRESS_STATUS")
+            if not st & IngressStatus.SNAPSHOT_BUSY:
+                break
+        else:
+            raise IngressError("INGRESS_STATUS.SNAPSHOT_BUSY never cleared: the MAC-clock side is not running")
+        out = {}
+        for name in COUNTER_NAMES:
+            out[name] = yield from self.read(name)
+        return out
 
     def start(self, ring_base, ring_size, cursor_addr, batch_limit, cursor_interval, consumed):
         check_config(ring_base, ring_size, cursor_addr)
@@ -164,6 +240,10 @@ class Registers:
     def clear_errors(self) -> None:
         self.write("ERROR", self._plan.map["ERROR"].mask)
 
+    def check_lost(self) -> None:
+        """Raise :class:`TlpLostError` if the writer stopped after losing TLPs in flight."""
+        _drive_sync(self.io, self._plan.check_lost())
+
     def start(self, ring_base: int, ring_size: int, cursor_addr: int, *, batch_limit: int = 16,
               cursor_interval: int = 1, consumed: int | None = None) -> int:
         """Disable, configure, set the doorbell, enable; returns SENT (the first sequence the
@@ -173,6 +253,14 @@ class Registers:
 
     def stop(self) -> None:
         self.write("CONTROL", 0)
+
+    def start_ingress(self, local: Endpoint) -> bool:
+        """Set the ingress's destination (MAC, IPv4, UDP port) and enable it; see ``_Plan``."""
+        return _drive_sync(self.io, self._plan.start_ingress(local))
+
+    def ingress_counters(self) -> dict[str, int]:
+        """The ingress's counters (FRAMES, ACCEPTED, DROP_* ...) from one snapshot."""
+        return _drive_sync(self.io, self._plan.ingress_counters())
 
 
 class AsyncRegisters:
@@ -197,6 +285,9 @@ class AsyncRegisters:
     async def errors(self) -> list[str]:
         return decode_errors(await self.read("ERROR"))
 
+    async def check_lost(self) -> None:
+        await _drive_async(self.io, self._plan.check_lost())
+
     async def start(self, ring_base: int, ring_size: int, cursor_addr: int, *, batch_limit: int = 16,
                     cursor_interval: int = 1, consumed: int | None = None) -> int:
         return await _drive_async(self.io, self._plan.start(ring_base, ring_size, cursor_addr, batch_limit,
@@ -204,3 +295,9 @@ class AsyncRegisters:
 
     async def stop(self) -> None:
         await self.write("CONTROL", 0)
+
+    async def start_ingress(self, local: Endpoint) -> bool:
+        return await _drive_async(self.io, self._plan.start_ingress(local))
+
+    async def ingress_counters(self) -> dict[str, int]:
+        return await _drive_async(self.io, self._plan.ingress_counters())

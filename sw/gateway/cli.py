@@ -36,12 +36,15 @@ def resolve_backend(backend: str):
     return open_ring
 
 
-def attach_backend(gateway, backend: str, opener, stop: threading.Event, poll: str = "adaptive") -> str:
-    """Start the ring-feed thread of ``backend`` (none for ``backend == "none"``: no thread)."""
+def attach_backend(gateway, backend: str, opener, stop: threading.Event, poll: str = "adaptive",
+                   ingress=None) -> str:
+    """Start the ring-feed thread of ``backend`` (none for ``backend == "none"``: no thread);
+    ``ingress`` (an Endpoint): also set up the device's Ethernet ingress for that destination."""
     if backend == "none":
         return "FPGA ring feed: none (REST only; --backend model|sim|linux attaches one)"
     try:
-        consumer = opener(backend, gateway.feed.submit, poll=poll)
+        consumer = opener(backend, gateway.feed.submit, poll=poll,
+                          **({} if ingress is None else {"ingress": ingress}))
     except Exception as e:          # device missing or misconfigured: the driver says why
         raise click.UsageError(f"backend {backend!r}: {e}") from None
 
@@ -52,7 +55,8 @@ def attach_backend(gateway, backend: str, opener, stop: threading.Event, poll: s
             logging.getLogger("ringgate.gateway").error(
                 "FPGA ring feed (%s backend) stopped: %s; REST keeps serving", backend, e)
     threading.Thread(target=run, name="ring-feed", daemon=True).start()
-    return f"FPGA ring feed: {backend} backend, {poll} polling"
+    return (f"FPGA ring feed: {backend} backend, {poll} polling"
+            + ("" if ingress is None else f"; Ethernet ingress takes orders for {ingress}"))
 
 
 def tune_gc():
@@ -96,6 +100,9 @@ def _curl_help(host: str, port: int, key: dict) -> str:
 @click.option("--poll", type=click.Choice(("adaptive", "busy", "sleep")), default="adaptive", show_default=True,
               help="how the ring-feed thread waits: adaptive back-off (spin, yield, sleep up to 1 ms), "
                    "busy (a whole core, lowest latency) or sleep (fixed 50 us naps)")
+@click.option("--ingress", metavar="MAC/IP/PORT", default=None,
+              help="also set up the FPGA's Ethernet ingress to take order datagrams for this destination "
+                   "(e.g. 02:52:47:00:00:01/10.0.0.2/9000); omitted: the ingress is left as it is")
 @click.option("--demo/--no-demo", default=True, show_default=True,
               help="create the demo market on an empty exchange")
 @click.option("--admin-key", envvar="RINGGATE_ADMIN_KEY", default=None, help="admin API key (env RINGGATE_ADMIN_KEY)")
@@ -106,7 +113,7 @@ def _curl_help(host: str, port: int, key: dict) -> str:
 @click.option("--auth-window-ms", default=5000, show_default=True, type=click.IntRange(100, 600_000))
 @click.option("--snapshot-every", default=1_000_000, show_default=True, type=click.IntRange(0),
               help="commands between snapshots of the exchange and the gateway's history (0: never)")
-def serve(host, port, journal_dir, fsync, backend, poll, demo, admin_key, admin_secret, credentials_file,
+def serve(host, port, journal_dir, fsync, backend, poll, ingress, demo, admin_key, admin_secret, credentials_file,
           auth_window_ms, snapshot_every):
     """Serve the REST/WebSocket gateway (exchange-gateway-rest API + /ws topics)."""
     import uvloop
@@ -118,6 +125,14 @@ def serve(host, port, journal_dir, fsync, backend, poll, demo, admin_key, admin_
     from .persist import recover
 
     opener = resolve_backend(backend)
+    if ingress is not None:
+        from ringgate.contracts.datagram import Endpoint
+        if backend == "none":
+            raise click.UsageError("--ingress needs a device: give --backend sim or linux")
+        try:
+            ingress = Endpoint.parse(ingress)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--ingress") from None
     # the sequencer thread (BATCH / INTERVAL fsync) hands results back to the loop: with the default
     # 5 ms GIL switch interval each hand-off can wait that long under load
     sys.setswitchinterval(0.0002)
@@ -152,7 +167,7 @@ def serve(host, port, journal_dir, fsync, backend, poll, demo, admin_key, admin_
     async def main():
         nonlocal feed_note
         bound = await gw.start(host, port)
-        feed_note = attach_backend(gw, backend, opener, stop, poll)
+        feed_note = attach_backend(gw, backend, opener, stop, poll, ingress)
         click.echo(f"ringgate gateway on http://{host}:{bound}  (WebSocket ws://{host}:{bound}/ws, "
                    f"OpenAPI /openapi.json)")
         click.echo(f"  journal: {journal_dir or 'none (in memory)'}, fsync={fsync}; {note}; {feed_note}")

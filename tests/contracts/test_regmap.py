@@ -13,10 +13,10 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "pcie.md"
 # The binary contract of register map VERSION_VALUE: (name, offset, bits, access, reset, fields as
 # (name, lowest bit, width)). A change here is a change a driver can see: bump VERSION_VALUE
 # (minor for additions, major otherwise) and update this table with it.
-FROZEN_VERSION = 0x0001_0001
+FROZEN_VERSION = 0x0001_0002
 FROZEN = {
     "ID": (0x000, 32, "RO", 0x5247_4754, ()),
-    "VERSION": (0x004, 32, "RO", 0x0001_0001, (("MINOR", 0, 16), ("MAJOR", 16, 16))),
+    "VERSION": (0x004, 32, "RO", 0x0001_0002, (("MINOR", 0, 16), ("MAJOR", 16, 16))),
     "CAPS": (0x008, 32, "RO", None, (("DATAPATH_BITS", 0, 16), ("RING_DEPTH_LOG2", 16, 8))),
     "SCRATCH": (0x00C, 32, "RW", 0, ()),
     "CONTROL": (0x010, 32, "CMD", 0, (("ENABLE", 0, 1), ("RESET", 1, 1))),
@@ -25,7 +25,8 @@ FROZEN = {
     "ERROR": (0x018, 32, "W1C", 0, (("RING_BASE_UNALIGNED", 0, 1), ("RING_SIZE_INVALID", 1, 1),
                                     ("CURSOR_ADDR_UNALIGNED", 2, 1), ("CURSOR_IN_RING", 3, 1),
                                     ("LIMIT_INVALID", 4, 1), ("DOORBELL_RANGE", 5, 1),
-                                    ("CONFIG_LOCKED", 6, 1), ("BAD_ACCESS", 7, 1))),
+                                    ("CONFIG_LOCKED", 6, 1), ("BAD_ACCESS", 7, 1), ("RING_WRAPS", 8, 1),
+                                    ("TLP_LOST", 9, 1))),
     "BAD_ACCESSES": (0x01C, 32, "RO", 0, ()),
     "RING_BASE": (0x020, 64, "RW", 0, ()),
     "CURSOR_ADDR": (0x028, 64, "RW", 0, ()),
@@ -124,7 +125,7 @@ def test_pcie_fields_pack_and_unpack():
     status = REGMAP["STATUS"]
     assert status.unpack(status.pack(BUSY=1, MPS=2)) == {
         "ENABLED": 0, "BUSY": 1, "HOST_FULL": 0, "BUS_MASTER": 0, "CURSOR_CURRENT": 0, "MPS": MaxPayload.B512}
-    assert REGMAP["VERSION"].unpack(VERSION_VALUE) == {"MINOR": 1, "MAJOR": 1}
+    assert REGMAP["VERSION"].unpack(VERSION_VALUE) == {"MINOR": 2, "MAJOR": 1}
     with pytest.raises(ValueError, match="does not fit"):
         status.pack(MPS=8)
     with pytest.raises(KeyError, match="no field"):

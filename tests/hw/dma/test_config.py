@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from ringgate.contracts.regmap import MAX_RING_SIZE, REGMAP, Error
+from ringgate.contracts.regmap import MAX_RING_SIZE, REGMAP, Error, config_errors
 from ringgate.hw.dma.config import ConfigCheck
 from ringgate.model.fpga import FpgaModel
 
@@ -18,6 +18,28 @@ CASES = [
     dict(cursor_addr=BASE - 32), dict(cursor_addr=BASE - 64), dict(batch_limit=0), dict(cursor_interval=0),
     dict(doorbell=SENT + 1), dict(doorbell=SENT - 65), dict(doorbell=SENT - 64), dict(ring_base=BASE + 64, cursor_addr=BASE + 128),
     dict(ring_size=12, doorbell=0),
+]
+
+
+TOP = 1 << 64
+# Exact refusal bits at the edges of the address space (RTL, golden model and the driver's
+# check share ``config_errors``; these pin the rule itself).
+EDGES = [
+    (dict(ring_base=0, cursor_addr=0x40), Error.CURSOR_IN_RING),
+    (dict(ring_base=0, cursor_addr=0), Error.CURSOR_IN_RING),
+    (dict(ring_base=0, cursor_addr=64 * 64), Error(0)),
+    (dict(ring_base=64 * 64, cursor_addr=0), Error(0)),
+    (dict(ring_base=64 * 64, cursor_addr=TOP - 64), Error(0)),
+    (dict(ring_base=TOP - 4096, cursor_addr=0), Error(0)),                 # ends exactly at 2**64
+    (dict(ring_base=TOP - 4096, cursor_addr=TOP - 64), Error.CURSOR_IN_RING),
+    (dict(ring_base=TOP - 4096, ring_size=128, cursor_addr=0), Error.RING_WRAPS),
+    (dict(ring_base=TOP - 4096, ring_size=128, cursor_addr=0x40), Error.RING_WRAPS),
+    (dict(ring_base=TOP - 4096, ring_size=MAX_RING_SIZE, cursor_addr=TOP - 64),
+     Error.RING_WRAPS | Error.CURSOR_IN_RING),
+    (dict(ring_base=TOP - 4096, ring_size=48, cursor_addr=TOP - 64), Error.RING_SIZE_INVALID),
+    (dict(ring_size=48, cursor_addr=BASE + 64 * 5), Error.RING_SIZE_INVALID),
+    (dict(ring_size=3, cursor_addr=BASE), Error.RING_SIZE_INVALID),
+    (dict(ring_base=TOP - 64, ring_size=1, cursor_addr=0), Error.RING_BASE_UNALIGNED),
 ]
 
 
@@ -68,6 +90,23 @@ def test_dma_config_reasons_match_the_model(change):
     simulate(dut, bench)
 
 
+@pytest.mark.parametrize("change,bits", EDGES, ids=[",".join(f"{k}={v:#x}" for k, v in c.items()) for c, _ in EDGES])
+def test_dma_config_exact_bits_at_the_address_space_edges(change, bits):
+    sent = SENT
+    cfg = {**dict(ring_base=BASE, ring_size=64, cursor_addr=CURSOR, batch_limit=16, cursor_interval=1,
+                  doorbell=sent), **change}
+    assert config_errors(cfg["ring_base"], cfg["ring_size"], cfg["cursor_addr"]) == bits
+    assert model_errors(cfg, sent) == bits
+    dut = ConfigCheck()
+
+    async def bench(ctx):
+        await check(ctx, dut, cfg, sent)
+        assert Error(ctx.get(dut.errors.as_value())) == bits
+        assert ctx.get(dut.fail) == bool(bits)
+
+    simulate(dut, bench)
+
+
 def test_dma_config_random_configurations_match_the_model():
     rng = random.Random(7)
     dut = ConfigCheck()
@@ -76,9 +115,10 @@ def test_dma_config_random_configurations_match_the_model():
         for _ in range(150):
             sent = rng.randrange(1 << 40)
             size = rng.choice([0, 1, 2, 3, 64, 4096, 1 << 26, 1 << 27, rng.getrandbits(32)])
-            base = rng.choice([rng.getrandbits(52) << 12, rng.getrandbits(64)])
+            base = rng.choice([rng.getrandbits(52) << 12, rng.getrandbits(64), 0, (1 << 64) - (rng.randrange(1, 64) << 12)])
             cfg = dict(ring_base=base, ring_size=size,
-                       cursor_addr=rng.choice([base + rng.randrange(-4096, 1 << 20), rng.getrandbits(64)]) % (1 << 64),
+                       cursor_addr=rng.choice([base + rng.randrange(-4096, 1 << 20), rng.getrandbits(64),
+                                                    base + size * 64 - 64]) % (1 << 64),
                        batch_limit=rng.choice([0, 1, 16]), cursor_interval=rng.choice([0, 1, 3]),
                        doorbell=(sent - rng.choice([0, 1, size, size + 1, rng.getrandbits(20)])) % (1 << 64))
             await check(ctx, dut, cfg, sent)

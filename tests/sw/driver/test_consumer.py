@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from .helpers import make_entries
+from ringgate.contracts.datagram import Endpoint, IngressControl, IngressStatus
 from ringgate.contracts.entry import ENTRY_DTYPE
 from ringgate.sw.driver.consumer import DeviceGone, RingConsumer, ResyncError, SequenceError, buffer_bytes
 from ringgate.sw.driver.device import DeviceError, ModelDevice
@@ -668,3 +669,47 @@ def test_driver_consumer_callback_error_redelivers_the_batch():
     assert c.next == 0 and dev.read(R.HOST_CONSUMED) == 0
     assert c.poll() == 10
     check_stream(np.concatenate(got), make_entries(10))
+
+
+class IngressModelDevice(ModelDevice):
+    """The model with an Ethernet ingress's registers answering as the RTL's do (the model keeps
+    the ingress group as storage): capabilities, and ENABLED following INGRESS_CONTROL.ENABLE."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.control_writes = []
+
+    def read32(self, offset):
+        if offset == REGMAP.offset("INGRESS_CAPS"):
+            return 0x0410
+        if offset == REGMAP.offset("INGRESS_STATUS"):
+            return int(IngressStatus.ENABLED) if self.model.storage.get("INGRESS_CONTROL", 0) & 1 else 0
+        return super().read32(offset)
+
+    def write32(self, offset, value):
+        if offset == REGMAP.offset("INGRESS_CONTROL"):
+            self.control_writes.append(value)
+        super().write32(offset, value)
+
+
+LOCAL = Endpoint.parse("02:52:47:00:00:01/10.0.0.2/9000")
+
+
+def test_driver_consumer_sets_up_the_ingress_and_again_after_a_power_loss():
+    dev = IngressModelDevice(depth=64)
+    c = RingConsumer.open(dev, 64, ingress=LOCAL)
+    stored = {n: dev.model.storage.get(n) for n in ("MAC_ADDR", "IP_ADDR", "UDP_PORT", "INGRESS_CONTROL")}
+    assert stored == {"MAC_ADDR": LOCAL.mac_int, "IP_ADDR": LOCAL.ip_int, "UDP_PORT": LOCAL.port,
+                      "INGRESS_CONTROL": int(IngressControl.ENABLE)}
+    assert dev.control_writes == [IngressControl.ENABLE]
+    c.resync()                                   # the DMA writer restarts; the ingress keeps running
+    assert dev.control_writes == [IngressControl.ENABLE]
+    dev.model.power_on()                         # the device lost everything, ingress included
+    c.resync()
+    assert dev.control_writes == [IngressControl.ENABLE] * 2
+    assert dev.model.storage["UDP_PORT"] == LOCAL.port
+
+
+def test_driver_consumer_refuses_an_ingress_the_device_does_not_have():
+    with pytest.raises(DeviceError, match="no Ethernet ingress"):
+        RingConsumer.open(ModelDevice(depth=64), 64, ingress=LOCAL)

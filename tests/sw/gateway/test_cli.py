@@ -57,3 +57,14 @@ def test_serve_refuses_unconfigured_backend(monkeypatch):
     assert r.exit_code == 2 and "RINGGATE_SIM_DIR" in r.output
     r = CliRunner().invoke(serve, ["--admin-key", "k"])
     assert r.exit_code == 2 and "both --admin-key and --admin-secret" in r.output
+
+
+def test_serve_ingress_option_is_checked_and_refused_with_the_reason():
+    dst = "02:52:47:00:00:01/10.0.0.2/9000"
+    r = CliRunner().invoke(serve, ["--port", "0", "--no-demo", "--ingress", dst])
+    assert r.exit_code == 2 and "--ingress needs a device" in r.output
+    r = CliRunner().invoke(serve, ["--port", "0", "--no-demo", "--backend", "model", "--ingress", "10.0.0.2:9000"])
+    assert r.exit_code == 2 and "is not MAC/IP/PORT" in r.output
+    # The golden model has no Ethernet ingress: the driver says so (a board's does, docs/boards.md).
+    r = CliRunner().invoke(serve, ["--port", "0", "--no-demo", "--backend", "model", "--ingress", dst])
+    assert r.exit_code == 2 and "no Ethernet ingress (INGRESS_CAPS reads 0)" in r.output
