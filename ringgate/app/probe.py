@@ -18,6 +18,7 @@ from ringgate.contracts.pcie import LINKS, PCI_IDENTITY, mps_bytes
 from ringgate.sw.driver import open_device
 from ringgate.sw.driver.device import DeviceError
 from ringgate.sw.driver.pci import PcieCapability, find_functions, sysfs_function
+from ringgate.sw.driver.registers import IngressError
 from ringgate.sw.driver.regs import ID_VALUE, REGMAP, VERSION_VALUE, Status
 from ringgate.sw.driver.vfio import VfioError
 
@@ -78,6 +79,8 @@ def probe_board(bdf: str, *, sysfs: str = "/sys", devdir: str = "/dev") -> tuple
         if ident == ID_VALUE and cap.max_payload != facts["bar0"]["device_mps"]:
             problems.append(f"Max_Payload_Size {cap.max_payload} B in configuration space, but the device "
                             f"reports {facts['bar0']['device_mps']} B (STATUS)")
+        if ident == ID_VALUE:
+            _ingress_facts(dev, facts, problems)
         link = LINKS.get(width)
         if link is not None:
             lanes = int(link.name.rsplit("x", 1)[1])
@@ -87,6 +90,24 @@ def probe_board(bdf: str, *, sysfs: str = "/sys", devdir: str = "/dev") -> tuple
     finally:
         dev.close()
     return facts, problems
+
+
+def _ingress_facts(dev, facts: dict, problems: list[str]) -> None:
+    """The Ethernet ingress, if the bitstream has one: its capabilities, whether its MAC-clock side
+    answers (a counter snapshot crosses into the MAC clock and back) and its counters. Opening the
+    device reset the function, so the ingress is disabled here and its counters start from 0;
+    ``ringgate serve --ingress`` enables it."""
+    caps = dev.read("INGRESS_CAPS")
+    if not caps:
+        return
+    info: dict = {"caps": {k.lower(): v for k, v in REGMAP["INGRESS_CAPS"].unpack(caps).items()}}
+    try:
+        info["counters"] = dev.regs.ingress_counters()
+        info["mac_clock"] = "running"
+    except IngressError as e:
+        info["mac_clock"] = "not running"
+        problems.append(f"Ethernet ingress: {e}; check the QSFP cable and LED 1 (MAC RX link)")
+    facts["ingress"] = info
 
 
 @click.command()
@@ -131,6 +152,15 @@ def _print(f: dict, problems: list[str]) -> None:
         console.print(f"  capabilities      {b['caps']['datapath_bits']}-bit datapath, BRAM ring of "
                       f"{b['caps']['ring_depth']} entries")
         console.print(f"  writer status     {', '.join(b['status']) or 'idle'}")
+    if "ingress" in f:
+        i = f["ingress"]
+        line = (f"  Ethernet ingress  {i['caps']['sessions']} sessions, up to {i['caps']['max_messages']} orders "
+                f"per datagram; MAC clock {i['mac_clock']}")
+        if "counters" in i:
+            c = i["counters"]
+            drops = sum(v for k, v in c.items() if k.startswith("DROP_"))
+            line += f"; {c['FRAMES']} frames ({c['ACCEPTED']} accepted, {drops} dropped) since the reset"
+        console.print(line)
     if "pcie" in f:
         p = f["pcie"]
         console.print(f"  link (trained)    {p['link_speed_gts']} GT/s x{p['link_width']} of "

@@ -8,7 +8,8 @@ from click.testing import CliRunner
 
 from ringgate.app.cli import main
 from ringgate.app.probe import decode_caps
-from ringgate.contracts.regmap import VERSION_VALUE
+from ringgate.contracts.datagram import COUNTER_NAMES, IngressStatus
+from ringgate.contracts.regmap import REGMAP, VERSION_VALUE
 
 from tests.sw.driver.fakevfio import FakeVfio, config_space, sysfs_tree
 
@@ -79,3 +80,35 @@ def test_probe_without_a_board(tmp_path):
 
 def test_decode_caps():
     assert decode_caps(256 | 10 << 16) == {"datapath_bits": 256, "ring_depth": 1024}
+
+
+def _ingress(fake, *, status=0):
+    words = memoryview(fake.bar).cast("I")
+    words[REGMAP.offset("INGRESS_CAPS") // 4] = 16 | 4 << 8
+    words[REGMAP.offset("INGRESS_STATUS") // 4] = status
+    for i, name in enumerate(COUNTER_NAMES):
+        words[REGMAP.offset(name) // 4] = {"FRAMES": 12, "ACCEPTED": 9}.get(name, 1 if name == "DROP_SHORT" else 0)
+
+
+def test_probe_reports_the_ethernet_ingress(tmp_path, monkeypatch):
+    sysfs_tree(tmp_path)
+    fake = FakeVfio(tmp_path / "dev", config=config_space(mps=256, speed=3, width=8), mps_code=1).install(monkeypatch)
+    _ingress(fake)
+    r = run(tmp_path)
+    assert r.exit_code == 0, r.output
+    assert ("Ethernet ingress  16 sessions, up to 4 orders per datagram; MAC clock running; 12 frames "
+            "(9 accepted, 1 dropped) since the reset") in r.output
+    _ingress(FakeVfio(tmp_path / "dev", config=config_space(mps=256, speed=3, width=8), mps_code=1)
+             .install(monkeypatch))
+    facts = json.loads(run(tmp_path, "--json").output)
+    assert facts["ingress"]["caps"] == {"sessions": 16, "max_messages": 4}
+    assert facts["ingress"]["counters"]["DROP_SHORT"] == 1
+
+
+def test_probe_reports_an_ingress_whose_mac_clock_is_dead(tmp_path, monkeypatch):
+    sysfs_tree(tmp_path)
+    fake = FakeVfio(tmp_path / "dev", config=config_space(mps=256, speed=3, width=8), mps_code=1).install(monkeypatch)
+    _ingress(fake, status=int(IngressStatus.SNAPSHOT_BUSY))      # the snapshot never comes back
+    r = run(tmp_path)
+    assert r.exit_code == 1 and "MAC clock not running" in r.output
+    assert "SNAPSHOT_BUSY never cleared" in r.output and "LED 1" in r.output
