@@ -117,7 +117,10 @@ class UspRequester(wiring.Component):
         carry = Signal(128)
         seq = Signal(6)
         tlps = Signal(32)
-        returned = Signal(32)
+        # TLPs handed over and not returned, mod 2**16 (the block's 6-bit sequence numbers and its
+        # buffers keep the true count far below that): "outstanding" is a 16-bit test for zero
+        # rather than a compare of two 32-bit counts, which ABC9 may map as a chain of LUTs.
+        inflight = Signal(16)
         ndw = Signal(11)
         first_be = Const(0xF, 4)
         last_be = Signal(4)
@@ -125,25 +128,26 @@ class UspRequester(wiring.Component):
         head = Signal(128)
         m.d.comb += head.eq(Mux(p.first, rq_descriptor(p.addr, ndw), carry))
 
-        with m.If(ax.tvalid & ax.tready & ax.tlast):
+        handed = Signal()
+        m.d.comb += handed.eq(ax.tvalid & ax.tready & ax.tlast)
+        with m.If(handed):
             m.d.sync += [tlps.eq(tlps + 1), seq.eq(seq + 1)]
-        m.d.sync += returned.eq(returned + self.seq.seq_num_vld0 + self.seq.seq_num_vld1)
-        # TLPs not yet returned by the IP: the 32-bit compare is registered; the TLP handed
-        # over in the previous cycle is covered by `just_sent` until the compare sees it.
+        m.d.sync += inflight.eq(inflight + handed - self.seq.seq_num_vld0 - self.seq.seq_num_vld1)
+        # TLPs not yet returned by the IP: the test for zero is registered; the TLP handed
+        # over in the previous cycle is covered by `just_sent` until the test sees it.
         outstanding = Signal()
         just_sent = Signal()
-        m.d.sync += [outstanding.eq(tlps != returned),
-                     just_sent.eq(ax.tvalid & ax.tready & ax.tlast)]
+        m.d.sync += [outstanding.eq(inflight != 0), just_sent.eq(handed)]
         # A sequence number that never returns must not keep ``busy`` up for ever: after
         # ``seq_timeout`` quiet cycles the outstanding TLPs are voided (a late return then only
-        # makes ``returned`` run ahead until the next timeout voids that too).
+        # takes the count below zero, which the next timeout voids too).
         quiet = Signal(range(self._timeout + 1))
         got = Signal()
         m.d.comb += got.eq(self.seq.seq_num_vld0 | self.seq.seq_num_vld1)
         with m.If(~outstanding | got):
             m.d.sync += quiet.eq(0)
         with m.Elif(quiet == self._timeout - 1):
-            m.d.sync += [quiet.eq(0), returned.eq(tlps), self.lost.eq(1)]
+            m.d.sync += [quiet.eq(0), inflight.eq(handed), self.lost.eq(1)]
         with m.Else():
             m.d.sync += quiet.eq(quiet + 1)
         with m.If(self.lost):
