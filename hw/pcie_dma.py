@@ -115,6 +115,9 @@ class DmaWriter(wiring.Component):
         The adapter still holds beats or TLPs not returned by the block.
     downstream_lost : In(1)
         The adapter gave up TLPs whose sequence numbers did not return (a pulse).
+    stop : In(1)
+        Stop as ``CONTROL = 0`` does, without waiting for the host (a function-level reset;
+        bus mastering is off then too).
     take : Out(1)
         An entry leaves the ring this cycle (observability for tests and latency reports).
     """
@@ -131,6 +134,7 @@ class DmaWriter(wiring.Component):
             "timestamp": In(64),
             "downstream_busy": In(1),
             "downstream_lost": In(1),
+            "stop": In(1),
             "take": Out(1),
         })
 
@@ -154,7 +158,7 @@ class DmaWriter(wiring.Component):
                      w.ctl_w.eq(regs.control_w)]
         # stop_req's next value is computed here (the ``go`` flag below is registered from it).
         stop_next = Signal()
-        m.d.comb += stop_next.eq(~is_(State.OFF) & (w.stop_req | (w.ctl_w & (w.ctl_rst | ~w.ctl_en))))
+        m.d.comb += stop_next.eq(~is_(State.OFF) & (w.stop_req | self.stop | (w.ctl_w & (w.ctl_rst | ~w.ctl_en))))
         m.d.sync += w.stop_req.eq(stop_next)
         with m.If(w.ctl_w & w.ctl_rst):
             m.d.sync += w.reset_req.eq(1)

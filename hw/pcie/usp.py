@@ -168,14 +168,21 @@ class UspRequester(wiring.Component):
             hq = [hold[128 * i:128 * (i + 1)] for i in range(4)]
             tuser_sop = Cat(first_be, last_be, Const(0, 16), seq[:4], Const(0, 32), seq[4:6])
             assert len(tuser_sop) == 62
+            # The line registers load on the state alone, not on RQ's tready: in A they take
+            # whatever is offered (the state leaves A only on a handshake, which loads the
+            # line that went); in B the line is held, so its last quarter can be copied on
+            # every B cycle. tready then reaches only the beat registers and the request's ready.
+            with m.If(state == S.A):
+                m.d.sync += [hold.eq(p.line), h_cursor.eq(p.cursor), h_last.eq(p.last)]
+            with m.If(state == S.B):
+                m.d.sync += carry.eq(hq[3])
             with m.Switch(state):
                 with m.Case(S.A):
                     m.d.comb += self.req.ready.eq(out_free)
                     with m.If(self.req.valid & out_free):
                         m.d.sync += [
                             ax.tvalid.eq(1), ax.tdata.eq(Cat(head, q[0])), ax.tkeep.eq(keep(8)),
-                            ax.tlast.eq(0), ax.tuser.eq(Mux(p.first, tuser_sop, 0)),
-                            hold.eq(p.line), h_cursor.eq(p.cursor), h_last.eq(p.last), state.eq(S.B),
+                            ax.tlast.eq(0), ax.tuser.eq(Mux(p.first, tuser_sop, 0)), state.eq(S.B),
                         ]
                 with m.Case(S.B):
                     with m.If(out_free):
@@ -184,7 +191,7 @@ class UspRequester(wiring.Component):
                             m.d.sync += [ax.tkeep.eq(keep(CURSOR_DWORDS - 4)), ax.tlast.eq(1),
                                          state.eq(S.A)]
                         with m.Else():
-                            m.d.sync += [ax.tkeep.eq(keep(8)), ax.tlast.eq(0), carry.eq(hq[3]),
+                            m.d.sync += [ax.tkeep.eq(keep(8)), ax.tlast.eq(0),
                                          state.eq(Mux(h_last, S.C, S.A))]
                 with m.Case(S.C):
                     with m.If(out_free):
@@ -259,6 +266,8 @@ class UspCompleter(wiring.Component):
         Read data from the register block.
     bad : Out(1)
         Pulse: a request refused here (Unsupported Request completion, or a write dropped).
+    busy : Out(1)
+        A request is being taken in, executed or answered (a completion not yet taken by CC).
     """
 
     def __init__(self, width: int = 256):
@@ -271,6 +280,7 @@ class UspCompleter(wiring.Component):
             "reg_req": Out(stream.Signature(REG_REQ)),
             "reg_resp": In(stream.Signature(REG_RESP)),
             "bad": Out(1),
+            "busy": Out(1),
         })
 
     def elaborate(self, platform):
@@ -331,7 +341,8 @@ class UspCompleter(wiring.Component):
         with m.Else():
             m.d.comb += c_action.eq(DROP)
 
-        m.d.comb += self.cq.tready.eq(state.as_value().matches(S.IDLE, S.DRAIN))
+        m.d.comb += [self.cq.tready.eq(state.as_value().matches(S.IDLE, S.DRAIN)),
+                     self.busy.eq((state != S.IDLE) | self.cc.tvalid)]
         beat = Signal()
         m.d.comb += beat.eq(self.cq.tvalid & self.cq.tready)
 

@@ -51,7 +51,9 @@ class Block:
                 if missing:
                     self.violations.append((line["cursor"], missing))
             return not dropped
-        seqs = [ENTRY.decode(payload[k:k + 64])["seq"] for k in range(0, len(payload), 64)]
+        entries = [ENTRY.decode(payload[k:k + 64]) for k in range(0, len(payload), 64)]
+        assert all(e["uid"] == e["seq"] for e in entries), "an entry's bytes were mixed up on RQ"
+        seqs = [e["seq"] for e in entries]
         if dropped:
             self.dropped.extend(seqs)
         else:
