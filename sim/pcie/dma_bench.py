@@ -71,7 +71,7 @@ class RqHarness(wiring.Component):
             "axis": Out(AxiStreamSignature(width, TUSER[width]["rq"])),
             "seq": In(RQ_SEQ_NUM),
             "regs": In(register_signature(DMA)),
-            "mps": In(3), "bus_master": In(1), "timestamp": In(64),
+            "mps": In(3), "bus_master": In(1), "timestamp": In(64), "stop": In(1),
         })
 
     def elaborate(self, platform):
@@ -88,7 +88,7 @@ class RqHarness(wiring.Component):
         wiring.connect(m, wiring.flipped(self.regs), dma.regs)
         m.d.comb += [dma.fill.eq(ring.fill), dma.mps.eq(self.mps), dma.bus_master.eq(self.bus_master),
                      dma.timestamp.eq(self.timestamp),
-                     dma.downstream_busy.eq(rq.busy), dma.downstream_lost.eq(rq.lost)]
+                     dma.downstream_busy.eq(rq.busy), dma.downstream_lost.eq(rq.lost), dma.stop.eq(self.stop)]
         return m
 
 
