@@ -115,6 +115,9 @@ class DmaWriter(wiring.Component):
         The adapter still holds beats or TLPs not returned by the block.
     downstream_lost : In(1)
         The adapter gave up TLPs whose sequence numbers did not return (a pulse).
+    stop : In(1)
+        Stop as ``CONTROL = 0`` does, without waiting for the host (a function-level reset;
+        bus mastering is off then too).
     take : Out(1)
         An entry leaves the ring this cycle (observability for tests and latency reports).
     """
@@ -131,6 +134,7 @@ class DmaWriter(wiring.Component):
             "timestamp": In(64),
             "downstream_busy": In(1),
             "downstream_lost": In(1),
+            "stop": In(1),
             "take": Out(1),
         })
 
@@ -154,7 +158,7 @@ class DmaWriter(wiring.Component):
                      w.ctl_w.eq(regs.control_w)]
         # stop_req's next value is computed here (the ``go`` flag below is registered from it).
         stop_next = Signal()
-        m.d.comb += stop_next.eq(~is_(State.OFF) & (w.stop_req | (w.ctl_w & (w.ctl_rst | ~w.ctl_en))))
+        m.d.comb += stop_next.eq(~is_(State.OFF) & (w.stop_req | self.stop | (w.ctl_w & (w.ctl_rst | ~w.ctl_en))))
         m.d.sync += w.stop_req.eq(stop_next)
         with m.If(w.ctl_w & w.ctl_rst):
             m.d.sync += w.reset_req.eq(1)
@@ -164,21 +168,30 @@ class DmaWriter(wiring.Component):
         # Bus mastering cleared with a TLP issued and not returned (or being formed): the block
         # may have dropped it, so nothing sent from here on is announced. ``fault`` stops the
         # writer without a cursor write (the cursor line never covers an entry not written)
-        # and ERROR.TLP_LOST tells the host; the next accepted enable clears it.
+        # and ERROR.TLP_LOST tells the host; the next accepted enable clears it (in OFF it
+        # steers nothing, so CONTROL.RESET need not).
+        # The loss is registered (``bm_loss``: bus mastering off in cycle t-1, something in flight
+        # in cycle t, seen at t+1) so the adapter's busy flags do not reach the writer's
+        # decisions through it; the cycle it lags is covered by ``cursor_ok`` and ``go``, which
+        # also need bus mastering on in the previous cycle (``w.bus_master``).
         fault_next = Signal()
+        m.d.sync += w.bm_loss.eq(~w.bus_master
+                                 & (self.downstream_busy | w.skid.busy | is_(State.HEAD, State.DATA)))
         m.d.comb += [
-            w.fault_set.eq(self.downstream_lost
-                           | (~w.bus_master & (self.downstream_busy | w.skid.busy | is_(State.HEAD, State.DATA)))),
-            fault_next.eq((w.fault | w.fault_set) & ~w.start & ~w.clear),
+            w.fault_set.eq(self.downstream_lost | w.bm_loss),
+            fault_next.eq((w.fault | w.fault_set) & ~w.start),
         ]
-        m.d.sync += [w.fault.eq(fault_next), w.cursor_ok.eq(self.bus_master & ~fault_next)]
+        bm_held = self.bus_master & w.bus_master
+        m.d.sync += [w.fault.eq(fault_next), w.cursor_ok.eq(bm_held & ~fault_next)]
         # Registered helpers keep wide compares off the FSM's enable paths. room_nz lags room by
-        # a cycle; it only steers the POST choice (another TLP or the cursor now) and the
-        # cursor in IDLE, while starting a TLP also needs the fresh, non-zero cap.
-        m.d.sync += w.room_nz.eq(w.credit.room != 0)
-        # go == ~stop_req & room_nz & bus_master, as one register (from the next values), so
+        # a cycle; it only steers the POST choice (another TLP or the cursor now), the cursor in
+        # IDLE and HOST_FULL, while starting a TLP also needs the fresh, non-zero cap. At an
+        # accepted enable it takes the room being loaded, so the first running cycle does not
+        # read the room of before the enable (a spurious HOST_FULL cycle).
+        m.d.sync += w.room_nz.eq(Mux(w.start, w.check.room != 0, w.credit.room != 0))
+        # go == ~stop_req & room_nz & bus mastering & ~fault, as one register (from the next values), so
         # the start and cursor decisions read one flag instead of three.
-        m.d.sync += w.go.eq(~stop_next & (w.credit.room != 0) & self.bus_master & ~fault_next)
+        m.d.sync += w.go.eq(~stop_next & (w.credit.room != 0) & bm_held & ~fault_next)
         m.d.comb += [
             w.running.eq(is_(State.IDLE, State.HEAD, State.DATA, State.POST)),
             w.can_send.eq(self.entries.valid & w.go),
@@ -358,7 +371,8 @@ class _Signals:
         self.stop_req, self.reset_req = Signal(), Signal()
         self.bus_master, self.room_nz, self.go = Signal(), Signal(), Signal()
         self.fault, self.fault_set = Signal(), Signal()   # TLPs possibly dropped: stop, announce nothing
-        self.cursor_ok = Signal()                 # bus mastering on and no fault (registered)
+        self.bm_loss = Signal()                   # bus mastering lost with a TLP in flight (registered)
+        self.cursor_ok = Signal()                 # bus mastering on for two cycles and no fault (registered)
         self.running, self.can_send = Signal(), Signal()
         self.take = Signal()
         self.header = Signal()                    # a data TLP's first line goes out

@@ -80,8 +80,8 @@ def _set_dict(module: str, config: dict) -> str:
 
 # Input tie-offs follow alexforencich/verilog-pcie@25156a9a:example/Alveo/fpga/rtl/fpga_au200.v
 # (L207-L308): configuration-space access and power management left to the hard block, no
-# messages, no interrupts, no FLR acknowledgement (function-level reset is not advertised as
-# handled by this gateware), RC never back-pressured (the DMA writer issues no reads).
+# messages, no interrupts, no virtual functions (their FLR tied off; the physical functions'
+# cfg_flr_done comes from the gateware), RC never back-pressured (the DMA writer issues no reads).
 _PCIE_SPEC = """
 pci_exp_txn o L serial
 pci_exp_txp o L serial

@@ -9,7 +9,7 @@ from ringgate.contracts.pcie import MAX_TLP_ENTRIES
 
 from . import ROOM_BITS
 
-__all__ = ["SplitLimits", "sat", "min2", "min3"]
+__all__ = ["SplitLimits", "sat", "le", "min2", "min3"]
 
 CAP_BITS = (MAX_TLP_ENTRIES * 2 - 1).bit_length()      # 0 .. 31: a saturated count of entries
 
@@ -23,9 +23,16 @@ def min2(a, b):
     return Mux(a < b, a, b)
 
 
+def le(a, b):
+    """``a <= b`` for unsigned values, as the borrow of ``b - a``: a carry chain, which ABC9
+    keeps as a box (a ``<=`` of a few bits it may map as a chain of LUTs, one per bit pair)."""
+    width = max(len(a), len(b)) + 1
+    return ~(b.as_unsigned() - a.as_unsigned())[width - 1]
+
+
 def min3(a, b, c):
-    """Three comparators side by side, then one 6-input select per bit (3 LUT levels)."""
-    return Mux((a <= b) & (a <= c), a, Mux(b <= c, b, c))
+    """Three comparators side by side (carry chains), then one 6-input select per bit."""
+    return Mux(le(a, b) & le(a, c), a, Mux(le(b, c), b, c))
 
 
 class SplitLimits(wiring.Component):

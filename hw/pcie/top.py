@@ -7,12 +7,16 @@ directly; the AXI-Stream ones are generated from the adapters' signatures (``axi
 The ``sync`` domain is the IP's ``user_clk`` / ``user_reset`` (ports ``clk`` / ``rst``), and its
 reset must be exactly ``user_reset``: the adapter drops ``s_axis_rq_tvalid`` mid-packet on
 reset, which is only correct when the IP's transaction layer is being reset with it (any other
-reset source would hand the IP a truncated TLP).
+reset source would hand the IP a truncated TLP). The one other reset is the function-level
+reset (``cfg_flr_in_process`` / ``cfg_flr_done``, :class:`~.flr.FunctionReset`), and it is applied
+only once nothing is held or in flight towards RQ and CC: the writer stops, the adapters drain
+(bounded by the RQ adapter's sequence-number timeout), then the ring, the writer, BAR0 and the
+adapters take their reset values for one cycle and ``cfg_flr_done[0]`` pulses.
 Entries enter through ``i`` (the ring's producer stream).
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, ResetInserter, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -22,6 +26,7 @@ from ringgate.hw.ringbuf import RingBuffer
 
 from .axis import RQ_SEQ_NUM, AxiStreamSignature, connect_flat, flat_members
 from .bar0 import Bar0
+from .flr import PF_COUNT, FunctionReset
 from .regs import register_signature
 from ..pcie_dma import DmaWriter
 from .usp import TUSER, UspCompleter, UspRequester
@@ -60,6 +65,10 @@ class PcieTop(wiring.Component):
     cfg_max_payload : In(2)
     cfg_function_status : In(16)
         Bit 2: bus master enable.
+    cfg_flr_in_process : In(4)
+        Function-level reset of physical function k in process (bit k).
+    cfg_flr_done : Out(4)
+        One-cycle pulse: function k finished its reset (:class:`~.flr.FunctionReset`).
     timestamp : Out(64)
         Free-running cycle counter (TIMESTAMP; latency reports).
     ring_take : Out(1)
@@ -84,6 +93,8 @@ class PcieTop(wiring.Component):
             **flat_members("s_axis_cc", Out(AxiStreamSignature(width, tu["cc"]))),
             "cfg_max_payload": In(2),
             "cfg_function_status": In(16),
+            "cfg_flr_in_process": In(PF_COUNT),
+            "cfg_flr_done": Out(PF_COUNT),
             "timestamp": Out(64),
             "ring_take": Out(1),
         }
@@ -100,12 +111,15 @@ class PcieTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.ring = ring = RingBuffer(self._depth, ENTRY.layout())
-        m.submodules.dma = dma = DmaWriter(self._depth)
+        # A function-level reset puts the function's logic to its reset values, once quiet.
+        m.submodules.flr = flr = FunctionReset()
+        function = ResetInserter(flr.reset)
+        m.submodules.ring = ring = function(RingBuffer(self._depth, ENTRY.layout()))
+        m.submodules.dma = dma = function(DmaWriter(self._depth))
         caps = self._map["CAPS"].pack(DATAPATH_BITS=self._w, RING_DEPTH_LOG2=ring.addr_bits)
-        m.submodules.bar = bar = Bar0(self._map, fixed={"CAPS": caps})
-        m.submodules.rq = rq = UspRequester(self._w)
-        m.submodules.cq = cq = UspCompleter(self._w)
+        m.submodules.bar = bar = function(Bar0(self._map, fixed={"CAPS": caps}))
+        m.submodules.rq = rq = function(UspRequester(self._w))
+        m.submodules.cq = cq = function(UspCompleter(self._w))
 
         wiring.connect(m, wiring.flipped(self.i), ring.i)
         wiring.connect(m, ring.o, dma.entries)
@@ -126,14 +140,19 @@ class PcieTop(wiring.Component):
             # Held at 1 (PG213 selective flow control off): CQ reads are paced by m_axis_cq_tready.
             self.pcie_cq_np_req.eq(1),
             dma.mps.eq(self.cfg_max_payload),
-            dma.bus_master.eq(self.cfg_function_status[2]),
+            # Bus mastering as the writer sees it is off during a function-level reset whatever
+            # the block's command register still says.
+            dma.bus_master.eq(self.cfg_function_status[2] & ~flr.stop),
+            dma.stop.eq(flr.stop),
+            flr.in_process.eq(self.cfg_flr_in_process), self.cfg_flr_done.eq(flr.done),
+            flr.quiet.eq(~dma.regs.status.busy & ~cq.busy),
         ]
 
         # The ring's flat status ports, the cycle counter and the RQ stall counter.
         ts = Signal(64)
         m.d.sync += ts.eq(ts + 1)
         rq_stall = Signal(64)
-        with m.If(dma.regs.error_clear):
+        with m.If(dma.regs.error_clear | flr.reset):
             m.d.sync += rq_stall.eq(0)
         with m.Elif(rq.axis.tvalid & ~rq.axis.tready):
             m.d.sync += rq_stall.eq(rq_stall + 1)

@@ -117,7 +117,10 @@ class UspRequester(wiring.Component):
         carry = Signal(128)
         seq = Signal(6)
         tlps = Signal(32)
-        returned = Signal(32)
+        # TLPs handed over and not returned, mod 2**16 (the block's 6-bit sequence numbers and its
+        # buffers keep the true count far below that): "outstanding" is a 16-bit test for zero
+        # rather than a compare of two 32-bit counts, which ABC9 may map as a chain of LUTs.
+        inflight = Signal(16)
         ndw = Signal(11)
         first_be = Const(0xF, 4)
         last_be = Signal(4)
@@ -125,25 +128,26 @@ class UspRequester(wiring.Component):
         head = Signal(128)
         m.d.comb += head.eq(Mux(p.first, rq_descriptor(p.addr, ndw), carry))
 
-        with m.If(ax.tvalid & ax.tready & ax.tlast):
+        handed = Signal()
+        m.d.comb += handed.eq(ax.tvalid & ax.tready & ax.tlast)
+        with m.If(handed):
             m.d.sync += [tlps.eq(tlps + 1), seq.eq(seq + 1)]
-        m.d.sync += returned.eq(returned + self.seq.seq_num_vld0 + self.seq.seq_num_vld1)
-        # TLPs not yet returned by the IP: the 32-bit compare is registered; the TLP handed
-        # over in the previous cycle is covered by `just_sent` until the compare sees it.
+        m.d.sync += inflight.eq(inflight + handed - self.seq.seq_num_vld0 - self.seq.seq_num_vld1)
+        # TLPs not yet returned by the IP: the test for zero is registered; the TLP handed
+        # over in the previous cycle is covered by `just_sent` until the test sees it.
         outstanding = Signal()
         just_sent = Signal()
-        m.d.sync += [outstanding.eq(tlps != returned),
-                     just_sent.eq(ax.tvalid & ax.tready & ax.tlast)]
+        m.d.sync += [outstanding.eq(inflight != 0), just_sent.eq(handed)]
         # A sequence number that never returns must not keep ``busy`` up for ever: after
         # ``seq_timeout`` quiet cycles the outstanding TLPs are voided (a late return then only
-        # makes ``returned`` run ahead until the next timeout voids that too).
+        # takes the count below zero, which the next timeout voids too).
         quiet = Signal(range(self._timeout + 1))
         got = Signal()
         m.d.comb += got.eq(self.seq.seq_num_vld0 | self.seq.seq_num_vld1)
         with m.If(~outstanding | got):
             m.d.sync += quiet.eq(0)
         with m.Elif(quiet == self._timeout - 1):
-            m.d.sync += [quiet.eq(0), returned.eq(tlps), self.lost.eq(1)]
+            m.d.sync += [quiet.eq(0), inflight.eq(handed), self.lost.eq(1)]
         with m.Else():
             m.d.sync += quiet.eq(quiet + 1)
         with m.If(self.lost):
@@ -164,14 +168,21 @@ class UspRequester(wiring.Component):
             hq = [hold[128 * i:128 * (i + 1)] for i in range(4)]
             tuser_sop = Cat(first_be, last_be, Const(0, 16), seq[:4], Const(0, 32), seq[4:6])
             assert len(tuser_sop) == 62
+            # The line registers load on the state alone, not on RQ's tready: in A they take
+            # whatever is offered (the state leaves A only on a handshake, which loads the
+            # line that went); in B the line is held, so its last quarter can be copied on
+            # every B cycle. tready then reaches only the beat registers and the request's ready.
+            with m.If(state == S.A):
+                m.d.sync += [hold.eq(p.line), h_cursor.eq(p.cursor), h_last.eq(p.last)]
+            with m.If(state == S.B):
+                m.d.sync += carry.eq(hq[3])
             with m.Switch(state):
                 with m.Case(S.A):
                     m.d.comb += self.req.ready.eq(out_free)
                     with m.If(self.req.valid & out_free):
                         m.d.sync += [
                             ax.tvalid.eq(1), ax.tdata.eq(Cat(head, q[0])), ax.tkeep.eq(keep(8)),
-                            ax.tlast.eq(0), ax.tuser.eq(Mux(p.first, tuser_sop, 0)),
-                            hold.eq(p.line), h_cursor.eq(p.cursor), h_last.eq(p.last), state.eq(S.B),
+                            ax.tlast.eq(0), ax.tuser.eq(Mux(p.first, tuser_sop, 0)), state.eq(S.B),
                         ]
                 with m.Case(S.B):
                     with m.If(out_free):
@@ -180,7 +191,7 @@ class UspRequester(wiring.Component):
                             m.d.sync += [ax.tkeep.eq(keep(CURSOR_DWORDS - 4)), ax.tlast.eq(1),
                                          state.eq(S.A)]
                         with m.Else():
-                            m.d.sync += [ax.tkeep.eq(keep(8)), ax.tlast.eq(0), carry.eq(hq[3]),
+                            m.d.sync += [ax.tkeep.eq(keep(8)), ax.tlast.eq(0),
                                          state.eq(Mux(h_last, S.C, S.A))]
                 with m.Case(S.C):
                     with m.If(out_free):
@@ -255,6 +266,8 @@ class UspCompleter(wiring.Component):
         Read data from the register block.
     bad : Out(1)
         Pulse: a request refused here (Unsupported Request completion, or a write dropped).
+    busy : Out(1)
+        A request is being taken in, executed or answered (a completion not yet taken by CC).
     """
 
     def __init__(self, width: int = 256):
@@ -267,6 +280,7 @@ class UspCompleter(wiring.Component):
             "reg_req": Out(stream.Signature(REG_REQ)),
             "reg_resp": In(stream.Signature(REG_RESP)),
             "bad": Out(1),
+            "busy": Out(1),
         })
 
     def elaborate(self, platform):
@@ -327,7 +341,8 @@ class UspCompleter(wiring.Component):
         with m.Else():
             m.d.comb += c_action.eq(DROP)
 
-        m.d.comb += self.cq.tready.eq(state.as_value().matches(S.IDLE, S.DRAIN))
+        m.d.comb += [self.cq.tready.eq(state.as_value().matches(S.IDLE, S.DRAIN)),
+                     self.busy.eq((state != S.IDLE) | self.cc.tvalid)]
         beat = Signal()
         m.d.comb += beat.eq(self.cq.tvalid & self.cq.tready)
 

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SynthReport", "synthesize", "logic_depth", "deepest_path", "Block", "BLOCKS", "DomainFigures",
+__all__ = ["SynthReport", "synthesize", "logic_depth", "deepest_path", "fanout", "Block", "BLOCKS", "DomainFigures",
            "domain_figures", "BoardSynth", "synthesize_board"]
 
 _LEVEL_PREFIXES = ("LUT", "INV", "MUXF")
@@ -131,6 +131,40 @@ def deepest_path(netlist: dict, top: str) -> list[tuple[str, list[str]]]:
         path.append((c["type"], sorted(set(ins))))
         cur = memo[cur][2]
     return path[::-1]
+
+
+def fanout(netlist: dict, top: str, port: str) -> dict[str, int]:
+    """Where a top-level input ends up, through combinational cells: the number of flip-flop
+    pins it reaches, by pin (``CE``, ``D``, ``R``/``S``...; ``ff`` counts flip-flops), the RAM
+    ports (``ram``) and the direct loads of the port's net (``direct``)."""
+    mod = netlist["modules"][top]
+    cells = mod["cells"]
+    sinks: dict[int, list[tuple[str, str]]] = {}
+    for name, c in cells.items():
+        for pin, bits in c["connections"].items():
+            if c.get("port_directions", {}).get(pin) == "input":
+                for b in bits:
+                    if isinstance(b, int):
+                        sinks.setdefault(b, []).append((name, pin))
+    start = [b for b in mod["ports"][port]["bits"] if isinstance(b, int)]
+    out = {"direct": sum(len(sinks.get(b, [])) for b in start), "ff": 0, "ram": 0}
+    seen, ffs, stack = set(), set(), list(start)
+    while stack:
+        b = stack.pop()
+        for name, pin in sinks.get(b, []):
+            t = cells[name]["type"]
+            if _is_level(t) or _is_carry(t):
+                if name not in seen:
+                    seen.add(name)
+                    stack += [x for p, bits in cells[name]["connections"].items()
+                              if cells[name]["port_directions"].get(p) == "output" for x in bits if isinstance(x, int)]
+            elif t.startswith("FD"):
+                out[pin] = out.get(pin, 0) + 1
+                ffs.add(name)
+            elif t.startswith("RAM"):
+                out["ram"] += 1
+    out["ff"] = len(ffs)
+    return out
 
 
 def synthesize(design, top: str, *, family: str = "xcup", workdir: Path | None = None,

@@ -460,3 +460,75 @@ async def bus_master_loss(dut):
         await Timer(200, "ns")
     assert host2.consumed == len(tb.pushed), (host2.consumed, len(tb.pushed))
     assert not await tb.regs.read("ERROR") & Error.TLP_LOST
+
+
+@cocotb.test(timeout_time=2000, timeout_unit="us")
+async def function_level_reset(dut):
+    """Function-level resets while TLPs are in flight (cocotbext-pcie does not model FLR: the
+    bench plays the hard block, raising cfg_flr_in_process[0] and clearing bus mastering), once
+    with cfg_flr_in_process first (the writer stops before the block drops anything) and once
+    with bus mastering cleared first (the block drops TLPs, the wait ends at the adapter's
+    sequence-number timeout): each time cfg_flr_done[0] is one pulse within that bound, no
+    request follows it, every register reads its reset value; then a new configuration
+    delivers entries from sequence 0."""
+    tb = await setup(dut)
+    size = 1024                                 # room for everything: no doorbell write to race the reset
+    for bme_first in (False, True):
+        ring, base = tb.alloc(size * 64)
+        cmem, caddr = tb.alloc(4096)
+        await tb.start(base, size, caddr, batch_limit=4)
+        seen0 = tb.monitor.entries_seen
+        await tb.push(tb.new_entries(150))      # faster than the writer drains it: it is streaming
+        done_cycles = []
+
+        async def watch_done():
+            while True:
+                await RisingEdge(dut.clk)
+                if int(dut.cfg_flr_done.value):
+                    assert int(dut.cfg_flr_done.value) == 1, "done for a function that is not being reset"
+                    done_cycles.append(tb.cycle)
+
+        watcher = cocotb.start_soon(watch_done())
+        start = tb.cycle
+        if bme_first:
+            await tb.pdev.clear_master()        # the block clears the command register, then ...
+            dut.cfg_flr_in_process.value = 1
+        else:
+            dut.cfg_flr_in_process.value = 1
+            await tb.pdev.clear_master()
+        while not done_cycles and tb.cycle - start < 6000:
+            await RisingEdge(dut.clk)
+        await clocks(dut, 20)
+        watcher.cancel()
+        written = tb.monitor.entries_seen - seen0
+        assert len(done_cycles) == 1, f"cfg_flr_done pulses: {done_cycles}"
+        dut._log.info("FLR (bus mastering cleared %s) done %d cycles after it started, %d of 150 entries on RQ",
+                      "first" if bme_first else "second", done_cycles[0] - start, written)
+        assert 0 < written < 150, "the reset did not interrupt a stream"
+        if bme_first:                           # TLPs dropped: the wait ends at the 4096-cycle timeout
+            assert 4096 <= done_cycles[0] - start < 4096 + 100, done_cycles[0] - start
+        else:                                   # the writer stops at once, everything returns
+            assert done_cycles[0] - start < 100, done_cycles[0] - start
+        tlps = len(tb.monitor.tlps)
+        tb.cfg = None                           # from here any RQ write is a stray write
+        await clocks(dut, 20)
+        dut.cfg_flr_in_process.value = 0
+        await tb.pdev.set_master()
+        assert len(tb.monitor.tlps) == tlps, "a request after cfg_flr_done"
+        for r in REGMAP:
+            if r.reset is not None and r.name != "STATUS":
+                got = await tb.regs.read(r.name)
+                assert got == r.reset, f"{r.name} reads {got:#x} after the FLR, its reset value is {r.reset:#x}"
+        assert not await tb.regs.read("STATUS") & (Status.ENABLED | Status.BUSY)
+        # The function's sequences restarted: what was in the ring is gone, sequence 0 is next.
+        tb.pushed.clear()
+    ring2, base2 = tb.alloc(size * 64)
+    cmem2, caddr2 = tb.alloc(4096)
+    assert await tb.start(base2, size, caddr2) == 0
+    host2 = HostConsumer(tb, ring2, size, cmem2, 0, delay=(0, 100), batch=4)
+    await tb.push(tb.new_entries(40))
+    for _ in range(400):
+        if host2.consumed == 40:
+            break
+        await Timer(200, "ns")
+    assert host2.consumed == 40, host2.consumed

@@ -46,6 +46,52 @@ class DmaHarness(wiring.Component):
         return m
 
 
+class RqHarness(wiring.Component):
+    """Ring + DMA writer + UltraScale+ RQ adapter, with the adapter's RQ interface and sequence
+    number returns exposed (the testbench plays the hard block) and the writer's register
+    interface exposed (the testbench plays BAR0), for amaranth.sim tests of what crosses the
+    adapter: bus-master loss, lost sequence numbers.
+
+    Parameters
+    ----------
+    width : int
+        RQ datapath bits, 256 or 512.
+    depth : int
+        BRAM ring depth.
+    seq_timeout : int
+        The adapter's sequence-number timeout (cycles).
+    """
+
+    def __init__(self, width=256, depth=64, *, seq_timeout=32):
+        from ringgate.hw.pcie.axis import RQ_SEQ_NUM, AxiStreamSignature
+        from ringgate.hw.pcie.usp import TUSER
+        self.width, self.depth, self.seq_timeout = width, depth, seq_timeout
+        super().__init__({
+            "i": In(stream.Signature(LAYOUT)),
+            "axis": Out(AxiStreamSignature(width, TUSER[width]["rq"])),
+            "seq": In(RQ_SEQ_NUM),
+            "regs": In(register_signature(DMA)),
+            "mps": In(3), "bus_master": In(1), "timestamp": In(64), "stop": In(1),
+        })
+
+    def elaborate(self, platform):
+        from ringgate.hw.pcie.usp import UspRequester
+        m = Module()
+        m.submodules.ring = ring = RingBuffer(self.depth, LAYOUT)
+        m.submodules.dma = dma = DmaWriter(self.depth)
+        m.submodules.rq = rq = UspRequester(self.width, seq_timeout=self.seq_timeout)
+        wiring.connect(m, wiring.flipped(self.i), ring.i)
+        wiring.connect(m, ring.o, dma.entries)
+        wiring.connect(m, dma.req, rq.req)
+        wiring.connect(m, rq.axis, wiring.flipped(self.axis))
+        wiring.connect(m, wiring.flipped(self.seq), rq.seq)
+        wiring.connect(m, wiring.flipped(self.regs), dma.regs)
+        m.d.comb += [dma.fill.eq(ring.fill), dma.mps.eq(self.mps), dma.bus_master.eq(self.bus_master),
+                     dma.timestamp.eq(self.timestamp),
+                     dma.downstream_busy.eq(rq.busy), dma.downstream_lost.eq(rq.lost), dma.stop.eq(self.stop)]
+        return m
+
+
 @dataclass
 class Tlp:
     cursor: bool

@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ringgate.hw.ringbuf import RingBuffer
 from ringgate.contracts.entry import ENTRY
-from ringgate.app.synth import deepest_path, logic_depth, synthesize
+from ringgate.app.synth import deepest_path, fanout, logic_depth, synthesize
 
 
 @pytest.mark.slow
@@ -42,6 +42,22 @@ def test_depth_walker_counts_levels_between_registers():
         "l4": _cell("LUT1", {"I0": [9]}, {"O": [20]}),
     }
     assert logic_depth({"modules": {"t": {"cells": cells}}}, "t") == (3, 2)
+
+
+def test_fanout_follows_a_port_through_logic_to_flip_flop_pins():
+    # rdy -> ff0.CE ; rdy -> LUT -> ff1.CE, ff2.D ; rdy -> CARRY -> LUT -> ram ; ff2 -> ff3 (not reached)
+    cells = {
+        "ff0": _cell("FDRE", {"CE": [2], "D": [9]}, {"Q": [10]}),
+        "l1": _cell("LUT2", {"I0": [2], "I1": [10]}, {"O": [3]}),
+        "ff1": _cell("FDRE", {"CE": [3], "D": [10]}, {"Q": [11]}),
+        "ff2": _cell("FDRE", {"D": [3]}, {"Q": [12]}),
+        "c": _cell("CARRY8", {"CI": [2]}, {"CO": [4]}),
+        "l2": _cell("LUT1", {"I0": [4]}, {"O": [5]}),
+        "ram": _cell("RAMB18E2", {"WEA": [5]}, {"DOUTADOUT": [13]}),
+        "ff3": _cell("FDRE", {"D": [12]}, {"Q": [14]}),
+    }
+    net = {"modules": {"t": {"cells": cells, "ports": {"rdy": {"direction": "input", "bits": [2]}}}}}
+    assert fanout(net, "t", "rdy") == {"direct": 3, "ff": 3, "CE": 2, "D": 1, "ram": 1}
 
 
 class Compare(wiring.Component):

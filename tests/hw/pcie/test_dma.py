@@ -143,3 +143,26 @@ def test_pcie_config_validation(field, value, err):
     sim.run_until(400 * 4e-9)
     assert errs and all(e == err for e in errs), errs  # one refusal, all reasons
     assert not s.tlps, "a refused configuration produced requests"
+
+
+def test_pcie_host_full_not_reported_after_an_enable_with_room():
+    """Entries waiting at an enable, a host ring with room for all of them: STATUS.HOST_FULL
+    never reads 1 and HOST_FULL_CYCLES stays 0 (the room flag is fresh from the first cycle)."""
+    from amaranth.sim import Simulator
+    s = Scenario(n=20, size=64, backlog=True, max_cycles=600)
+    full = []
+
+    async def watch(ctx):
+        async for _, _, st, cycles in ctx.tick().sample(s.dut.regs.status.host_full, s.dut.regs.host_full_cycles):
+            full.append((st, cycles))
+
+    sim = Simulator(s.dut)
+    sim.add_clock(4e-9)
+    sim.add_testbench(s.main)
+    sim.add_testbench(s.consumer, background=True)
+    sim.add_testbench(s.doorbeller, background=True)
+    sim.add_process(watch)
+    sim.run_until(s.max_cycles * 4e-9)
+    assert s.check_rules() == 20
+    assert not any(st for st, _ in full), "STATUS.HOST_FULL read 1 with room in the host ring"
+    assert full[-1][1] == 0, f"HOST_FULL_CYCLES counted {full[-1][1]} with room in the host ring"

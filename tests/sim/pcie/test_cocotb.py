@@ -9,9 +9,10 @@ CASES_256 = [
     ("registers", 256), ("config_errors", 256), ("end_to_end", 256), ("reconfigure_and_reset", 256),
     ("mps_split", 128), ("mps_split", 256), ("mps_split", 512),
     ("latency_and_throughput", 256), ("latency_and_throughput", 512), ("bus_master_loss", 256),
+    ("function_level_reset", 256),
 ]
 CASES_512 = [("registers", 256), ("end_to_end", 512), ("mps_split", 512), ("latency_and_throughput", 512),
-             ("bus_master_loss", 256)]
+             ("bus_master_loss", 256), ("function_level_reset", 256)]
 
 
 @pytest.mark.parametrize("case,mps", CASES_256, ids=[f"{c}-mps{m}" for c, m in CASES_256])
