@@ -79,6 +79,16 @@ def internal_signals(fragment: Fragment) -> dict[str, Signal]:
     return found
 
 
+def _unnamed_sibling(fragment: Fragment, named: Signal) -> Signal:
+    """The register declared in the same tuple assignment as ``named`` (so it has no name
+    of its own): the one other signal the top module drives with ``named``'s source line."""
+    found = {id(sig): sig for stmts in fragment.statements.values() for stmt in stmts
+             for sig in stmt._lhs_signals() if sig.src_loc == named.src_loc and sig is not named}
+    if len(found) != 1:
+        raise KeyError(f"no single unnamed signal declared with {named.name}")
+    return next(iter(found.values()))
+
+
 def _sat(value, limit):
     return Mux(value > limit, limit, value)
 
@@ -88,6 +98,15 @@ def _min(*values):
     for v in values[1:]:
         out = Mux(v < out, v, out)
     return out
+
+
+class _ObservedWriter(DmaWriter):
+    """The writer, keeping its shared registers (``_Signals``) for the harness: some are
+    declared in one tuple assignment and so carry no name to find them by."""
+
+    def _commands(self, m, w):
+        self.shared = w
+        super()._commands(m, w)
 
 
 class DmaProof(wiring.Component):
@@ -121,10 +140,11 @@ class DmaProof(wiring.Component):
     def elaborate(self, platform):
         from amaranth.asserts import AnyConst, AnySeq
         m = Module()
-        dma = DmaWriter(RING_DEPTH)
+        dma = _ObservedWriter(RING_DEPTH)
         frag = Fragment.get(dma, platform)
         m.submodules.dma = frag
         w = internal_signals(frag)
+        sh = dma.shared
         regs = dma.regs
 
         # -- configuration: arbitrary constants ---------------------------------------------
@@ -173,6 +193,7 @@ class DmaProof(wiring.Component):
             m.d.sync += lines_out.eq(lines_out + 1)
         hdr_prev = Signal()               # a data header went out last cycle (next_addr lags)
         m.d.sync += hdr_prev.eq(w["header"])
+        m.d.comb += Assert(_unnamed_sibling(frag, w["adv_wrap"]) == hdr_prev)   # the writer's own flag
         held_valid, held_payload = Signal(), Signal(REQ_LAYOUT)
         m.d.sync += [held_valid.eq(req.valid & ~req.ready), held_payload.eq(p)]
 
@@ -230,23 +251,26 @@ class DmaProof(wiring.Component):
 
         # -- invariants ------------------------------------------------------------------------
         m.d.comb += Assert(state.any() & ((state & (state - 1)) == 0))
+        # (the configuration is constant here, so the slot follows SENT even while off)
+        with m.If(size_ok):
+            m.d.comb += Assert(slot == (sent[:27] & mask))
+        with m.If(hdr_prev):
+            m.d.comb += Assert(is_(State.DATA, State.POST))
         with m.If(running):
             m.d.comb += [
                 Assert(size_ok), Assert(base[:12] == 0), Assert(batch != 0), Assert(interval != 0),
-                Assert(slot == (sent[:27] & mask)),
                 Assert(Mux(hdr_prev, Mux(w["adv_wrap"], base, next_addr + (n << 6)), next_addr)
                        == base + (slot << 6)),
                 Assert((sent - consumed)[:64] <= size),
                 Assert(room + (sent - consumed)[:64] + Mux(db_add_v, db_add, 0) == size),
             ]
-        with m.If(is_(State.CHECK3, State.CHECK4)):
-            m.d.comb += Assert(slot == (sent[:27] & (size - 1)[:27]))
         # the doorbell being checked: consumed is unchanged since it was latched, and SENT
         # grew by at most one TLP since
         chk_sent = Signal(64)
         m.d.comb += chk_sent.eq(w["credit.db_cand"] + w["credit.db_ahead"])
         with m.If(w["credit.db_chk"]):
             m.d.comb += [
+                Assert(~db_add_v),
                 Assert(running | is_(State.OFF)),
                 Assert(w["credit.db_delta"] == (w["credit.db_cand"] - consumed)[:64]),
                 Assert((chk_sent - consumed)[:64] <= size),
@@ -254,15 +278,36 @@ class DmaProof(wiring.Component):
             ]
         # the split limits: configuration stages, then fresh slot / room stages, then the cap
         lim = {k.split(".", 1)[1]: v for k, v in w.items() if k.startswith("limits.")}
-        with m.If(running | checking):
-            m.d.comb += [
-                Assert(lim["mps_e"] == mps_entries), Assert(lim["batch_e"] == _sat(batch, 16)),
-                Assert(lim["cfg_e"] == _min(mps_entries, _sat(batch, 16))),
-                Assert(lim["small"] == (size < 64)),
-            ]
+        # The configuration stages follow constants: right one, two, three cycles after a reset.
+        age = Signal(2)                   # cycles since the last reset, saturated at 3
+        m.d.sync += age.eq(Mux(age == 3, 3, age + 1))
+        with m.If(age >= 1):
+            m.d.comb += [Assert(lim["mps_e"] == mps_entries), Assert(lim["small"] == (size < 64)),
+                         Assert(lim["batch_hi"] == batch[4:].any()), Assert(lim["batch_lo"] == batch[:4])]
+        with m.If(age >= 2):
+            m.d.comb += Assert(lim["batch_e"] == _sat(batch, 16))
+        with m.If(age >= 3):
+            m.d.comb += Assert(lim["cfg_e"] == _min(mps_entries, _sat(batch, 16)))
+        # an enable is validated two cycles after reset at the earliest (CONTROL is registered)
+        with m.If(age == 0):
+            m.d.comb += [Assert(is_(State.OFF)), Assert(~sh.ctl_w)]
+        with m.If(age == 1):
+            m.d.comb += Assert(is_(State.OFF))
+        with m.If(running | is_(State.CHECK2, State.CHECK3, State.CHECK4)):
+            m.d.comb += Assert(age == 3)
         with m.If(running & lim["fresh"][0]):
             m.d.comb += [Assert(lim["bound_e"] == _sat(to_page, 16)), Assert(lim["room_e"] <= _sat(room, 16))]
-        m.d.comb += Assert(lim["cap"] <= MAX_TLP_ENTRIES)
+        # entries to the wrap, registered from the slot every cycle
+        with m.If((age != 0) & ~hdr_prev & ~is_(State.CHECK3)):
+            m.d.comb += Assert(lim["wrap"] == _sat(size[:28] - slot, 31))
+        # freshness: a shift register of ones since the last restart, cap_ok behind it
+        fresh = lim["fresh"]
+        m.d.comb += [Assert(~fresh[1] | fresh[0]), Assert(~lim["cap_ok"] | fresh[1])]
+        with m.If(hdr_prev):
+            m.d.comb += [Assert(fresh == 0), Assert(~lim["cap_ok"])]
+        m.d.comb += [Assert(n <= MAX_TLP_ENTRIES), Assert(w["remaining"] < MAX_TLP_ENTRIES)]
+        for key in ("mps_e", "batch_e", "cfg_e", "bound_e", "room_e", "cap"):
+            m.d.comb += Assert(lim[key] <= MAX_TLP_ENTRIES)
         with m.If(running & lim["cap_ok"]):
             cap = lim["cap"]
             m.d.comb += [Assert(lim["fresh"][1]), Assert(cap != 0), Assert(cap <= room), Assert(cap <= to_page),
@@ -270,7 +315,8 @@ class DmaProof(wiring.Component):
         with m.If(is_(State.HEAD)):
             m.d.comb += [Assert(~hdr_prev), Assert(n != 0), Assert(n <= room), Assert(n <= to_page),
                          Assert(n <= mps_entries), Assert(n <= batch), Assert(w["n_one"] == (n == 1)),
-                         Assert(lim["wrap"] == _sat(size[:27] - slot, 31))]
+                         Assert(lim["wrap"] == _sat(size[:27] - slot, 31)),
+                         Assert(w["n_wrap"] == (slot + n == size[:27]))]
         with m.If(is_(State.DATA)):
             rem = w["remaining"]
             m.d.comb += [Assert(rem != 0), Assert(rem < MAX_TLP_ENTRIES), Assert(w["rem_one"] == (rem == 1))]
@@ -291,7 +337,15 @@ class DmaProof(wiring.Component):
         # (A stop with bus mastering off, or a lost TLP, leaves the cursor behind on purpose:
         # CURSOR_CURRENT then stays low across the next enable, so it only implies equality.)
         since = cur["tlps_since"]
-        m.d.comb += Assert(cur["dirty"] == (since != 0))
+        m.d.comb += [Assert(cur["dirty"] == (since != 0)), Assert(since <= interval)]
+        # a TLP starts only below CURSOR_INTERVAL, so the count never passes it
+        with m.If(is_(State.HEAD)):
+            m.d.comb += Assert(since < interval)
+        with m.If(is_(State.DATA, State.POST)):
+            m.d.comb += Assert(cur["dirty"])
+        # IDLE with data uncovered: below the interval (else POST wrote the cursor), or faulted
+        with m.If(is_(State.IDLE) & cur["dirty"]):
+            m.d.comb += Assert(cur["under"] | sh.fault)
         with m.If(cur["current"]):
             m.d.comb += [Assert(cur["written"] == sent), Assert(~cur["dirty"])]
         with m.If(cur["dirty"]):
