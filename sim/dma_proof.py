@@ -47,12 +47,13 @@ from ringgate.contracts.entry import CURSOR_LINE
 from ringgate.contracts.pcie import MAX_TLP_ENTRIES
 from ringgate.hw.pcie_dma import CURSOR_DWORDS, REQ_LAYOUT, DmaWriter, State
 
-__all__ = ["DmaProof", "internal_signals", "BROKEN"]
+__all__ = ["DmaProof", "internal_signals", "BROKEN", "COVERS"]
 
 RING_DEPTH = 16
 CONFIG_WIDTHS = {"ring_base": 64, "ring_size": 32, "cursor_addr": 64, "batch_limit": 32,
                  "cursor_interval": 32, "mps": 2}
 BROKEN = ("mps_bound", "credit_rule", "cursor_after_data")
+COVERS = ("cut", "wrap", "cursor")
 
 
 def internal_signals(fragment: Fragment) -> dict[str, Signal]:
@@ -118,8 +119,10 @@ class DmaProof(wiring.Component):
         Configuration registers as constants (``ring_base``, ``ring_size``, ``cursor_addr``,
         ``batch_limit``, ``cursor_interval``, ``mps``); a key left out (or ``None``) is an
         arbitrary constant the solver picks.
-    covers : bool
-        Add the cover statements (for sby ``cover`` mode).
+    covers : tuple of str
+        Cover statements to add (for sby ``cover`` mode), from ``COVERS``: ``"cut"`` (a TLP
+        cut at a 4 KiB boundary inside the ring), ``"wrap"`` (a TLP ending at the ring's end,
+        the next at its base), ``"cursor"`` (a cursor write after the wrap).
     broken : str or None
         One of ``BROKEN``: a deliberately wrong property the solver must refute.
 
@@ -128,12 +131,13 @@ class DmaProof(wiring.Component):
     None: every input of the writer is driven by the harness.
     """
 
-    def __init__(self, config: dict | None = None, *, covers: bool = False, broken: str | None = None):
+    def __init__(self, config: dict | None = None, *, covers: tuple[str, ...] = (), broken: str | None = None):
         assert broken in (None, *BROKEN), broken
         self.config = dict(config or {})
         unknown = set(self.config) - set(CONFIG_WIDTHS)
         assert not unknown, unknown
-        self.covers = covers
+        assert set(covers) <= set(COVERS), covers
+        self.covers = tuple(covers)
         self.broken = broken
         super().__init__({})
 
@@ -378,24 +382,32 @@ class DmaProof(wiring.Component):
                          Assert(~c["base_bad"] & ~c["size_bad"] & ~c["diff_bad"] & ~c["limit_bad"])]
 
     def _covers(self, m, dma, w, base, size, ring_end, lines_out, batch, interval, mps):
-        req, p = dma.req, dma.req.payload
-        # A cooperative environment (a full BRAM ring, no back-pressure, bus mastering on)
-        # shortens the solver's search; any witness shows the state is reachable.
-        m.d.comb += [Assume(req.ready), Assume(dma.bus_master), Assume(~dma.downstream_busy),
-                     Assume(~dma.downstream_lost),
-                     Assume(dma.timestamp == 0),
-                     Assume(dma.entries.valid), Assume(dma.fill == RING_DEPTH)]
+        req, p, regs = dma.req, dma.req.payload, dma.regs
+        # A scripted environment: one enable at reset, a doorbell every fourth cycle that
+        # frees every line issued, a full BRAM ring, no back-pressure, bus mastering on. The
+        # trace is then fixed and the solver follows it (a free environment made it search
+        # 70 steps deep for minutes); a witness shows the state is reachable.
+        cycle = Signal(range(256))
+        m.d.sync += cycle.eq(Mux(cycle == 255, 255, cycle + 1))
+        m.d.comb += [Assume(~ResetSignal()), Assume(req.ready), Assume(dma.bus_master),
+                     Assume(~dma.downstream_busy), Assume(~dma.downstream_lost), Assume(dma.timestamp == 0),
+                     Assume(dma.entries.valid), Assume(dma.fill == RING_DEPTH),
+                     Assume(regs.control_w == (cycle == 0)), Assume(regs.control.enable), Assume(~regs.control.reset),
+                     Assume(regs.doorbell_w == ((cycle[:2] == 0) & (cycle != 0))), Assume(regs.doorbell == lines_out)]
         nbytes = p.ndw << 2
         head = req.valid & req.ready & p.first & ~p.cursor
         wrapped = Signal()
         with m.If(head & (p.addr + nbytes == ring_end)):
             m.d.sync += wrapped.eq(1)
-        m.d.comb += [
-            # cut: a TLP started inside a page ends at its 4 KiB boundary, not at the ring's end
-            Cover(head & (size >= 128) & (p.addr[:12] != 0) & ((p.addr[:12] + nbytes) == 4096)
-                  & (p.addr + nbytes < ring_end)),
-            # wrap: after a TLP that ends at the ring's end, the next one starts at its base
-            Cover(head & wrapped & (size >= 64) & (p.addr == base)),
-            # a cursor write announcing the entries after the wrap
-            Cover(req.valid & req.ready & p.cursor & wrapped & (p.line[:64] > size)),
-        ]
+        reach = {
+            # a TLP started inside a page, shorter than MPS and BATCH_LIMIT allow, ends at the
+            # page's 4 KiB boundary, not at the ring's end
+            "cut": head & (size >= 128) & (p.addr[:12] != 0) & ((p.addr[:12] + nbytes) == 4096)
+                   & (p.addr + nbytes < ring_end) & (nbytes < (batch << 6)) & (nbytes < (Const(128, 11) << mps)),
+            # after a TLP that ends at the ring's end (a ring of several TLPs), the next one
+            # starts at its base
+            "wrap": head & wrapped & (size >= 16) & (p.addr == base),
+            # a cursor write announcing the entries after the wrap (a sequence, not a slot)
+            "cursor": req.valid & req.ready & p.cursor & wrapped & (p.line[:64] > size),
+        }
+        m.d.comb += [Cover(reach[name]) for name in self.covers]
