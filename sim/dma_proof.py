@@ -52,7 +52,7 @@ __all__ = ["DmaProof", "internal_signals", "BROKEN", "COVERS"]
 RING_DEPTH = 16
 CONFIG_WIDTHS = {"ring_base": 64, "ring_size": 32, "cursor_addr": 64, "batch_limit": 32,
                  "cursor_interval": 32, "mps": 2}
-BROKEN = ("mps_bound", "credit_rule", "cursor_after_data")
+BROKEN = ("mps_bound", "credit_rule", "cursor_after_data", "lost_forever")
 COVERS = ("cut", "wrap", "cursor")
 
 
@@ -252,6 +252,21 @@ class DmaProof(wiring.Component):
             m.d.comb += [Assert(req.valid), Assert(p.as_value() == held_payload.as_value())]
         with m.If(w["skid.push"]):
             m.d.comb += Assert(w["skid.free"])
+        # lost TLPs: once the adapter gave one up, or bus mastering went off (the writer sees
+        # it a cycle late) with a request issued and not returned, held or being formed, no
+        # cursor line is pushed until an enable is accepted (it would announce entries the
+        # host may never have received)
+        bme_r, lost = Signal(), Signal()
+        lost_now = dma.downstream_lost | (~bme_r & (dma.downstream_busy | req.valid | is_(State.HEAD, State.DATA)))
+        # (the wrong claim: no cursor line even after the next enable)
+        restart = 0 if self.broken == "lost_forever" else w["start"]
+        m.d.sync += [bme_r.eq(dma.bus_master), lost.eq((lost | lost_now) & ~restart)]
+        m.d.comb += Assert(bme_r == sh.bus_master)
+        with m.If(lost):
+            # (CONTROL.RESET clears the writer's flag while off; an enable must follow)
+            m.d.comb += Assert(~w["emit"])
+            if self.broken != "lost_forever":
+                m.d.comb += Assert(sh.fault | is_(State.OFF) | checking)
 
         # -- invariants ------------------------------------------------------------------------
         m.d.comb += Assert(state.any() & ((state & (state - 1)) == 0))
