@@ -12,30 +12,41 @@
   (``consumed`` the doorbell in force);
 - cursor after data: a cursor request announces exactly the data lines that left before it
   (never an entry whose data was not issued), at the cursor line's address, 6 dwords;
+- lost TLPs: once the adapter gave a TLP up, or bus mastering went off with a request
+  issued, held or being formed, no cursor line is pushed until an enable is accepted;
 - the request stream holds a beat (valid and payload) until it is taken; the sequencer
   pushes only into a free skid register.
 
-*Invariants* (what makes the properties inductive): one-hot state; ``slot == sent mod size``;
-``next_addr`` consistent with the slot (one cycle late after a header); ``room + (sent -
-consumed) + pending credit == size`` and ``sent - consumed <= size``; the split cap bounded by
-room, page, wrap, MPS and batch whenever it is marked fresh, the limit pipeline's registers
-consistent with their sources; the header's ``n`` within the same bounds; the skid register
-only behind a full output register, and every line held there (data header or cursor line)
-obeying the properties at the sequence it will leave with; ``sent`` = lines that left +
-lines held + lines still to push; the cursor flags (``current`` implies ``written == sent``,
-``dirty`` iff a data TLP since the last cursor write); the validation stages consistent.
+*Invariants* (what makes the properties 1-inductive): one-hot state; ``slot == sent mod
+size`` (also while off: the configuration is constant here); ``next_addr`` consistent with
+the slot (one cycle late after a header, the writer's own ``adv`` flag equal to the
+harness's); ``room + (sent - consumed) + pending credit == size`` and ``sent - consumed <=
+size``; the doorbell being checked consistent with ``consumed`` and SENT, never with credit
+still pending; the split limits: configuration stages right one to three cycles after a
+reset (``age``), the wrap register following the slot, ``fresh`` a shift register of ones
+cleared by a header, the cap, whenever ``cap_ok``, non-zero and bounded by room, page /
+wrap, MPS and batch; the header's ``n`` within the same bounds and its wrap flag exact; the
+skid register only behind a full output register, and every line held there (data header or
+cursor line) obeying the properties at the sequence it will leave with; ``sent`` = lines that
+left + lines held + lines still to push; the cursor flags (``current`` implies ``written ==
+sent``, ``dirty`` iff a data TLP since the last cursor write, the count of those never above
+CURSOR_INTERVAL and below it in HEAD, ``under`` exact, IDLE with data uncovered only below
+the interval or faulted); the bus-master register and the fault flag against the harness's
+own; the validation stages consistent.
 
 The configuration is fixed or an arbitrary constant (64-bit base and cursor address, any
 ring size, batch limit, cursor interval and MPS code), clear of two cases the validation
-refuses anyway (a ring wrapping past 2**64, a cursor line overlapping the ring). Everything else is free every cycle: entry arrivals (consistent with the fill
-count), request back-pressure, bus master enable, CONTROL and DOORBELL writes (64-bit
-doorbells), the adapter's busy and lost-TLP flags, and the synchronous reset.
+refuses anyway (a ring wrapping past 2**64, a cursor line overlapping the ring). Everything
+else is free every cycle: entry arrivals (consistent with the fill count), request
+back-pressure, bus master enable, CONTROL and DOORBELL writes (64-bit doorbells), the
+adapter's busy and lost-TLP flags, and the synchronous reset. (The proof is run for fixed
+configurations; an arbitrary one has not been proved.)
 
-``covers=True`` adds cover statements (run in sby ``cover`` mode, from reset) for a TLP cut
-at a 4 KiB boundary inside a ring of two pages, a TLP ending at the wrap of a one-page ring
-followed by one at the ring's base, and a cursor write after the wrap; the cover scenario
-fixes a configuration and drives the environment towards them (any witness proves they are
-reachable). ``broken`` names a deliberately wrong claim that the solver must refute.
+``covers`` adds cover statements (run in sby ``cover`` mode, from reset): a TLP cut at a 4 KiB
+boundary inside the ring, a TLP ending at the ring's end followed by one at its base, a
+cursor write after the wrap. The cover environment is scripted (one enable, a doorbell every
+fourth cycle, no back-pressure): the solver follows one trace, and its witness shows the
+state is reachable. ``broken`` names a deliberately wrong claim that the solver must refute.
 """
 from __future__ import annotations
 
@@ -317,7 +328,7 @@ class DmaProof(wiring.Component):
         with m.If(running & lim["fresh"][0]):
             m.d.comb += [Assert(lim["bound_e"] == _sat(to_page, 16)), Assert(lim["room_e"] <= _sat(room, 16))]
         # entries to the wrap, registered from the slot every cycle
-        with m.If((age != 0) & ~hdr_prev & ~is_(State.CHECK3)):
+        with m.If(size_ok & (age != 0) & ~hdr_prev & ~is_(State.CHECK3)):
             m.d.comb += Assert(lim["wrap"] == _sat(size[:28] - slot, 31))
         # freshness: a shift register of ones since the last restart, cap_ok behind it
         fresh = lim["fresh"]
@@ -369,19 +380,23 @@ class DmaProof(wiring.Component):
             m.d.comb += [Assert(cur["written"] == sent), Assert(~cur["dirty"])]
         with m.If(cur["dirty"]):
             m.d.comb += Assert(cur["under"] == (since < interval))
-        self._check_stages(m, w, is_, sent, size, size_ok, base, cursor_addr, batch, interval)
+        self._check_stages(m, w, is_, age, sent, size, size_ok, base, cursor_addr, batch, interval)
         if self.covers:
             self._covers(m, dma, w, base, size, ring_end, lines_out, batch, interval, mps)
         return m
 
-    def _check_stages(self, m, w, is_, sent, size, size_ok, base, cursor_addr, batch, interval):
+    def _check_stages(self, m, w, is_, age, sent, size, size_ok, base, cursor_addr, batch, interval):
         """ConfigCheck's registers, stage by stage (their sources are constant meanwhile)."""
         c = {k.split(".", 1)[1]: v for k, v in w.items() if k.startswith("check.")}
         diff = c["diff"]
-        with m.If(is_(State.CHECK1, State.CHECK2, State.CHECK3, State.CHECK4)):
+        # the flags registered every cycle from the configuration: right once a cycle (two for
+        # the power-of-two test) has passed since a reset; an enable is validated later still
+        with m.If(age >= 1):
             m.d.comb += [Assert(c["size_zero"] == (size == 0)), Assert(c["batch_zero"] == (batch == 0)),
-                         Assert(c["interval_zero"] == (interval == 0)),
-                         Assert((c["size_zero"] | c["size_not_pow2"] | c["size_big"]) == ~size_ok)]
+                         Assert(c["interval_zero"] == (interval == 0)), Assert(c["size_big"] == (size > (1 << 26))),
+                         Assert(c["pow2_parts"].any() == ((size & (size - 1)[:27]) != 0))]
+        with m.If(age >= 2):
+            m.d.comb += Assert((c["size_zero"] | c["size_not_pow2"] | c["size_big"]) == ~size_ok)
         with m.If(is_(State.CHECK2, State.CHECK3, State.CHECK4)):
             m.d.comb += [
                 Assert(diff == (sent - c["consumed"])[:64]),
