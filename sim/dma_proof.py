@@ -187,6 +187,8 @@ class DmaProof(wiring.Component):
             dma.downstream_busy.eq(AnySeq(1)), dma.downstream_lost.eq(AnySeq(1)),
             dma.timestamp.eq(AnySeq(64)),
         ]
+        if "stop" in dma.signature.members:       # a function-level reset's stop, where there is one
+            m.d.comb += dma.stop.eq(AnySeq(1))
 
         # -- the entry source: any arrival pattern consistent with its fill count ----------
         fill = Signal(range(RING_DEPTH + 1))
@@ -274,10 +276,11 @@ class DmaProof(wiring.Component):
         m.d.sync += [bme_r.eq(dma.bus_master), lost.eq((lost | lost_now) & ~restart)]
         m.d.comb += Assert(bme_r == sh.bus_master)
         with m.If(lost):
-            # (CONTROL.RESET clears the writer's flag while off; an enable must follow)
             m.d.comb += Assert(~w["emit"])
-            if self.broken != "lost_forever":
-                m.d.comb += Assert(sh.fault | is_(State.OFF) | checking)
+        with m.If(lost & ~sh.fault & (self.broken != "lost_forever")):
+            # the writer's flag follows (a cycle later where its bus-master loss is registered,
+            # with no cursor write allowed meanwhile), or was cleared by CONTROL.RESET while off
+            m.d.comb += Assert(is_(State.OFF) | checking | (sh.fault_set & ~sh.cursor_ok))
 
         # -- invariants ------------------------------------------------------------------------
         m.d.comb += Assert(state.any() & ((state & (state - 1)) == 0))
