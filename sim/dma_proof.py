@@ -46,7 +46,8 @@ configurations; an arbitrary one has not been proved.)
 boundary inside the ring, a TLP ending at the ring's end followed by one at its base, a
 cursor write after the wrap. The cover environment is scripted (one enable, a doorbell every
 fourth cycle, no back-pressure): the solver follows one trace, and its witness shows the
-state is reachable. ``broken`` names a deliberately wrong claim that the solver must refute.
+state is reachable. ``broken`` names deliberately wrong claims that the solver must refute;
+after elaboration ``claim_lines`` gives the source line of each one's assertion.
 """
 from __future__ import annotations
 
@@ -134,22 +135,24 @@ class DmaProof(wiring.Component):
         Cover statements to add (for sby ``cover`` mode), from ``COVERS``: ``"cut"`` (a TLP
         cut at a 4 KiB boundary inside the ring), ``"wrap"`` (a TLP ending at the ring's end,
         the next at its base), ``"cursor"`` (a cursor write after the wrap).
-    broken : str or None
-        One of ``BROKEN``: a deliberately wrong property the solver must refute.
+    broken : tuple of str
+        From ``BROKEN``: deliberately wrong claims the solver must refute (each one's
+        assertion has a source line of its own: ``claim_lines``).
 
     Members
     -------
     None: every input of the writer is driven by the harness.
     """
 
-    def __init__(self, config: dict | None = None, *, covers: tuple[str, ...] = (), broken: str | None = None):
-        assert broken in (None, *BROKEN), broken
+    def __init__(self, config: dict | None = None, *, covers: tuple[str, ...] = (), broken: tuple[str, ...] = ()):
+        assert set(broken) <= set(BROKEN), broken
         self.config = dict(config or {})
         unknown = set(self.config) - set(CONFIG_WIDTHS)
         assert not unknown, unknown
         assert set(covers) <= set(COVERS), covers
         self.covers = tuple(covers)
-        self.broken = broken
+        self.broken = tuple(broken)
+        self.claim_lines = {}
         super().__init__({})
 
     def elaborate(self, platform):
@@ -233,7 +236,7 @@ class DmaProof(wiring.Component):
             """The properties of a data request whose first entry is ``seq``."""
             nbytes = pl.ndw << 2
             limit = Const(128, 11) << mps
-            if self.broken == "mps_bound":
+            if "mps_bound" in self.broken:
                 limit = limit >> 1            # claims half the MPS: the solver must refute it
             return [nbytes != 0, nbytes <= limit, nbytes <= (batch << 6), pl.ndw[:4] == 0,
                     (pl.addr[:12] + nbytes) <= 4096,
@@ -242,15 +245,17 @@ class DmaProof(wiring.Component):
 
         def cursor_rules(pl, seq):
             announced = CURSOR_LINE.layout()(pl.line).cursor
-            want = (seq + 1)[:64] if self.broken == "cursor_after_data" else seq
+            want = (seq + 1)[:64] if "cursor_after_data" in self.broken else seq
             return [pl.addr == cursor_addr, pl.ndw == CURSOR_DWORDS, pl.last, announced == want]
 
         def line_rules(valid, pl, seq):
             out = []
             for rule in data_rules(pl, seq):
                 out.append(Assert(~(valid & pl.first & ~pl.cursor) | rule))
+            self.claim_lines["mps_bound"] = out[-1].src_loc[1]
             for rule in cursor_rules(pl, seq):
                 out.append(Assert(~(valid & pl.cursor) | rule))
+            self.claim_lines["cursor_after_data"] = out[-1].src_loc[1]
             out.append(Assert(~(valid & pl.cursor) | pl.first))
             return out
 
@@ -258,9 +263,11 @@ class DmaProof(wiring.Component):
         m.d.comb += line_rules(req.valid, p, lines_out)
         # credit rule: the last entry of the TLP, sent + n - 1, is less than consumed + size
         headroom = Signal(66)
-        m.d.comb += headroom.eq((sent - consumed)[:64] + n + (1 if self.broken == "credit_rule" else 0))
+        m.d.comb += headroom.eq((sent - consumed)[:64] + n + (1 if "credit_rule" in self.broken else 0))
+        credit = Assert(headroom <= size)
+        self.claim_lines["credit_rule"] = credit.src_loc[1]
         with m.If(w["header"]):
-            m.d.comb += Assert(headroom <= size)
+            m.d.comb += credit
         with m.If(held_valid & ~ResetSignal()):
             m.d.comb += [Assert(req.valid), Assert(p.as_value() == held_payload.as_value())]
         with m.If(w["skid.push"]):
@@ -272,15 +279,18 @@ class DmaProof(wiring.Component):
         bme_r, lost = Signal(), Signal()
         lost_now = dma.downstream_lost | (~bme_r & (dma.downstream_busy | req.valid | is_(State.HEAD, State.DATA)))
         # (the wrong claim: no cursor line even after the next enable)
-        restart = 0 if self.broken == "lost_forever" else w["start"]
+        restart = 0 if "lost_forever" in self.broken else w["start"]
         m.d.sync += [bme_r.eq(dma.bus_master), lost.eq((lost | lost_now) & ~restart)]
         m.d.comb += Assert(bme_r == sh.bus_master)
+        no_cursor = Assert(~w["emit"])
+        self.claim_lines["lost_forever"] = no_cursor.src_loc[1]
         with m.If(lost):
-            m.d.comb += Assert(~w["emit"])
-        with m.If(lost & ~sh.fault & (self.broken != "lost_forever")):
-            # the writer's flag follows (a cycle later where its bus-master loss is registered,
-            # with no cursor write allowed meanwhile), or was cleared by CONTROL.RESET while off
-            m.d.comb += Assert(is_(State.OFF) | checking | (sh.fault_set & ~sh.cursor_ok))
+            m.d.comb += no_cursor
+        if "lost_forever" not in self.broken:
+            with m.If(lost & ~sh.fault):
+                # the writer's flag follows (a cycle later where its bus-master loss is registered,
+                # with no cursor write allowed meanwhile), or was cleared by CONTROL.RESET while off
+                m.d.comb += Assert(is_(State.OFF) | checking | (sh.fault_set & ~sh.cursor_ok))
 
         # -- invariants ------------------------------------------------------------------------
         m.d.comb += Assert(state.any() & ((state & (state - 1)) == 0))
