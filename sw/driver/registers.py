@@ -96,6 +96,20 @@ class _Plan:
         if r.width == 64:
             yield ("w", r.offset + 4, value >> 32)
 
+    def read_all(self, names):
+        out = {}
+        for name in names:
+            out[name] = yield from self.read(name)
+        return out
+
+    def poll(self, name, done, polls):
+        """Read ``name`` until ``done(value)``; False if it never was in ``polls`` reads."""
+        for _ in range(polls):
+            value = yield from self.read(name)
+            if done(value):
+                return True
+        return False
+
     def check_lost(self):
         err = yield from self.read("ERROR")
         if err & Error.TLP_LOST:
@@ -103,10 +117,9 @@ class _Plan:
             raise TlpLostError(sent)
 
     def _ingress_wait(self, enabled):
-        for _ in range(INGRESS_POLLS):
-            st = yield from self.read("INGRESS_STATUS")
-            if bool(st & IngressStatus.ENABLED) == enabled:
-                return
+        if (yield from self.poll("INGRESS_STATUS", lambda st: bool(st & IngressStatus.ENABLED) == enabled,
+                                 INGRESS_POLLS)):
+            return
         raise IngressError(f"INGRESS_STATUS.ENABLED did not {'rise' if enabled else 'fall'} in {INGRESS_POLLS} "
                            "reads: the ingress's MAC-clock side is not running (MAC clock, transceiver or "
                            "Ethernet link down?)")
@@ -122,9 +135,7 @@ class _Plan:
         if caps == 0:
             raise IngressError("the device has no Ethernet ingress (INGRESS_CAPS reads 0)")
         want = dict(zip(INGRESS_CONFIG, (local.mac_int, local.ip_int, local.port)))
-        have = {}
-        for name in INGRESS_CONFIG:
-            have[name] = yield from self.read(name)
+        have = yield from self.read_all(INGRESS_CONFIG)
         st = yield from self.read("INGRESS_STATUS")
         if st & IngressStatus.ENABLED:
             if have == want:
@@ -144,16 +155,10 @@ class _Plan:
     def ingress_counters(self):
         """Every ingress counter from one MAC-clock instant (a snapshot), by name."""
         yield from self.write("INGRESS_CONTROL", IngressControl.SNAPSHOT)
-        for _ in range(INGRESS_POLLS):
-            st = yield from self.read("INGRESS_STATUS")
-            if not st & IngressStatus.SNAPSHOT_BUSY:
-                break
-        else:
+        if not (yield from self.poll("INGRESS_STATUS", lambda st: not st & IngressStatus.SNAPSHOT_BUSY,
+                                     INGRESS_POLLS)):
             raise IngressError("INGRESS_STATUS.SNAPSHOT_BUSY never cleared: the MAC-clock side is not running")
-        out = {}
-        for name in COUNTER_NAMES:
-            out[name] = yield from self.read(name)
-        return out
+        return (yield from self.read_all(COUNTER_NAMES))
 
     def start(self, ring_base, ring_size, cursor_addr, batch_limit, cursor_interval, consumed):
         check_config(ring_base, ring_size, cursor_addr)
@@ -161,11 +166,7 @@ class _Plan:
         if ident != ID_VALUE:
             raise RuntimeError(f"BAR0 ID {ident:#010x} is not ringgate's {ID_VALUE:#010x}")
         yield from self.write("CONTROL", 0)
-        for _ in range(BUSY_POLLS):
-            st = yield from self.read("STATUS")
-            if not st & Status.BUSY:
-                break
-        else:
+        if not (yield from self.poll("STATUS", lambda st: not st & Status.BUSY, BUSY_POLLS)):
             raise RuntimeError("writer still BUSY after disable")
         yield from self.write("RING_BASE", ring_base)
         yield from self.write("RING_SIZE", ring_size)
